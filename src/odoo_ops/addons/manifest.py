@@ -1,0 +1,239 @@
+"""Reading ``__manifest__.py`` files without running them.
+
+A manifest is parsed with :mod:`ast` and turned into a value with
+:func:`ast.literal_eval`: addon code is never imported, evaluated or executed.
+The checks on the value follow what Odoo 16+ accepts when it loads a manifest
+(``odoo/modules/module.py``), and every error names the file and the line.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from odoo_ops.errors import ManifestError
+
+MANIFEST_NAME = "__manifest__.py"
+LEGACY_MANIFEST_NAME = "__openerp__.py"
+
+#: The keys of ``external_dependencies`` that odoo-ops checks.
+EXTERNAL_KINDS = ("python", "bin")
+
+
+@dataclass(frozen=True, slots=True)
+class Addon:
+    """One addon directory and the facts of its manifest that odoo-ops uses.
+
+    ``version`` is the raw manifest string (``None`` when absent; Odoo then uses
+    ``1.0``). ``auto_install`` is ``False``, ``True`` (install when every
+    dependency is installed) or the tuple of the dependencies that trigger it.
+    """
+
+    name: str
+    path: Path
+    manifest_path: Path
+    version: str | None = None
+    depends: tuple[str, ...] = ()
+    auto_install: bool | tuple[str, ...] = False
+    installable: bool = True
+    application: bool = False
+    author: str | None = None
+    license: str | None = None
+    website: str | None = None
+    summary: str | None = None
+    external_dependencies: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict, hash=False, compare=True
+    )
+
+    @property
+    def auto_install_triggers(self) -> frozenset[str] | None:
+        """The addons whose installation triggers this one, or ``None`` if never."""
+        if self.auto_install is False:
+            return None
+        if self.auto_install is True:
+            return frozenset(self.depends)
+        return frozenset(self.auto_install)
+
+    @property
+    def python_dependencies(self) -> tuple[str, ...]:
+        return self.external_dependencies.get("python", ())
+
+    @property
+    def bin_dependencies(self) -> tuple[str, ...]:
+        return self.external_dependencies.get("bin", ())
+
+
+def _where(source: str, line: int | None) -> str:
+    return f"{source}:{line}" if line else source
+
+
+def _first_non_literal(tree: ast.AST) -> ast.AST | None:
+    """The first node that :func:`ast.literal_eval` refuses (for the error line)."""
+    allowed = (
+        ast.Expression, ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set,
+        ast.UnaryOp, ast.UAdd, ast.USub, ast.Load,
+    )  # fmt: skip
+    for node in ast.walk(tree):
+        if not isinstance(node, allowed):
+            return node
+    return None
+
+
+def _key_line(tree: ast.Expression, key: str) -> int | None:
+    """The line where ``key`` is written in a manifest dict (or where the dict starts)."""
+    body = tree.body
+    if isinstance(body, ast.Dict):
+        for k in body.keys:
+            if isinstance(k, ast.Constant) and k.value == key:
+                return k.lineno
+    return getattr(body, "lineno", None)
+
+
+def _parse(text: str, source: str) -> tuple[Any, ast.Expression]:
+    try:
+        tree = ast.parse(text, filename=source, mode="eval")
+    except SyntaxError as exc:
+        line = exc.lineno
+        reason = exc.msg or "invalid syntax"
+        raise ManifestError(f"{_where(source, line)}: {reason}") from None
+    except ValueError as exc:  # e.g. NUL bytes
+        raise ManifestError(f"{source}: {exc}") from None
+    try:
+        value = ast.literal_eval(tree)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        node = _first_non_literal(tree)
+        line = getattr(node, "lineno", None)
+        what = type(node).__name__ if node is not None else "expression"
+        raise ManifestError(
+            f"{_where(source, line)}: not a literal value ({what}); "
+            "manifests must be a plain dict of literals"
+        ) from None
+    return value, tree
+
+
+def _type_error(source: str, tree: ast.Expression, key: str, expected: str, value: Any) -> None:
+    line = _key_line(tree, key)
+    raise ManifestError(
+        f"{_where(source, line)}: {key!r} must be {expected}, not {type(value).__name__}"
+    )
+
+
+def _check(manifest: dict[str, Any], tree: ast.Expression, source: str) -> None:
+    """Check the types of the keys odoo-ops reads (raise :class:`ManifestError`)."""
+    for key in ("name", "version", "author", "license", "website", "summary", "category"):
+        value = manifest.get(key)
+        if value is not None and not isinstance(value, str):
+            _type_error(source, tree, key, "a string", value)
+    for key in ("installable", "application"):
+        value = manifest.get(key)
+        if value is not None and not isinstance(value, bool):
+            _type_error(source, tree, key, "True or False", value)
+    depends = manifest.get("depends", [])
+    if not isinstance(depends, list | tuple) or not all(isinstance(d, str) for d in depends):
+        _type_error(source, tree, "depends", "a list of addon names", depends)
+    auto = manifest.get("auto_install", False)
+    if not isinstance(auto, bool):
+        if not isinstance(auto, list | tuple | set) or not all(isinstance(a, str) for a in auto):
+            _type_error(source, tree, "auto_install", "True, False or a list of addon names", auto)
+        extra = sorted(set(auto) - set(depends))
+        if extra:
+            line = _key_line(tree, "auto_install")
+            raise ManifestError(
+                f"{_where(source, line)}: 'auto_install' names addons that are not "
+                f"dependencies: {', '.join(extra)}"
+            )
+    ext = manifest.get("external_dependencies", {})
+    if not isinstance(ext, dict) or not all(isinstance(k, str) for k in ext):
+        _type_error(source, tree, "external_dependencies", "a dict", ext)
+    for kind, names in ext.items():
+        if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+            line = _key_line(tree, "external_dependencies")
+            raise ManifestError(
+                f"{_where(source, line)}: external_dependencies[{kind!r}] must be a list "
+                "of strings"
+            )
+
+
+def read_manifest_text(text: str, source: str = "<manifest>") -> dict[str, Any]:
+    """Parse and check the text of a manifest; ``source`` names it in errors.
+
+    Raises :class:`~odoo_ops.errors.ManifestError` (``source:line: reason``) when
+    the text is not a literal dict with string keys or a key has the wrong type.
+    """
+    value, tree = _parse(text, source)
+    if not isinstance(value, dict):
+        raise ManifestError(
+            f"{_where(source, getattr(tree.body, 'lineno', None))}: the manifest must be "
+            f"a dict, not {type(value).__name__}"
+        )
+    for key in value:
+        if not isinstance(key, str):
+            raise ManifestError(f"{source}: manifest keys must be strings, found {key!r}")
+    _check(value, tree, source)
+    return value
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{source}: not valid UTF-8 ({exc.reason})") from None
+
+
+def read_manifest(addon_dir: str | Path, *, display_path: str | None = None) -> dict[str, Any]:
+    """Read and check ``addon_dir/__manifest__.py``; return the manifest dict.
+
+    ``__openerp__.py`` is refused: Odoo 16 and later read only ``__manifest__.py``.
+    ``display_path`` is how the file is named in errors (default: the path given).
+    """
+    directory = Path(addon_dir)
+    path = directory / MANIFEST_NAME
+    source = display_path or str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if (directory / LEGACY_MANIFEST_NAME).is_file():
+            raise ManifestError(
+                f"{directory / LEGACY_MANIFEST_NAME}: __openerp__.py is not read by Odoo 16+",
+                hint="rename it to __manifest__.py",
+            ) from None
+        raise ManifestError(f"{source}: no such file") from None
+    except OSError as exc:
+        raise ManifestError(f"{source}: cannot read ({exc.strerror})") from None
+    return read_manifest_text(_decode(data, source), source)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def addon_from_manifest(name: str, path: Path, manifest: Mapping[str, Any]) -> Addon:
+    """Build an :class:`Addon` from a manifest already checked by :func:`read_manifest_text`."""
+    auto = manifest.get("auto_install", False)
+    ext_raw = manifest.get("external_dependencies") or {}
+    ext = {k: tuple(v) for k, v in ext_raw.items() if k in EXTERNAL_KINDS and v}
+    return Addon(
+        name=name,
+        path=path,
+        manifest_path=path / MANIFEST_NAME,
+        version=_text(manifest.get("version")),
+        depends=tuple(manifest.get("depends", ())),
+        auto_install=auto if isinstance(auto, bool) else tuple(sorted(set(auto))),
+        installable=manifest.get("installable", True) is not False,
+        application=bool(manifest.get("application", False)),
+        author=_text(manifest.get("author")),
+        license=_text(manifest.get("license")),
+        website=_text(manifest.get("website")),
+        summary=_text(manifest.get("summary")),
+        external_dependencies=ext,
+    )
+
+
+def load_addon(addon_dir: str | Path, *, display_path: str | None = None) -> Addon:
+    """Read one addon directory into an :class:`Addon` (raises :class:`ManifestError`)."""
+    directory = Path(addon_dir)
+    manifest = read_manifest(directory, display_path=display_path)
+    return addon_from_manifest(directory.name, directory, manifest)

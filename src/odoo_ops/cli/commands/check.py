@@ -1,0 +1,87 @@
+"""``odoo-ops check``: is this deployment fit to go live?"""
+
+from __future__ import annotations
+
+import click
+
+from odoo_ops.cli.common import App, deployment_options, pass_app, split_names
+
+
+@click.command("check")
+@click.argument("project", required=False, type=click.Path(file_okay=False))
+@deployment_options
+@click.option("--quick", "mode", flag_value="quick", default=True,
+              help="Checks that need no writes and no slow work (default).")
+@click.option("--full", "mode", flag_value="full",
+              help="Also the slow checks (assets build, -u base on a throw-away copy).")
+@click.option("--only", multiple=True, metavar="ID|AREA", help="Run only these (repeatable, or a,b).")
+@click.option("--skip", multiple=True, metavar="ID|AREA", help="Do not run these.")
+@click.option("--strict", is_flag=True, help="Warnings fail too.")
+@click.option("--list", "list_checks", is_flag=True, help="List the checks and exit.")
+@click.option("--module", "-m", "planned", multiple=True, metavar="NAME",
+              help="Modules you plan to install: their dependencies are checked too.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "junit", "markdown"]),
+              default="table", show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE.")
+@pass_app
+def command(
+    app: App,
+    project: str | None,
+    mode: str,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    strict: bool,
+    list_checks: bool,
+    planned: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+) -> int:
+    """Check a deployment before it goes live (or before a deploy).
+
+    PROJECT is the project directory (default: current directory). Exit code:
+    0 nothing failed, 1 something failed (or warned, with --strict), 2 usage or
+    configuration error. Checks that cannot run say `skip` and why.
+    """
+    from odoo_ops.checks import all_checks
+    from odoo_ops.checks.context import CheckContext
+    from odoo_ops.checks.runner import run_checks, select_checks
+    from odoo_ops.report import checks as render
+
+    checks = all_checks()
+    if list_checks:
+        from odoo_ops.report.table import Table
+
+        table = Table(["id", "area", "severity", "needs", "slow", "title"], title="checks")
+        for c in sorted(checks.values(), key=lambda c: (c.area, c.id)):
+            table.add(c.id, c.area, c.severity.value, sorted(n.value for n in c.needs),
+                      c.slow, c.title)
+        app.render(table, "json" if fmt == "json" else "markdown" if fmt == "markdown"
+                   else "table")
+        return 0
+    if project:
+        app.options.setdefault("project_dir", project)
+    chosen = select_checks(
+        checks, full=mode == "full", only=split_names(only), skip=split_names(skip)
+    )
+    target = app.target()
+    for note in target.project.notes:
+        app.info(f"discovered {note}")
+    ctx = CheckContext(target, full=mode == "full", planned=split_names(planned))
+    report = run_checks(ctx, chosen)
+    if fmt == "json":
+        text = render.to_json(report)
+    elif fmt == "junit":
+        text = render.to_junit(report)
+    elif fmt == "markdown":
+        text = render.to_markdown(report)
+    else:
+        text = render.to_table(report, color=app.color and app.is_tty and not output,
+                               verbose=app.verbose > 0)
+    if output:
+        from odoo_ops.fileutil import atomic_write_text
+
+        atomic_write_text(output, target.redactor(text))
+        app.info(f"report written to {output}")
+    else:
+        app.out(text)
+    return 1 if report.failed(strict=strict) else 0

@@ -1,0 +1,242 @@
+"""What every command shares: the :class:`App` object, deployment options,
+``--format``, output, progress and the one error printer."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from odoo_ops.errors import ConfigError, OpsError
+from odoo_ops.secrets import Redactor
+
+if TYPE_CHECKING:
+    from odoo_ops.config.project import Project
+    from odoo_ops.report.table import Table
+    from odoo_ops.target import Target
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_REDACTORS: list[Redactor] = []
+
+
+@dataclass
+class App:
+    """Per-invocation state, reached by commands through ``click.pass_obj``."""
+
+    verbose: int = 0
+    quiet: bool = False
+    color: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+    _target: Target | None = None
+
+    # -- output ---------------------------------------------------------------
+    @property
+    def is_tty(self) -> bool:
+        return sys.stdout.isatty()
+
+    def setup_logging(self) -> None:
+        level = logging.WARNING
+        if self.verbose == 1:
+            level = logging.INFO
+        elif self.verbose >= 2:
+            level = logging.DEBUG
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
+                            stream=sys.stderr)
+
+    def redact(self, text: str) -> str:
+        return App.redact_any(text)
+
+    @staticmethod
+    def redact_any(text: str) -> str:
+        for redactor in _REDACTORS:
+            text = redactor(text)
+        return text
+
+    def out(self, text: str) -> None:
+        """Write the command's result to stdout (secrets redacted)."""
+        click.echo(self.redact(text), nl=not text.endswith("\n"))
+
+    def info(self, text: str) -> None:
+        """A progress or context line on stderr (hidden with -q)."""
+        if not self.quiet:
+            click.echo(self.redact(text), err=True)
+
+    def warn(self, text: str) -> None:
+        click.echo(self.redact(f"warning: {text}"), err=True)
+
+    def render(self, table: Table, fmt: str) -> None:
+        from odoo_ops.report.table import render
+
+        color = self.color and self.is_tty
+        self.out(render(table, fmt, color=color))
+
+    @staticmethod
+    def report_error(exc: OpsError) -> None:
+        click.echo(App.redact_any(f"error: {exc.message}"), err=True)
+        if exc.hint:
+            click.echo(App.redact_any(f"hint: {exc.hint}"), err=True)
+
+    @contextmanager
+    def progress(self, description: str, total: float | None = None) -> Iterator[Progress]:
+        """A progress bar on a terminal, plain log lines otherwise."""
+        if sys.stderr.isatty() and not self.quiet:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.progress import (
+                Progress as RichProgress,
+            )
+
+            columns: list[Any] = [TextColumn("{task.description}"), BarColumn(),
+                                  TimeElapsedColumn()]
+            if total is not None and total > 1024:
+                columns.insert(2, DownloadColumn())
+            with RichProgress(*columns, transient=True) as bar:
+                task = bar.add_task(description, total=total)
+                yield Progress(self, lambda n=1, d=None: bar.update(
+                    task, advance=n, description=d or description), True)
+        else:
+            self.info(f"{description} ...")
+            yield Progress(self, None, False)
+
+    # -- the deployment -------------------------------------------------------
+    def project(self) -> Project:
+        from odoo_ops.config.project import Overrides, resolve_project
+
+        o = self.options
+        overrides = Overrides(
+            odoo_conf=o.get("odoo_conf"),
+            database=o.get("database"),
+            series=o.get("series"),
+            base_url=o.get("base_url"),
+            addons_paths=list(o.get("addons_paths") or []),
+        )
+        try:
+            project = resolve_project(
+                Path(o["project_dir"]) if o.get("project_dir") else None,
+                config_file=Path(o["config_file"]) if o.get("config_file") else None,
+                deployment=o.get("deployment"),
+                overrides=overrides,
+            )
+        except ValueError as exc:  # pydantic validation of an override
+            first = str(exc).splitlines()
+            raise ConfigError(first[-1].strip() if first else str(exc)) from None
+        for warning in project.warnings:
+            if not self.quiet:
+                self.warn(warning)
+        return project
+
+    def target(self) -> Target:
+        if self._target is None:
+            from odoo_ops.target import Target
+
+            self._target = Target(self.project())
+            _REDACTORS.append(self._target.redactor)
+        return self._target
+
+
+class Progress:
+    """Handle passed to work that reports progress."""
+
+    def __init__(self, app: App, advance: Callable[..., None] | None, live: bool) -> None:
+        self._app = app
+        self._advance = advance
+        self.live = live
+
+    def advance(self, n: float = 1, description: str | None = None) -> None:
+        if self._advance:
+            self._advance(n, description)
+
+    def log(self, line: str) -> None:
+        if not self.live:
+            self._app.info(line)
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        app = ctx.find_object(App)
+        if app is not None and value not in (None, (), []):
+            app.options[name] = value
+        return value
+
+    return callback
+
+
+def deployment_options(func: F) -> F:
+    """--deployment, --config, -C/--project, -c/--odoo-conf, -d/--database."""
+    options = [
+        click.option("--deployment", "-D", metavar="NAME", expose_value=False,
+                     callback=_store("deployment"), envvar="ODOO_OPS_DEPLOYMENT",
+                     help="Deployment from odoo-ops.toml (default: default_deployment)."),
+        click.option("--config", metavar="FILE", expose_value=False, callback=_store(
+            "config_file"), help="odoo-ops.toml to read (default: PROJECT/odoo-ops.toml)."),
+        click.option("-C", "--project", metavar="DIR", expose_value=False,
+                      callback=_store("project_dir"),
+                      help="Project directory (default: current directory)."),
+        click.option("-c", "--odoo-conf", metavar="FILE", expose_value=False,
+                     callback=_store("odoo_conf"), help="odoo.conf to use (also ODOO_RC)."),
+        click.option("-d", "--database", metavar="DB", expose_value=False,
+                     callback=_store("database"), help="Database name."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def format_option(*formats: str, default: str = "table") -> Callable[[F], F]:
+    choices = formats or ("table", "json", "csv", "markdown")
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
+        help="Output format.",
+    )
+
+
+def pass_app(func: F) -> F:
+    return click.pass_obj(func)  # type: ignore[return-value]
+
+
+def split_names(values: tuple[str, ...] | list[str]) -> list[str]:
+    """Module names given as separate arguments or comma-separated."""
+    names: list[str] = []
+    for value in values:
+        names.extend(v.strip() for v in value.split(",") if v.strip())
+    return names
+
+
+def expand_module_sets(app: App, names: list[str], sets: tuple[str, ...]) -> list[str]:
+    """Names plus the modules of the named sets (``all`` = every set)."""
+    if not sets:
+        return names
+    config = app.target().project.config
+    chosen = list(config.module_sets) if "all" in sets else list(sets)
+    out = list(names)
+    for set_name in chosen:
+        if set_name not in config.module_sets:
+            known = ", ".join(sorted(config.module_sets)) or "none defined"
+            raise ConfigError(f"unknown module set {set_name!r} (sets: {known})")
+        out.extend(config.module_sets[set_name].modules)
+    return list(dict.fromkeys(out))
+
+
+def wraps_ops_errors(func: F) -> F:
+    """Turn a pydantic/OS error in a command into a one-line OpsError."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PermissionError as exc:
+            raise OpsError(f"permission denied: {exc.filename}") from None
+
+    return wrapper  # type: ignore[return-value]

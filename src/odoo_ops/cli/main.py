@@ -1,0 +1,121 @@
+"""Entry point of ``odoo-ops``: global options, command discovery, the error handler."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import pkgutil
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from odoo_ops import __version__
+from odoo_ops.cli.common import App
+from odoo_ops.errors import OpsError
+
+_COMMANDS_PACKAGE = "odoo_ops.cli.commands"
+
+
+class LazyGroup(click.Group):
+    """Finds commands in ``odoo_ops.cli.commands`` and imports one only when used."""
+
+    def _module_names(self) -> list[str]:
+        from odoo_ops.cli import commands
+
+        return sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = {n.replace("_", "-") for n in self._module_names()}
+        return sorted(names | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        module_name = cmd_name.replace("-", "_")
+        if module_name not in self._module_names():
+            return None
+        module = importlib.import_module(f"{_COMMANDS_PACKAGE}.{module_name}")
+        command = getattr(module, "command", None)
+        if not isinstance(command, click.Command):
+            raise RuntimeError(f"{module.__name__} defines no click command named 'command'")
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "-V", "--version", prog_name="odoo-ops")
+@click.option("-v", "--verbose", count=True, help="More detail (repeat for debug logs).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and the result.")
+@click.option("--no-color", is_flag=True, envvar="NO_COLOR", help="No colours in output.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool) -> None:
+    """odoo-ops: run self-hosted Odoo in production.
+
+    Pre-deployment checks, addon dependency plans, database audits and
+    snapshots, module install/upgrade, verified backups and restores, deploys
+    with rollback, health monitoring, hardened configs, go-live checklists.
+
+    Most commands work on a deployment: described in ./odoo-ops.toml, or
+    discovered from the project directory (compose file, odoo.conf, .env,
+    addons). Select one with --deployment NAME, a directory with -C DIR.
+    """
+    ctx.obj = App(verbose=verbose, quiet=quiet, color=not no_color)
+    ctx.obj.setup_logging()
+
+
+def _crash_log(exc: BaseException) -> Path | None:
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    directory = Path(state) / "odoo-ops"
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    text = "".join(traceback.format_exception(exc))
+    for folder in (directory, Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"odoo-ops-crash-{stamp}-{os.getpid()}.log"
+            path.write_text(f"odoo-ops {__version__}\nargv: {sys.argv!r}\n\n{text}")
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI: expected errors print one line, unexpected ones a log path."""
+    try:
+        rv = cli.main(args=argv, prog_name="odoo-ops", standalone_mode=False)
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            sys.exit(rv)
+        return rv
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except OpsError as exc:
+        App.report_error(exc)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:
+        path = _crash_log(exc)
+        where = f"; traceback written to {path}" if path else ""
+        message = App.redact_any(f"{type(exc).__name__}: {exc}")
+        click.echo(f"unexpected error: {message}{where}", err=True)
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""The ``odoo-ops.toml`` schema (pydantic v2).
+
+Every model allows unknown keys so that the loader can warn about them with
+their dotted path instead of failing; wrong types and values fail with the
+dotted path (``deployments.production.runner: must be one of …``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SERIES_RE = re.compile(r"^(1[0-9]|[2-9][0-9])\.0$")
+SUPPORTED_SERIES = ("16.0", "17.0", "18.0", "19.0")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+
+class Deployment(_Model):
+    """One Odoo deployment that odoo-ops reaches."""
+
+    series: str | None = None
+    runner: Literal["local", "compose", "ssh"] = "local"
+    production: bool = True
+    # compose
+    compose_file: str | None = None
+    compose_project: str | None = None
+    odoo_service: str = "odoo"
+    db_service: str = "db"
+    # local / remote odoo
+    odoo_command: list[str] = Field(default_factory=lambda: ["odoo"])
+    odoo_conf: str | None = None
+    database: str | None = None
+    dsn: str | None = None
+    base_url: str | None = None
+    env_file: str | None = None
+    # paths on the machine running odoo-ops (host side of compose volumes)
+    addons_paths: list[str] = Field(default_factory=list)
+    data_dir: str | None = None
+    backup_dir: str | None = None
+    log_dir: str | None = None
+    odoo_log_file: str | None = None
+    # ssh
+    ssh_host: str | None = None
+    ssh_options: list[str] = Field(default_factory=list)
+    remote_dir: str | None = None
+    remote_runner: Literal["local", "compose"] = "compose"
+    # behaviour
+    behind_proxy: bool | None = None
+    redis_url: str | None = None
+    connect_timeout: float = Field(default=5.0, gt=0, le=300)
+    http_timeout: float = Field(default=5.0, gt=0, le=300)
+    statement_timeout: float = Field(default=60.0, gt=0)
+
+    @field_validator("series")
+    @classmethod
+    def _series(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = str(value)
+        if re.fullmatch(r"\d+", value):
+            value += ".0"
+        if not SERIES_RE.match(value):
+            raise ValueError(f"must look like 18.0 (got {value!r})")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("odoo_command")
+    @classmethod
+    def _cmd(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must name at least the odoo executable")
+        return value
+
+    @model_validator(mode="after")
+    def _runner_fields(self) -> Deployment:
+        if self.runner == "ssh" and not self.ssh_host:
+            raise ValueError("runner 'ssh' needs ssh_host")
+        return self
+
+
+class ModuleSet(_Model):
+    modules: list[str] = Field(default_factory=list)
+    description: str | None = None
+
+
+class Thresholds(_Model):
+    min_installed_modules: int | None = Field(default=None, ge=0)
+    min_categories: int | None = Field(default=None, ge=0)
+    min_oca_modules: int | None = Field(default=None, ge=0)
+    min_menus: int | None = Field(default=None, ge=0)
+    max_log_errors: int = Field(default=0, ge=0)
+    backup_max_age_hours: float = Field(default=24.0, gt=0)
+    backup_free_space_factor: float = Field(default=2.0, gt=0)
+    certificate_min_days: int = Field(default=14, ge=0)
+    disk_max_percent: float = Field(default=90.0, gt=0, le=100)
+    memory_max_percent: float = Field(default=90.0, gt=0, le=100)
+    db_latency_ms: float = Field(default=200.0, gt=0)
+    http_latency_ms: float = Field(default=2000.0, gt=0)
+    cron_lag_minutes: float = Field(default=60.0, gt=0)
+
+
+class Service(_Model):
+    name: str
+    url: str
+    required: bool = True
+    expect_status: int = 200
+    timeout: float = Field(default=5.0, gt=0, le=120)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class Verify(_Model):
+    """What must be installed: `odoo-ops verify` gates on it."""
+
+    modules: list[str] = Field(default_factory=list)
+    sets: list[str] = Field(default_factory=list)
+
+
+class BackupPolicy(_Model):
+    keep_within: str | None = None
+    keep_daily: int = Field(default=7, ge=0)
+    keep_weekly: int = Field(default=4, ge=0)
+    keep_monthly: int = Field(default=6, ge=0)
+    keep_yearly: int = Field(default=1, ge=0)
+    compress: Literal["zstd", "gzip", "lz4", "none"] | None = None
+    jobs: int = Field(default=2, ge=1, le=64)
+    format: Literal["custom", "directory"] | None = None
+    age_recipients: list[str] = Field(default_factory=list)
+    age_identity_file: str | None = None
+
+
+class Notifications(_Model):
+    """apprise URLs (mmost://, slack://, mailto://, json://…)."""
+
+    urls: list[str] = Field(default_factory=list)
+
+
+class Health(_Model):
+    interval: float = Field(default=60.0, gt=0)
+    failures_before_alert: int = Field(default=3, ge=1)
+    cooldown: float = Field(default=900.0, ge=0)
+    latency_samples: int = Field(default=5, ge=1, le=100)
+    metrics_textfile: str | None = None
+
+
+class OcaRepo(_Model):
+    name: str
+    url: str
+    branch: str | None = None
+    target: str | None = None
+
+
+class Oca(_Model):
+    addons_dir: str = "addons/oca"
+    repos_file: str | None = None
+    repos: list[OcaRepo] = Field(default_factory=list)
+    lock_file: str = "oca.lock.json"
+
+
+class Config(_Model):
+    default_deployment: str | None = None
+    deployments: dict[str, Deployment] = Field(default_factory=dict)
+    module_sets: dict[str, ModuleSet] = Field(default_factory=dict)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    services: list[Service] = Field(default_factory=list)
+    verify: Verify = Field(default_factory=Verify)
+    backup: BackupPolicy = Field(default_factory=BackupPolicy)
+    notifications: Notifications = Field(default_factory=Notifications)
+    health: Health = Field(default_factory=Health)
+    oca: Oca = Field(default_factory=Oca)
+
+    @model_validator(mode="after")
+    def _default(self) -> Config:
+        if self.default_deployment and self.default_deployment not in self.deployments:
+            names = ", ".join(sorted(self.deployments)) or "none"
+            raise ValueError(
+                f"default_deployment {self.default_deployment!r} is not a deployment "
+                f"(deployments: {names})"
+            )
+        for set_name in self.verify.sets:
+            if set_name not in self.module_sets:
+                raise ValueError(f"verify.sets names unknown module set {set_name!r}")
+        return self

@@ -1,0 +1,134 @@
+"""A tabular result and its renderers (table, json, csv, markdown)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import enum
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+@dataclass
+class Table:
+    """Rows of cells under named columns, with an optional title and notes.
+
+    ``data`` is what JSON output carries when set (a richer document than the
+    rows); otherwise JSON is ``{"columns": [...], "rows": [{col: value}]}``.
+    """
+
+    columns: Sequence[str]
+    rows: list[Sequence[Any]] = field(default_factory=list)
+    title: str | None = None
+    notes: list[str] = field(default_factory=list)
+    data: Any = None
+    styles: Mapping[str, str] = field(default_factory=dict)
+
+    def add(self, *cells: Any) -> None:
+        if len(cells) != len(self.columns):
+            raise ValueError(f"row has {len(cells)} cells, table has {len(self.columns)} columns")
+        self.rows.append(cells)
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def to_jsonable(value: Any) -> Any:
+    """Turn dataclasses, enums, paths, dates and sets into JSON-able values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted(to_jsonable(v) for v in value)
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def render_json(value: Any) -> str:
+    return json.dumps(to_jsonable(value), indent=2, sort_keys=False, ensure_ascii=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(_cell(v) for v in value)
+    value = to_jsonable(value)
+    return str(value)
+
+
+def _markdown(table: Table) -> str:
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", "<br>")
+
+    out = []
+    if table.title:
+        out.append(f"## {table.title}\n")
+    out.append("| " + " | ".join(esc(c) for c in table.columns) + " |")
+    out.append("|" + "|".join("---" for _ in table.columns) + "|")
+    for row in table.rows:
+        out.append("| " + " | ".join(esc(_cell(v)) for v in row) + " |")
+    if table.notes:
+        out.append("")
+        out.extend(f"- {n}" for n in table.notes)
+    return "\n".join(out) + "\n"
+
+
+def _csv(table: Table) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(table.columns)
+    for row in table.rows:
+        writer.writerow([_cell(v) for v in row])
+    return buf.getvalue()
+
+
+def _rich(table: Table, color: bool, width: int | None) -> str:
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    rt = RichTable(title=table.title, show_lines=False, title_justify="left")
+    for col in table.columns:
+        rt.add_column(col, style=table.styles.get(col), overflow="fold")
+    for row in table.rows:
+        rt.add_row(*(_cell(v) for v in row))
+    console = Console(
+        file=io.StringIO(), force_terminal=color, no_color=not color, width=width or 120
+    )
+    console.print(rt)
+    for note in table.notes:
+        console.print(note, highlight=False, markup=False)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    return str(out)
+
+
+def render(table: Table, fmt: str, *, color: bool = False, width: int | None = None) -> str:
+    """Render ``table`` in one of :data:`FORMATS`."""
+    if fmt == "json":
+        if table.data is not None:
+            return render_json(table.data) + "\n"
+        return render_json({"columns": list(table.columns), "rows": table.records()}) + "\n"
+    if fmt == "csv":
+        return _csv(table)
+    if fmt == "markdown":
+        return _markdown(table)
+    if fmt == "table":
+        return _rich(table, color, width)
+    raise ValueError(f"unknown format {fmt!r}")
