@@ -152,8 +152,7 @@ def _check(manifest: dict[str, Any], tree: ast.Expression, source: str) -> None:
         if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
             line = _key_line(tree, "external_dependencies")
             raise ManifestError(
-                f"{_where(source, line)}: external_dependencies[{kind!r}] must be a list "
-                "of strings"
+                f"{_where(source, line)}: external_dependencies[{kind!r}] must be a list of strings"
             )
 
 

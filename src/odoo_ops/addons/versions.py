@@ -49,9 +49,7 @@ def version_problem(version: str | None, series: str) -> str | None:
     text = version.strip()
     parts = text.split(".")
     if not 2 <= len(parts) <= 5 or not all(p.isdigit() for p in parts):
-        return (
-            f"invalid version {version!r}: use x.y, x.y.z, {series}.x.y or {series}.x.y.z"
-        )
+        return f"invalid version {version!r}: use x.y, x.y.z, {series}.x.y or {series}.x.y.z"
     normalized = normalize_version(text, series)
     if normalized == series:
         return f"version {version} is only the series: use {series}.x.y.z"

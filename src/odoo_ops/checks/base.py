@@ -19,20 +19,20 @@ if TYPE_CHECKING:
     from odoo_ops.checks.context import CheckContext
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     PASS = "pass"
     WARN = "warn"
     FAIL = "fail"
     SKIP = "skip"
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
 
 
-class Need(str, enum.Enum):
+class Need(enum.StrEnum):
     FILES = "files"
     DATABASE = "database"
     HTTP = "http"

@@ -133,8 +133,15 @@ class CheckContext:
     def http(self) -> Http:
         return self.target.http()
 
-    def fetch(self, path: str, *, base_url: str | None = None, method: str = "GET",
-              json: Any = None, follow_redirects: bool = False) -> HttpAnswer:
+    def fetch(
+        self,
+        path: str,
+        *,
+        base_url: str | None = None,
+        method: str = "GET",
+        json: Any = None,
+        follow_redirects: bool = False,
+    ) -> HttpAnswer:
         """GET (or POST) a URL once per run; a host that fails to connect is not retried."""
         import httpx
 

@@ -48,8 +48,9 @@ class App:
             level = logging.INFO
         elif self.verbose >= 2:
             level = logging.DEBUG
-        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                            stream=sys.stderr)
+        logging.basicConfig(
+            level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        )
 
     def redact(self, text: str) -> str:
         return App.redact_any(text)
@@ -98,14 +99,20 @@ class App:
                 Progress as RichProgress,
             )
 
-            columns: list[Any] = [TextColumn("{task.description}"), BarColumn(),
-                                  TimeElapsedColumn()]
+            columns: list[Any] = [
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+            ]
             if total is not None and total > 1024:
                 columns.insert(2, DownloadColumn())
             with RichProgress(*columns, transient=True) as bar:
                 task = bar.add_task(description, total=total)
-                yield Progress(self, lambda n=1, d=None: bar.update(
-                    task, advance=n, description=d or description), True)
+                yield Progress(
+                    self,
+                    lambda n=1, d=None: bar.update(task, advance=n, description=d or description),
+                    True,
+                )
         else:
             self.info(f"{description} ...")
             yield Progress(self, None, False)
@@ -176,18 +183,46 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
 def deployment_options(func: F) -> F:
     """--deployment, --config, -C/--project, -c/--odoo-conf, -d/--database."""
     options = [
-        click.option("--deployment", "-D", metavar="NAME", expose_value=False,
-                     callback=_store("deployment"), envvar="ODOO_OPS_DEPLOYMENT",
-                     help="Deployment from odoo-ops.toml (default: default_deployment)."),
-        click.option("--config", metavar="FILE", expose_value=False, callback=_store(
-            "config_file"), help="odoo-ops.toml to read (default: PROJECT/odoo-ops.toml)."),
-        click.option("-C", "--project", metavar="DIR", expose_value=False,
-                      callback=_store("project_dir"),
-                      help="Project directory (default: current directory)."),
-        click.option("-c", "--odoo-conf", metavar="FILE", expose_value=False,
-                     callback=_store("odoo_conf"), help="odoo.conf to use (also ODOO_RC)."),
-        click.option("-d", "--database", metavar="DB", expose_value=False,
-                     callback=_store("database"), help="Database name."),
+        click.option(
+            "--deployment",
+            "-D",
+            metavar="NAME",
+            expose_value=False,
+            callback=_store("deployment"),
+            envvar="ODOO_OPS_DEPLOYMENT",
+            help="Deployment from odoo-ops.toml (default: default_deployment).",
+        ),
+        click.option(
+            "--config",
+            metavar="FILE",
+            expose_value=False,
+            callback=_store("config_file"),
+            help="odoo-ops.toml to read (default: PROJECT/odoo-ops.toml).",
+        ),
+        click.option(
+            "-C",
+            "--project",
+            metavar="DIR",
+            expose_value=False,
+            callback=_store("project_dir"),
+            help="Project directory (default: current directory).",
+        ),
+        click.option(
+            "-c",
+            "--odoo-conf",
+            metavar="FILE",
+            expose_value=False,
+            callback=_store("odoo_conf"),
+            help="odoo.conf to use (also ODOO_RC).",
+        ),
+        click.option(
+            "-d",
+            "--database",
+            metavar="DB",
+            expose_value=False,
+            callback=_store("database"),
+            help="Database name.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -197,7 +232,11 @@ def deployment_options(func: F) -> F:
 def format_option(*formats: str, default: str = "table") -> Callable[[F], F]:
     choices = formats or ("table", "json", "csv", "markdown")
     return click.option(
-        "--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
         help="Output format.",
     )
 

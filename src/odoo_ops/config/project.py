@@ -163,8 +163,11 @@ def resolve_project(
     if not root.is_dir():
         raise ConfigError(f"not a directory: {root}")
     root = root.resolve()
-    path = config_file or (Path(environ["ODOO_OPS_CONFIG"]) if environ.get("ODOO_OPS_CONFIG")
-                           else None) or find_config_file(root)
+    path = (
+        config_file
+        or (Path(environ["ODOO_OPS_CONFIG"]) if environ.get("ODOO_OPS_CONFIG") else None)
+        or find_config_file(root)
+    )
     if path is not None:
         loaded: LoadedConfig = load_config(path.expanduser(), environ)
         if config_file is not None and project_dir is None:
@@ -187,9 +190,7 @@ def resolve_project(
             )
         project = _discover(root, overrides, environ)
         file_env = (
-            read_env_file(root / project.deployment.env_file)
-            if project.deployment.env_file
-            else {}
+            read_env_file(root / project.deployment.env_file) if project.deployment.env_file else {}
         )
     project.env = {**file_env, **environ}
     dep = project.deployment

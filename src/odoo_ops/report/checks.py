@@ -90,10 +90,12 @@ def to_table(report: CheckReport, *, color: bool, verbose: bool, width: int | No
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=io.StringIO(), force_terminal=color, no_color=not color,
-                      width=width or 120)
-    table = Table(title=f"odoo-ops check: {report.deployment}", title_justify="left",
-                  show_lines=False)
+    console = Console(
+        file=io.StringIO(), force_terminal=color, no_color=not color, width=width or 120
+    )
+    table = Table(
+        title=f"odoo-ops check: {report.deployment}", title_justify="left", show_lines=False
+    )
     table.add_column("Status", no_wrap=True)
     table.add_column("Check", no_wrap=True)
     table.add_column("Result", overflow="fold")

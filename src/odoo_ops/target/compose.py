@@ -99,9 +99,9 @@ class ComposeFile:
             return self.services[preferred]
         for svc in self.services.values():
             image = (svc.image or "").lower()
-            if re.search(r"(^|/)odoo(:|$)", image) or "odoo" in svc.name.lower():
-                if "postgres" not in image:
-                    return svc
+            named_odoo = re.search(r"(^|/)odoo(:|$)", image) or "odoo" in svc.name.lower()
+            if named_odoo and "postgres" not in image:
+                return svc
         return None
 
     def db_service(self, preferred: str | None = None) -> ComposeService | None:

@@ -67,7 +67,7 @@ class Database:
         import psycopg
 
         kwargs: dict[str, Any] = {
-            "connect_timeout": max(1, int(round(self.connect_timeout))),
+            "connect_timeout": max(1, round(self.connect_timeout)),
             "application_name": self.application_name,
             "autocommit": autocommit,
         }

@@ -143,9 +143,7 @@ class Target:
                 if host is not None:
                     paths.append(host)
         if not paths and self.project.discovered:
-            for candidate in sorted(self.root.glob("addons*")) + sorted(
-                self.root.glob("addons/*")
-            ):
+            for candidate in sorted(self.root.glob("addons*")) + sorted(self.root.glob("addons/*")):
                 if candidate.is_dir() and any(candidate.glob("*/__manifest__.py")):
                     paths.append(candidate)
         return paths

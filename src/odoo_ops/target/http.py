@@ -35,7 +35,9 @@ class Http:
             with self.client(follow_redirects=follow_redirects) as client:
                 return client.get(path)
         except httpx.TimeoutException:
-            raise TargetError(f"{self.base_url}{path}: no answer within {self.timeout:g}s") from None
+            raise TargetError(
+                f"{self.base_url}{path}: no answer within {self.timeout:g}s"
+            ) from None
         except httpx.HTTPError as exc:
             raise TargetError(f"{self.base_url}{path}: {describe_http_error(exc)}") from None
 
@@ -47,7 +49,9 @@ class Http:
             with self.client() as client:
                 response = client.post(path, json=payload)
         except httpx.TimeoutException:
-            raise TargetError(f"{self.base_url}{path}: no answer within {self.timeout:g}s") from None
+            raise TargetError(
+                f"{self.base_url}{path}: no answer within {self.timeout:g}s"
+            ) from None
         except httpx.HTTPError as exc:
             raise TargetError(f"{self.base_url}{path}: {describe_http_error(exc)}") from None
         if response.status_code != 200:
@@ -58,8 +62,11 @@ class Http:
             raise TargetError(f"{self.base_url}{path}: answer is not JSON") from None
         if isinstance(body, dict) and "error" in body:
             err = body["error"]
-            msg = err.get("data", {}).get("message") or err.get("message") if isinstance(
-                err, dict) else str(err)
+            msg = (
+                err.get("data", {}).get("message") or err.get("message")
+                if isinstance(err, dict)
+                else str(err)
+            )
             raise TargetError(f"{self.base_url}{path}: JSON-RPC error: {msg}")
         return body.get("result") if isinstance(body, dict) else None
 

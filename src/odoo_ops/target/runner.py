@@ -69,8 +69,9 @@ class Runner:
         whole process group.
         """
         full = self.wrap(argv, stdin=input is not None, use_run=use_run)
-        return run_process(full, input=input, timeout=timeout, log_file=log_file, on_line=on_line,
-                           env=env)
+        return run_process(
+            full, input=input, timeout=timeout, log_file=log_file, on_line=on_line, env=env
+        )
 
 
 def run_process(

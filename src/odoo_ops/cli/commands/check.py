@@ -10,18 +10,41 @@ from odoo_ops.cli.common import App, deployment_options, pass_app, split_names
 @click.command("check")
 @click.argument("project", required=False, type=click.Path(file_okay=False))
 @deployment_options
-@click.option("--quick", "mode", flag_value="quick", default=True,
-              help="Checks that need no writes and no slow work (default).")
-@click.option("--full", "mode", flag_value="full",
-              help="Also the slow checks (assets build, -u base on a throw-away copy).")
-@click.option("--only", multiple=True, metavar="ID|AREA", help="Run only these (repeatable, or a,b).")
+@click.option(
+    "--quick",
+    "mode",
+    flag_value="quick",
+    default=True,
+    help="Checks that need no writes and no slow work (default).",
+)
+@click.option(
+    "--full",
+    "mode",
+    flag_value="full",
+    help="Also the slow checks (assets build, -u base on a throw-away copy).",
+)
+@click.option(
+    "--only", multiple=True, metavar="ID|AREA", help="Run only these (repeatable, or a,b)."
+)
 @click.option("--skip", multiple=True, metavar="ID|AREA", help="Do not run these.")
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
 @click.option("--list", "list_checks", is_flag=True, help="List the checks and exit.")
-@click.option("--module", "-m", "planned", multiple=True, metavar="NAME",
-              help="Modules you plan to install: their dependencies are checked too.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "junit", "markdown"]),
-              default="table", show_default=True, help="Output format.")
+@click.option(
+    "--module",
+    "-m",
+    "planned",
+    multiple=True,
+    metavar="NAME",
+    help="Modules you plan to install: their dependencies are checked too.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "junit", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE.")
 @pass_app
 def command(
@@ -53,10 +76,10 @@ def command(
 
         table = Table(["id", "area", "severity", "needs", "slow", "title"], title="checks")
         for c in sorted(checks.values(), key=lambda c: (c.area, c.id)):
-            table.add(c.id, c.area, c.severity.value, sorted(n.value for n in c.needs),
-                      c.slow, c.title)
-        app.render(table, "json" if fmt == "json" else "markdown" if fmt == "markdown"
-                   else "table")
+            table.add(
+                c.id, c.area, c.severity.value, sorted(n.value for n in c.needs), c.slow, c.title
+            )
+        app.render(table, "json" if fmt == "json" else "markdown" if fmt == "markdown" else "table")
         return 0
     if project:
         app.options.setdefault("project_dir", project)
@@ -75,8 +98,9 @@ def command(
     elif fmt == "markdown":
         text = render.to_markdown(report)
     else:
-        text = render.to_table(report, color=app.color and app.is_tty and not output,
-                               verbose=app.verbose > 0)
+        text = render.to_table(
+            report, color=app.color and app.is_tty and not output, verbose=app.verbose > 0
+        )
     if output:
         from odoo_ops.fileutil import atomic_write_text
 

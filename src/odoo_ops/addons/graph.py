@@ -1,0 +1,251 @@
+"""Dependency graph algorithms: cycles, closures, reverse chains and trees.
+
+A graph here is a mapping ``name -> names it depends on``. Names that are not
+keys are leaves (their dependencies are unknown). Everything is iterative
+(no recursion limit on deep graphs) and deterministic (sorted).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+Graph = Mapping[str, Sequence[str]]
+
+
+def strongly_connected(graph: Graph) -> list[list[str]]:
+    """The strongly connected components of ``graph`` (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            deps = graph.get(node, ())
+            recurse = False
+            while i < len(deps):
+                dep = deps[i]
+                i += 1
+                if dep not in index:
+                    work.append((node, i))
+                    work.append((dep, 0))
+                    recurse = True
+                    break
+                if dep in on_stack:
+                    low[node] = min(low[node], index[dep])
+            if recurse:
+                continue
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                out.append(sorted(component))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return out
+
+
+def _shortest_cycle(graph: Graph, start: str, members: set[str]) -> list[str]:
+    """The shortest path ``start -> ... -> start`` inside ``members``."""
+    parent: dict[str, str] = {}
+    queue = deque([start])
+    seen = {start}
+    while queue:
+        node = queue.popleft()
+        for dep in sorted(graph.get(node, ())):
+            if dep not in members:
+                continue
+            if dep == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(parent[path[-1]])
+                return list(reversed(path))
+            if dep not in seen:
+                seen.add(dep)
+                parent[dep] = node
+                queue.append(dep)
+    return [start]  # pragma: no cover - a member of a component always cycles
+
+
+def find_cycles(graph: Graph) -> list[tuple[str, ...]]:
+    """Dependency cycles, each once, as ordered tuples ``(a, b, c)`` for a->b->c->a.
+
+    Every addon that lies on a cycle appears in at least one of them; a cycle
+    starts with its smallest name. Sorted.
+    """
+    cycles: set[tuple[str, ...]] = set()
+    for component in strongly_connected(graph):
+        members = set(component)
+        if len(component) == 1:
+            name = component[0]
+            if name in graph.get(name, ()):
+                cycles.add((name,))
+            continue
+        covered: set[str] = set()
+        for start in component:
+            if start in covered:
+                continue
+            path = _shortest_cycle(graph, start, members)
+            pivot = path.index(min(path))
+            cycle = tuple(path[pivot:] + path[:pivot])
+            cycles.add(cycle)
+            covered.update(cycle)
+    return sorted(cycles)
+
+
+def closure(graph: Graph, roots: Iterable[str]) -> set[str]:
+    """``roots`` and everything they depend on, transitively."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        node = todo.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        todo.extend(d for d in graph.get(node, ()) if d not in seen)
+    return seen
+
+
+def reverse(graph: Graph) -> dict[str, list[str]]:
+    """``name -> names that depend on it`` (sorted)."""
+    rev: dict[str, list[str]] = {}
+    for node, deps in graph.items():
+        for dep in deps:
+            rev.setdefault(dep, []).append(node)
+    for users in rev.values():
+        users.sort()
+    return rev
+
+
+def why_chains(
+    graph: Graph,
+    name: str,
+    roots: Iterable[str] | None = None,
+    *,
+    limit: int = 200,
+) -> list[tuple[str, ...]]:
+    """The reverse-dependency chains that explain why ``name`` is needed.
+
+    Each chain ``(root, ..., name)`` goes from an addon nobody (among the
+    candidates) depends on — or from one of ``roots`` when given — down to
+    ``name``, following dependencies. Chains are simple paths, at most ``limit``,
+    shortest first then sorted.
+    """
+    rev = reverse(graph)
+    root_set = set(roots) if roots is not None else None
+    if root_set is not None:
+        # only addons that a root needs can be on a chain
+        relevant = closure(graph, root_set)
+        if name not in relevant:
+            return []
+    chains: list[tuple[str, ...]] = []
+    # depth-first from ``name`` upwards, over simple paths
+    stack: list[tuple[str, tuple[str, ...]]] = [(name, (name,))]
+    while stack and len(chains) < limit * 4:
+        node, path = stack.pop()
+        users = [u for u in rev.get(node, ()) if u not in path]
+        if root_set is not None:
+            users = [u for u in users if u in relevant]
+            if node in root_set and node != name:
+                chains.append(tuple(reversed(path)))
+        elif not users and node != name:
+            chains.append(tuple(reversed(path)))
+        for user in reversed(users):
+            stack.append((user, (*path, user)))
+    chains.sort(key=lambda c: (len(c), c))
+    return chains[:limit]
+
+
+@dataclass
+class TreeNode:
+    """One addon in a dependency tree.
+
+    ``repeated`` marks a node already shown earlier in the tree (its
+    dependencies are not shown again); ``cycle`` one that closes a cycle;
+    ``status`` is free text from the caller (``core``, ``missing`` ...).
+    """
+
+    name: str
+    status: str = ""
+    repeated: bool = False
+    cycle: bool = False
+    children: list[TreeNode] = field(default_factory=list)
+
+    def walk(self, depth: int = 0) -> Iterable[tuple[int, TreeNode]]:
+        """``(depth, node)`` in display order (iterative pre-order)."""
+        stack: list[tuple[int, TreeNode]] = [(depth, self)]
+        while stack:
+            level, node = stack.pop()
+            yield level, node
+            stack.extend((level + 1, c) for c in reversed(node.children))
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-able nested dict (built iteratively)."""
+        out: dict[int, dict[str, object]] = {}
+        for _level, node in self.walk():
+            out[id(node)] = {
+                "name": node.name,
+                "status": node.status,
+                "repeated": node.repeated,
+                "cycle": node.cycle,
+                "depends": [],
+            }
+        for _level, node in self.walk():
+            kids = out[id(node)]["depends"]
+            assert isinstance(kids, list)
+            kids.extend(out[id(c)] for c in node.children)
+        return out[id(self)]
+
+
+def dependency_tree(
+    graph: Graph,
+    name: str,
+    status: Mapping[str, str] | None = None,
+) -> TreeNode:
+    """The dependencies of ``name`` as a tree; each addon expanded once.
+
+    Later occurrences of an addon are leaves marked ``repeated``; a dependency
+    back onto the current branch is marked ``cycle``.
+    """
+    status = status or {}
+    root = TreeNode(name, status.get(name, ""))
+    expanded = {name}
+    # (node, ancestors on the branch)
+    stack: list[tuple[TreeNode, frozenset[str]]] = [(root, frozenset({name}))]
+    order: list[tuple[TreeNode, frozenset[str]]] = []
+    while stack:
+        node, branch = stack.pop()
+        order.append((node, branch))
+        for dep in sorted(graph.get(node.name, ())):
+            child = TreeNode(dep, status.get(dep, ""))
+            node.children.append(child)
+            if dep in branch:
+                child.cycle = True
+            elif dep in expanded:
+                child.repeated = True
+        # expand children depth-first in display order
+        for child in reversed(node.children):
+            if not child.cycle and not child.repeated:
+                stack.append((child, branch | {child.name}))
+        # mark as expanded when pushed, so siblings appearing later repeat
+        for child in node.children:
+            if not child.cycle and not child.repeated:
+                expanded.add(child.name)
+    return root
