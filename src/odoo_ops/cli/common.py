@@ -36,6 +36,7 @@ class App:
     color: bool = True
     options: dict[str, Any] = field(default_factory=dict)
     _target: Target | None = None
+    _project: Project | None = None
 
     # -- output ---------------------------------------------------------------
     @property
@@ -119,6 +120,12 @@ class App:
 
     # -- the deployment -------------------------------------------------------
     def project(self) -> Project:
+        """The resolved deployment (resolved once per invocation)."""
+        if self._project is None:
+            self._project = self._resolve_project()
+        return self._project
+
+    def _resolve_project(self) -> Project:
         from odoo_ops.config.project import Overrides, resolve_project
 
         o = self.options
