@@ -134,43 +134,49 @@ def reverse(graph: Graph) -> dict[str, list[str]]:
     return rev
 
 
+def shortest_paths_to(graph: Graph, name: str) -> dict[str, str]:
+    """For every addon that depends on ``name`` (transitively): its next step on a
+    shortest dependency path to ``name`` (breadth-first over reverse edges)."""
+    rev = reverse(graph)
+    step: dict[str, str] = {}
+    queue = deque([name])
+    while queue:
+        node = queue.popleft()
+        for user in rev.get(node, ()):
+            if user != name and user not in step:
+                step[user] = node
+                queue.append(user)
+    return step
+
+
 def why_chains(
     graph: Graph,
     name: str,
     roots: Iterable[str] | None = None,
-    *,
-    limit: int = 200,
 ) -> list[tuple[str, ...]]:
     """The reverse-dependency chains that explain why ``name`` is needed.
 
-    Each chain ``(root, ..., name)`` goes from an addon nobody (among the
-    candidates) depends on — or from one of ``roots`` when given — down to
-    ``name``, following dependencies. Chains are simple paths, at most ``limit``,
-    shortest first then sorted.
+    One chain ``(root, ..., name)`` per root that depends on ``name``, along a
+    shortest dependency path. The roots are ``roots`` when given, otherwise the
+    addons that depend on ``name`` and that nothing depends on (the tops).
+    Sorted by length, then by name.
     """
-    rev = reverse(graph)
-    root_set = set(roots) if roots is not None else None
-    if root_set is not None:
-        # only addons that a root needs can be on a chain
-        relevant = closure(graph, root_set)
-        if name not in relevant:
-            return []
-    chains: list[tuple[str, ...]] = []
-    # depth-first from ``name`` upwards, over simple paths
-    stack: list[tuple[str, tuple[str, ...]]] = [(name, (name,))]
-    while stack and len(chains) < limit * 4:
-        node, path = stack.pop()
-        users = [u for u in rev.get(node, ()) if u not in path]
-        if root_set is not None:
-            users = [u for u in users if u in relevant]
-            if node in root_set and node != name:
-                chains.append(tuple(reversed(path)))
-        elif not users and node != name:
-            chains.append(tuple(reversed(path)))
-        for user in reversed(users):
-            stack.append((user, (*path, user)))
+    step = shortest_paths_to(graph, name)
+    if roots is not None:
+        starts = sorted({r for r in roots if r in step})
+    else:
+        rev = reverse(graph)
+        starts = sorted(u for u in step if not rev.get(u))
+        if step and not starts:  # every dependent lies on a cycle
+            starts = sorted(u for u in step if step[u] == name)
+    chains = []
+    for start in starts:
+        chain = [start]
+        while chain[-1] != name:
+            chain.append(step[chain[-1]])
+        chains.append(tuple(chain))
     chains.sort(key=lambda c: (len(c), c))
-    return chains[:limit]
+    return chains
 
 
 @dataclass
@@ -221,31 +227,26 @@ def dependency_tree(
 ) -> TreeNode:
     """The dependencies of ``name`` as a tree; each addon expanded once.
 
-    Later occurrences of an addon are leaves marked ``repeated``; a dependency
-    back onto the current branch is marked ``cycle``.
+    The first occurrence of an addon in display order (depth first, sorted)
+    shows its dependencies; later ones are leaves marked ``repeated``. A
+    dependency back onto the current branch is a leaf marked ``cycle``.
     """
     status = status or {}
     root = TreeNode(name, status.get(name, ""))
-    expanded = {name}
-    # (node, ancestors on the branch)
-    stack: list[tuple[TreeNode, frozenset[str]]] = [(root, frozenset({name}))]
-    order: list[tuple[TreeNode, frozenset[str]]] = []
+    expanded: set[str] = set()
+    stack: list[tuple[TreeNode, frozenset[str]]] = [(root, frozenset())]
     while stack:
-        node, branch = stack.pop()
-        order.append((node, branch))
-        for dep in sorted(graph.get(node.name, ())):
-            child = TreeNode(dep, status.get(dep, ""))
-            node.children.append(child)
-            if dep in branch:
-                child.cycle = True
-            elif dep in expanded:
-                child.repeated = True
-        # expand children depth-first in display order
-        for child in reversed(node.children):
-            if not child.cycle and not child.repeated:
-                stack.append((child, branch | {child.name}))
-        # mark as expanded when pushed, so siblings appearing later repeat
-        for child in node.children:
-            if not child.cycle and not child.repeated:
-                expanded.add(child.name)
+        node, ancestors = stack.pop()
+        if node.name in ancestors:
+            node.cycle = True
+            continue
+        if node.name in expanded:
+            node.repeated = True
+            continue
+        expanded.add(node.name)
+        branch = ancestors | {node.name}
+        node.children = [
+            TreeNode(d, status.get(d, "")) for d in sorted(set(graph.get(node.name, ())))
+        ]
+        stack.extend((child, branch) for child in reversed(node.children))
     return root

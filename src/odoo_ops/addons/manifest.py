@@ -66,18 +66,38 @@ class Addon:
         return self.external_dependencies.get("bin", ())
 
 
-def _where(source: str, line: int | None) -> str:
-    return f"{source}:{line}" if line else source
+class ManifestProblem(ManifestError):
+    """Why a manifest text is refused, before it is known which file it is.
+
+    ``line`` is the 1-based line (when known), ``reason`` the explanation and
+    ``hint`` what to do. :meth:`error` turns it into a
+    :class:`~odoo_ops.errors.ManifestError` that names the file.
+    """
+
+    def __init__(self, reason: str, line: int | None = None, hint: str | None = None) -> None:
+        super().__init__(reason, hint)
+        self.reason = reason
+        self.line = line
+        self.hint = hint
+
+    def located(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        return f"{where}: {self.reason}"
+
+    def error(self, source: str) -> ManifestError:
+        return ManifestError(self.located(source), hint=self.hint)
+
+
+_LITERAL_NODES = (
+    ast.Expression, ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set,
+    ast.UnaryOp, ast.UAdd, ast.USub, ast.Load,
+)  # fmt: skip
 
 
 def _first_non_literal(tree: ast.AST) -> ast.AST | None:
     """The first node that :func:`ast.literal_eval` refuses (for the error line)."""
-    allowed = (
-        ast.Expression, ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set,
-        ast.UnaryOp, ast.UAdd, ast.USub, ast.Load,
-    )  # fmt: skip
     for node in ast.walk(tree):
-        if not isinstance(node, allowed):
+        if not isinstance(node, _LITERAL_NODES):
             return node
     return None
 
@@ -92,68 +112,83 @@ def _key_line(tree: ast.Expression, key: str) -> int | None:
     return getattr(body, "lineno", None)
 
 
-def _parse(text: str, source: str) -> tuple[Any, ast.Expression]:
+def _parse(text: str) -> tuple[Any, ast.Expression]:
     try:
-        tree = ast.parse(text, filename=source, mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        line = exc.lineno
-        reason = exc.msg or "invalid syntax"
-        raise ManifestError(f"{_where(source, line)}: {reason}") from None
-    except ValueError as exc:  # e.g. NUL bytes
-        raise ManifestError(f"{source}: {exc}") from None
+        raise ManifestProblem(exc.msg or "invalid syntax", exc.lineno) from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+        raise ManifestProblem(f"cannot be parsed ({exc or type(exc).__name__})") from None
     try:
         value = ast.literal_eval(tree)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         node = _first_non_literal(tree)
-        line = getattr(node, "lineno", None)
         what = type(node).__name__ if node is not None else "expression"
-        raise ManifestError(
-            f"{_where(source, line)}: not a literal value ({what}); "
-            "manifests must be a plain dict of literals"
+        raise ManifestProblem(
+            f"not a literal value ({what}); a manifest must be a plain dict of literals",
+            getattr(node, "lineno", None),
         ) from None
     return value, tree
 
 
-def _type_error(source: str, tree: ast.Expression, key: str, expected: str, value: Any) -> None:
-    line = _key_line(tree, key)
-    raise ManifestError(
-        f"{_where(source, line)}: {key!r} must be {expected}, not {type(value).__name__}"
+def _wrong_type(tree: ast.Expression, key: str, expected: str, value: Any) -> ManifestProblem:
+    return ManifestProblem(
+        f"{key!r} must be {expected}, not {type(value).__name__}", _key_line(tree, key)
     )
 
 
-def _check(manifest: dict[str, Any], tree: ast.Expression, source: str) -> None:
-    """Check the types of the keys odoo-ops reads (raise :class:`ManifestError`)."""
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+
+
+def _check(manifest: dict[str, Any], tree: ast.Expression) -> None:
+    """Check the types of the keys odoo-ops reads (raise :class:`ManifestProblem`)."""
     for key in ("name", "version", "author", "license", "website", "summary", "category"):
         value = manifest.get(key)
         if value is not None and not isinstance(value, str):
-            _type_error(source, tree, key, "a string", value)
+            raise _wrong_type(tree, key, "a string", value)
     for key in ("installable", "application"):
         value = manifest.get(key)
         if value is not None and not isinstance(value, bool):
-            _type_error(source, tree, key, "True or False", value)
+            raise _wrong_type(tree, key, "True or False", value)
     depends = manifest.get("depends", [])
-    if not isinstance(depends, list | tuple) or not all(isinstance(d, str) for d in depends):
-        _type_error(source, tree, "depends", "a list of addon names", depends)
+    if not _is_str_list(depends):
+        raise _wrong_type(tree, "depends", "a list of addon names", depends)
     auto = manifest.get("auto_install", False)
     if not isinstance(auto, bool):
-        if not isinstance(auto, list | tuple | set) or not all(isinstance(a, str) for a in auto):
-            _type_error(source, tree, "auto_install", "True, False or a list of addon names", auto)
+        if not (_is_str_list(auto) or (isinstance(auto, set) and _is_str_list(list(auto)))):
+            raise _wrong_type(tree, "auto_install", "True, False or a list of addon names", auto)
         extra = sorted(set(auto) - set(depends))
         if extra:
-            line = _key_line(tree, "auto_install")
-            raise ManifestError(
-                f"{_where(source, line)}: 'auto_install' names addons that are not "
-                f"dependencies: {', '.join(extra)}"
+            raise ManifestProblem(
+                f"'auto_install' names addons that are not dependencies: {', '.join(extra)}",
+                _key_line(tree, "auto_install"),
+                hint="Odoo refuses such a manifest; add them to 'depends'",
             )
     ext = manifest.get("external_dependencies", {})
     if not isinstance(ext, dict) or not all(isinstance(k, str) for k in ext):
-        _type_error(source, tree, "external_dependencies", "a dict", ext)
+        raise _wrong_type(tree, "external_dependencies", "a dict", ext)
     for kind, names in ext.items():
-        if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
-            line = _key_line(tree, "external_dependencies")
-            raise ManifestError(
-                f"{_where(source, line)}: external_dependencies[{kind!r}] must be a list of strings"
+        if not _is_str_list(names):
+            raise ManifestProblem(
+                f"external_dependencies[{kind!r}] must be a list of strings",
+                _key_line(tree, "external_dependencies"),
             )
+
+
+def parse_manifest(text: str) -> dict[str, Any]:
+    """Parse and check the text of a manifest (raises :class:`ManifestProblem`)."""
+    value, tree = _parse(text)
+    if not isinstance(value, dict):
+        raise ManifestProblem(
+            f"the manifest must be a dict, not {type(value).__name__}",
+            getattr(tree.body, "lineno", None),
+        )
+    for key in value:
+        if not isinstance(key, str):
+            raise ManifestProblem(f"manifest keys must be strings, found {key!r}")
+    _check(value, tree)
+    return value
 
 
 def read_manifest_text(text: str, source: str = "<manifest>") -> dict[str, Any]:
@@ -162,24 +197,18 @@ def read_manifest_text(text: str, source: str = "<manifest>") -> dict[str, Any]:
     Raises :class:`~odoo_ops.errors.ManifestError` (``source:line: reason``) when
     the text is not a literal dict with string keys or a key has the wrong type.
     """
-    value, tree = _parse(text, source)
-    if not isinstance(value, dict):
-        raise ManifestError(
-            f"{_where(source, getattr(tree.body, 'lineno', None))}: the manifest must be "
-            f"a dict, not {type(value).__name__}"
-        )
-    for key in value:
-        if not isinstance(key, str):
-            raise ManifestError(f"{source}: manifest keys must be strings, found {key!r}")
-    _check(value, tree, source)
-    return value
+    try:
+        return parse_manifest(text)
+    except ManifestProblem as problem:
+        raise problem.error(source) from None
 
 
-def _decode(data: bytes, source: str) -> str:
+def decode_manifest(data: bytes) -> str:
+    """The text of a manifest file (UTF-8, BOM allowed; raises :class:`ManifestProblem`)."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ManifestError(f"{source}: not valid UTF-8 ({exc.reason})") from None
+        raise ManifestProblem(f"not valid UTF-8 ({exc.reason})") from None
 
 
 def read_manifest(addon_dir: str | Path, *, display_path: str | None = None) -> dict[str, Any]:
@@ -202,33 +231,62 @@ def read_manifest(addon_dir: str | Path, *, display_path: str | None = None) -> 
         raise ManifestError(f"{source}: no such file") from None
     except OSError as exc:
         raise ManifestError(f"{source}: cannot read ({exc.strerror})") from None
-    return read_manifest_text(_decode(data, source), source)
+    try:
+        return parse_manifest(decode_manifest(data))
+    except ManifestProblem as problem:
+        raise problem.error(source) from None
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def addon_from_manifest(name: str, path: Path, manifest: Mapping[str, Any]) -> Addon:
-    """Build an :class:`Addon` from a manifest already checked by :func:`read_manifest_text`."""
+def addon_fields(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts :class:`Addon` keeps, as plain JSON-able values (cacheable).
+
+    ``manifest`` must have passed :func:`parse_manifest`.
+    """
     auto = manifest.get("auto_install", False)
     ext_raw = manifest.get("external_dependencies") or {}
-    ext = {k: tuple(v) for k, v in ext_raw.items() if k in EXTERNAL_KINDS and v}
+    return {
+        "version": _text(manifest.get("version")),
+        "depends": list(manifest.get("depends", ())),
+        "auto_install": auto if isinstance(auto, bool) else sorted(set(auto)),
+        "installable": manifest.get("installable", True) is not False,
+        "application": bool(manifest.get("application", False)),
+        "author": _text(manifest.get("author")),
+        "license": _text(manifest.get("license")),
+        "website": _text(manifest.get("website")),
+        "summary": _text(manifest.get("summary")),
+        "external_dependencies": {
+            k: list(v) for k, v in ext_raw.items() if k in EXTERNAL_KINDS and v
+        },
+    }
+
+
+def addon_from_fields(name: str, path: Path, fields: Mapping[str, Any]) -> Addon:
+    """Build an :class:`Addon` from :func:`addon_fields` output."""
+    auto = fields["auto_install"]
     return Addon(
         name=name,
         path=path,
         manifest_path=path / MANIFEST_NAME,
-        version=_text(manifest.get("version")),
-        depends=tuple(manifest.get("depends", ())),
-        auto_install=auto if isinstance(auto, bool) else tuple(sorted(set(auto))),
-        installable=manifest.get("installable", True) is not False,
-        application=bool(manifest.get("application", False)),
-        author=_text(manifest.get("author")),
-        license=_text(manifest.get("license")),
-        website=_text(manifest.get("website")),
-        summary=_text(manifest.get("summary")),
-        external_dependencies=ext,
+        version=fields["version"],
+        depends=tuple(fields["depends"]),
+        auto_install=auto if isinstance(auto, bool) else tuple(auto),
+        installable=fields["installable"],
+        application=fields["application"],
+        author=fields["author"],
+        license=fields["license"],
+        website=fields["website"],
+        summary=fields["summary"],
+        external_dependencies={k: tuple(v) for k, v in fields["external_dependencies"].items()},
     )
+
+
+def addon_from_manifest(name: str, path: Path, manifest: Mapping[str, Any]) -> Addon:
+    """Build an :class:`Addon` from a manifest already checked by :func:`parse_manifest`."""
+    return addon_from_fields(name, path, addon_fields(manifest))
 
 
 def load_addon(addon_dir: str | Path, *, display_path: str | None = None) -> Addon:

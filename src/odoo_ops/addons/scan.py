@@ -9,21 +9,27 @@ cannot be read as *invalid* without stopping.
 from __future__ import annotations
 
 import glob
+import marshal
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from odoo_ops.addons.cache import ManifestCache, Record
 from odoo_ops.addons.manifest import (
     LEGACY_MANIFEST_NAME,
     MANIFEST_NAME,
     Addon,
-    addon_from_manifest,
-    read_manifest_text,
+    ManifestProblem,
+    addon_fields,
+    addon_from_fields,
+    decode_manifest,
+    parse_manifest,
 )
-from odoo_ops.errors import ManifestError
 
 _GLOB_CHARS = frozenset("*?[")
+#: Parallel parsing only pays off with at least this many manifests per process.
+PARALLEL_MIN_PER_JOB = 150
 
 #: ``PathEntry.status`` values.
 ENTRY_OK = "ok"
@@ -120,6 +126,8 @@ def scan_addons_path(
     entries: str | Iterable[str | os.PathLike[str]],
     *,
     base_dir: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    jobs: int = 1,
 ) -> AddonsScan:
     """Discover the addons of an addons path.
 
@@ -128,38 +136,61 @@ def scan_addons_path(
     ``base_dir`` (default: the current directory). Each entry is an *addons
     directory*: its sub-directories with a ``__manifest__.py`` are the addons.
     Hidden directories and directories without a manifest are skipped.
+
+    ``cache_dir`` enables the parse cache (:mod:`odoo_ops.addons.cache`) kept in
+    that directory. ``jobs`` > 1 parses manifests in that many processes (forked;
+    only where ``os.fork`` exists, for large paths, and only from a program that
+    runs no threads); ``jobs=0`` picks the number of usable CPUs (at most 4).
     """
     base = os.path.abspath(os.fspath(base_dir) if base_dir is not None else os.getcwd())
+    cache = ManifestCache(cache_dir) if cache_dir is not None else None
     scan = AddonsScan()
-    winners: dict[str, str] = {}  # name -> addon dir of the first one found
-    seen_dirs: set[str] = set()
+    state = _ScanState(base, cache)
     for raw in split_addons_path(entries):
         expanded = _expand(raw, base)
         if not expanded:  # a glob that matched nothing
             scan.entries.append(PathEntry(raw, Path(raw), False, 0, ENTRY_MISSING))
             continue
         for directory in expanded:
-            scan.entries.append(_scan_entry(raw, directory, base, scan, winners, seen_dirs))
+            scan.entries.append(_scan_entry(raw, directory, scan, state))
+    _resolve(scan, state, jobs)
+    if cache is not None:
+        cache.save()
     return scan
 
 
-def _scan_entry(
-    raw: str,
-    directory: str,
-    base: str,
-    scan: AddonsScan,
-    winners: dict[str, str],
-    seen_dirs: set[str],
-) -> PathEntry:
+@dataclass
+class _Pending:
+    """An addon directory that won its name: its manifest still to be turned into facts."""
+
+    name: str
+    directory: str
+    manifest_file: str
+    source: str
+    data: bytes | None = None
+    stat: os.stat_result | None = None
+    record: Record | None = None
+
+
+@dataclass
+class _ScanState:
+    base: str
+    cache: ManifestCache | None
+    winners: dict[str, str] = field(default_factory=dict)
+    seen_dirs: set[str] = field(default_factory=set)
+    pending: list[_Pending] = field(default_factory=list)
+
+
+def _scan_entry(raw: str, directory: str, scan: AddonsScan, state: _ScanState) -> PathEntry:
     path = Path(directory)
     if not os.path.exists(directory):
         return PathEntry(raw, path, False, 0, ENTRY_MISSING)
     if not os.path.isdir(directory):
         return PathEntry(raw, path, True, 0, ENTRY_NOT_A_DIRECTORY)
     real = os.path.realpath(directory)
-    if real in seen_dirs:
+    if real in state.seen_dirs:
         return PathEntry(raw, path, True, 0, ENTRY_DUPLICATE)
-    seen_dirs.add(real)
+    state.seen_dirs.add(real)
     if os.path.isfile(os.path.join(directory, MANIFEST_NAME)):
         return PathEntry(raw, path, True, 0, ENTRY_IS_ADDON)
     try:
@@ -170,62 +201,152 @@ def _scan_entry(
     except OSError:
         return PathEntry(raw, path, True, 0, ENTRY_MISSING)
     count = 0
+    cache = state.cache
+    winners = state.winners
     for name, addon_dir in children:
         manifest_file = os.path.join(addon_dir, MANIFEST_NAME)
+        item = _Pending(name, addon_dir, manifest_file, "")
         try:
-            with open(manifest_file, "rb") as fh:
-                data = fh.read()
+            if cache is not None:
+                item.stat = os.stat(manifest_file)
+                item.record = cache.get(manifest_file, item.stat)
+            if item.record is None:
+                with open(manifest_file, "rb") as fh:
+                    item.data = fh.read()
         except (FileNotFoundError, NotADirectoryError):
             legacy = os.path.join(addon_dir, LEGACY_MANIFEST_NAME)
             if not os.path.isfile(legacy):
                 continue  # not an addon
-            count += _record(
-                scan, winners, name, addon_dir,
-                error=f"{_display(legacy, base)}: __openerp__.py is not read by Odoo 16+",
-                hint="rename it to __manifest__.py",
-            )  # fmt: skip
+            count += 1
+            problem = ManifestProblem(
+                "__openerp__.py is not read by Odoo 16+", hint="rename it to __manifest__.py"
+            )
+            _unusable(scan, state, name, addon_dir, problem.located(_display(legacy, state.base)))
             continue
         except OSError as exc:
-            count += _record(
-                scan, winners, name, addon_dir,
-                error=f"{_display(manifest_file, base)}: cannot read ({exc.strerror})",
-            )  # fmt: skip
+            count += 1
+            reason = f"{_display(manifest_file, state.base)}: cannot read ({exc.strerror})"
+            _unusable(scan, state, name, addon_dir, reason)
             continue
         count += 1
         if name in winners:
             scan.shadowed.append(Shadowed(name, Path(winners[name]), Path(addon_dir)))
             continue
         winners[name] = addon_dir
-        source = _display(manifest_file, base)
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            scan.invalid.append(
-                InvalidAddon(name, Path(addon_dir), f"{source}: not valid UTF-8 ({exc.reason})")
-            )
-            continue
-        try:
-            manifest = read_manifest_text(text, source)
-        except ManifestError as exc:
-            scan.invalid.append(InvalidAddon(name, Path(addon_dir), exc.message, exc.hint))
-            continue
-        scan.addons[name] = addon_from_manifest(name, Path(addon_dir), manifest)
+        item.source = _display(manifest_file, state.base)
+        state.pending.append(item)
     return PathEntry(raw, path, True, count, ENTRY_OK if count else ENTRY_EMPTY)
 
 
-def _record(
-    scan: AddonsScan,
-    winners: dict[str, str],
-    name: str,
-    addon_dir: str,
-    *,
-    error: str,
-    hint: str | None = None,
-) -> int:
-    """Record an addon directory that is there but unusable; returns 1 (counted)."""
-    if name in winners:
-        scan.shadowed.append(Shadowed(name, Path(winners[name]), Path(addon_dir)))
-        return 1
-    winners[name] = addon_dir
+def _unusable(scan: AddonsScan, state: _ScanState, name: str, addon_dir: str, error: str) -> None:
+    """An addon directory that is there but cannot be read: it still takes its name."""
+    if name in state.winners:
+        scan.shadowed.append(Shadowed(name, Path(state.winners[name]), Path(addon_dir)))
+        return
+    state.winners[name] = addon_dir
+    hint = "rename it to __manifest__.py" if LEGACY_MANIFEST_NAME in error else None
     scan.invalid.append(InvalidAddon(name, Path(addon_dir), error, hint))
-    return 1
+
+
+def parse_record(data: bytes) -> Record:
+    """What parsing one manifest file gives, as a cacheable record.
+
+    ``{"fields": ...}`` (see :func:`~odoo_ops.addons.manifest.addon_fields`) or
+    ``{"problem": [reason, line, hint]}``.
+    """
+    try:
+        return {"fields": addon_fields(parse_manifest(decode_manifest(data)))}
+    except ManifestProblem as problem:
+        return {"problem": [problem.reason, problem.line, problem.hint]}
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _parse_in_child(datas: list[bytes]) -> tuple[int, int]:
+    """Fork a process that parses ``datas``; returns (pid, read end of its pipe)."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: parse, send, leave without running any cleanup
+        status = 1
+        try:
+            os.close(read_fd)
+            payload = marshal.dumps([parse_record(d) for d in datas])
+            view = memoryview(payload)
+            while view:
+                written = os.write(write_fd, view)
+                view = view[written:]
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def _collect_child(pid: int, read_fd: int, expected: int) -> list[Record] | None:
+    chunks = []
+    try:
+        while True:
+            chunk = os.read(read_fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+    _pid, status = os.waitpid(pid, 0)
+    if status != 0:
+        return None
+    try:
+        records = marshal.loads(b"".join(chunks))
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(records, list) or len(records) != expected:
+        return None
+    return records
+
+
+def _parse_all(datas: list[bytes], jobs: int) -> list[Record]:
+    if jobs == 0:
+        jobs = min(_usable_cpus(), 4)
+    jobs = min(jobs, len(datas) // PARALLEL_MIN_PER_JOB) if hasattr(os, "fork") else 1
+    if jobs <= 1:
+        return [parse_record(d) for d in datas]
+    size = -(-len(datas) // jobs)
+    parts = [datas[i : i + size] for i in range(0, len(datas), size)]
+    children: list[tuple[int, int, list[bytes]]] = []
+    for part in parts[1:]:
+        try:
+            pid, fd = _parse_in_child(part)
+        except OSError:
+            pid, fd = -1, -1
+        children.append((pid, fd, part))
+    records = [parse_record(d) for d in parts[0]]
+    for pid, fd, part in children:
+        got = _collect_child(pid, fd, len(part)) if pid > 0 else None
+        records.extend(got if got is not None else [parse_record(d) for d in part])
+    return records
+
+
+def _resolve(scan: AddonsScan, state: _ScanState, jobs: int) -> None:
+    """Turn the pending manifests into addons (or invalid ones), in path order."""
+    todo = [p for p in state.pending if p.record is None]
+    parsed = _parse_all([p.data or b"" for p in todo], jobs)
+    for item, record in zip(todo, parsed, strict=True):
+        item.record = record
+        if state.cache is not None and item.stat is not None:
+            state.cache.put(item.manifest_file, item.stat, record)
+    for item in state.pending:
+        record = item.record or {}
+        fields = record.get("fields")
+        if fields is not None:
+            scan.addons[item.name] = addon_from_fields(item.name, Path(item.directory), fields)
+            continue
+        reason, line, hint = record.get("problem") or ("unreadable manifest", None, None)
+        problem = ManifestProblem(reason, line, hint)
+        scan.invalid.append(
+            InvalidAddon(item.name, Path(item.directory), problem.located(item.source), hint)
+        )
