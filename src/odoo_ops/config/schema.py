@@ -175,6 +175,51 @@ class Oca(_Model):
     lock_file: str = "oca.lock.json"
 
 
+class GoliveItem(_Model):
+    """A go-live checklist item added (or replaced, same id) by the project."""
+
+    id: str
+    title: str
+    phase: str
+    category: str = "sign-off"
+    evidence: str | None = None
+    owner: str | None = None
+    description: str | None = None
+
+
+class GoliveRollback(_Model):
+    """Rollback criteria evaluated from health probe history."""
+
+    outage_minutes: float = Field(default=30.0, gt=0)
+    error_rate_percent: float = Field(default=10.0, gt=0, le=100)
+    error_window_minutes: float = Field(default=15.0, gt=0)
+
+
+class Golive(_Model):
+    """``[golive]``: the go-live board of this project (``odoo-ops golive``)."""
+
+    date: str | None = None
+    signoff_file: str = "golive.signoff.toml"
+    skip: list[str] = Field(default_factory=list)
+    items: list[GoliveItem] = Field(default_factory=list)
+    rollback: GoliveRollback = Field(default_factory=GoliveRollback)
+    loadtest_p95_seconds: float = Field(default=2.0, gt=0)
+
+
+class InitAnswers(_Model):
+    """``[init]``: the answers ``odoo-ops init`` was given, so a re-run is repeatable."""
+
+    deployment: str = "production"
+    series: str = "18.0"
+    domain: str | None = None
+    database: str | None = None
+    proxy: Literal["nginx", "caddy"] = "nginx"
+    cpus: int | None = Field(default=None, ge=1, le=1024)
+    ram_mb: int | None = Field(default=None, ge=256)
+    users: int = Field(default=25, ge=1)
+    redis: bool = False
+
+
 class Config(_Model):
     default_deployment: str | None = None
     deployments: dict[str, Deployment] = Field(default_factory=dict)
@@ -186,6 +231,8 @@ class Config(_Model):
     notifications: Notifications = Field(default_factory=Notifications)
     health: Health = Field(default_factory=Health)
     oca: Oca = Field(default_factory=Oca)
+    golive: Golive = Field(default_factory=Golive)
+    init: InitAnswers | None = None
 
     @model_validator(mode="after")
     def _default(self) -> Config:
