@@ -137,7 +137,8 @@ def parse_config(
         errors = [_format_error(e) for e in exc.errors()]
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(f"{source}: {first}{more}") from None
+        message = f"{source}: {first}{more}".replace("\r", "\\r").replace("\n", "\\n")
+        raise ConfigError(message) from None
     warnings: list[str] = []
     unknown: list[str] = []
     _collect_unknown(config, "", unknown)

@@ -56,11 +56,13 @@ class Deployment(_Model):
     http_timeout: float = Field(default=5.0, gt=0, le=300)
     statement_timeout: float = Field(default=60.0, gt=0)
 
-    @field_validator("series")
+    @field_validator("series", mode="before")
     @classmethod
-    def _series(cls, value: str | None) -> str | None:
+    def _series(cls, value: object) -> str | None:
         if value is None:
             return None
+        if isinstance(value, float):
+            value = f"{value:.1f}"
         value = str(value)
         if re.fullmatch(r"\d+", value):
             value += ".0"
@@ -237,7 +239,7 @@ class Config(_Model):
     @model_validator(mode="after")
     def _default(self) -> Config:
         if self.default_deployment and self.default_deployment not in self.deployments:
-            names = ", ".join(sorted(self.deployments)) or "none"
+            names = ", ".join(repr(n) for n in sorted(self.deployments)) or "none"
             raise ValueError(
                 f"default_deployment {self.default_deployment!r} is not a deployment "
                 f"(deployments: {names})"

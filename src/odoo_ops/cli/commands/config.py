@@ -53,8 +53,9 @@ def _conf_problems(app: App) -> list[str]:
 
 @command.command("show")
 @deployment_options
-@click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["toml", "json"]), default="toml", show_default=True
+)
 @click.option("--all", "show_all", is_flag=True, help="Every deployment, not only the chosen one.")
 @pass_app
 def show(app: App, fmt: str, show_all: bool) -> None:
@@ -66,8 +67,9 @@ def show(app: App, fmt: str, show_all: bool) -> None:
     project = app.project()
     data = project.config.model_dump(mode="json", exclude_none=True)
     if not show_all:
-        data["deployments"] = {project.name: project.deployment.model_dump(mode="json",
-                                                                          exclude_none=True)}
+        data["deployments"] = {
+            project.name: project.deployment.model_dump(mode="json", exclude_none=True)
+        }
     redacted = redact_mapping(data)
     if fmt == "json":
         app.out(json.dumps(redacted, indent=2))
@@ -100,16 +102,18 @@ def _to_toml(data: dict[str, object], prefix: str = "") -> str:
             inner = {k: v for k, v in value.items()}
             head = {k: v for k, v in inner.items() if not _is_table(v)}
             if head or not inner:
-                blocks.append(f"[{name}]\n" + "\n".join(
-                    f"{k} = {_toml_value(v)}" for k, v in head.items()))
+                blocks.append(
+                    f"[{name}]\n" + "\n".join(f"{k} = {_toml_value(v)}" for k, v in head.items())
+                )
             sub = {k: v for k, v in inner.items() if _is_table(v)}
             if sub:
                 blocks.append(_to_toml(sub, name))
         elif _is_table(value):
             assert isinstance(value, list)
             for item in value:
-                blocks.append(f"[[{name}]]\n" + "\n".join(
-                    f"{k} = {_toml_value(v)}" for k, v in item.items()))
+                blocks.append(
+                    f"[[{name}]]\n" + "\n".join(f"{k} = {_toml_value(v)}" for k, v in item.items())
+                )
     return "\n\n".join(b for b in blocks if b).strip("\n") + "\n"
 
 
@@ -120,8 +124,12 @@ def _is_table(value: object) -> bool:
 
 
 @command.command("sample")
-@click.option("--output", "-o", type=click.Path(dir_okay=False),
-              help="Write to FILE (refuses to overwrite without --force).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write to FILE (refuses to overwrite without --force).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing FILE.")
 @pass_app
 def sample(app: App, output: str | None, force: bool) -> None:
