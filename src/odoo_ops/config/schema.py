@@ -20,6 +20,25 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
 
+class Maintenance(_Model):
+    """How ``odoo-ops maintenance on`` keeps users out (see docs/maintenance.md).
+
+    ``flag_file``: the file the generated nginx/Caddy config tests to answer 503
+    (default ``<project>/.odoo-ops/maintenance/<deployment>.flag``).
+    ``stop_workers``: stop Odoo's HTTP workers too (compose: ``docker compose
+    stop <odoo_service>``; local: ``systemctl stop <systemd_unit>``).
+    ``stop_command``/``start_command``/``status_command``: argv run on the Odoo
+    host instead (status: exit 0 = running).
+    """
+
+    flag_file: str | None = None
+    stop_workers: bool = True
+    systemd_unit: str | None = None
+    stop_command: list[str] = Field(default_factory=list)
+    start_command: list[str] = Field(default_factory=list)
+    status_command: list[str] = Field(default_factory=list)
+
+
 class Deployment(_Model):
     """One Odoo deployment that odoo-ops reaches."""
 
@@ -55,6 +74,7 @@ class Deployment(_Model):
     connect_timeout: float = Field(default=5.0, gt=0, le=300)
     http_timeout: float = Field(default=5.0, gt=0, le=300)
     statement_timeout: float = Field(default=60.0, gt=0)
+    maintenance: Maintenance = Field(default_factory=Maintenance)
 
     @field_validator("series", mode="before")
     @classmethod
