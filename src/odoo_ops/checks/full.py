@@ -20,13 +20,13 @@ import re
 import secrets
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from odoo_ops.checks.base import Need, Outcome, Severity, check, failed, passed, skipped
 from odoo_ops.checks.context import CheckContext
 from odoo_ops.errors import OpsError, TargetError
-from odoo_ops.target import CommandResult, Database, Unavailable
+from odoo_ops.target import CommandResult, Database, OdooCommand, Unavailable
 
 COPY_INFIX = "_odoo_ops_check_"
 UPDATE_TIMEOUT = 1800.0
@@ -45,10 +45,10 @@ _LOG_PROBLEM = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (ERROR|CRITI
 # odoo-ops.
 ASSETS_SCRIPT = f"""
 import os, shutil, sys
-qweb = env['ir.qweb']
 failed = False
 for name in ('web.assets_backend', 'web.assets_frontend'):
     try:
+        qweb = env['ir.qweb']
         try:
             bundle = qweb._get_asset_bundle(name)
         except TypeError:
@@ -65,8 +65,11 @@ for name in ('web.assets_backend', 'web.assets_frontend'):
         failed = True
         print('%s %s: %s: %s' % ('{ASSETS_ERROR}', name, type(exc).__name__, exc))
 env.cr.rollback()
-store = env['ir.attachment']._filestore()
-if os.path.basename(store.rstrip('/')) == env.cr.dbname and '{COPY_INFIX}' in env.cr.dbname:
+try:
+    store = env['ir.attachment']._filestore()
+except Exception:
+    store = ''
+if store and os.path.basename(store.rstrip('/')) == env.cr.dbname and '{COPY_INFIX}' in store:
     shutil.rmtree(store, ignore_errors=True)
 if not failed:
     print('{ASSETS_OK}')
@@ -76,8 +79,11 @@ sys.stdout.flush()
 # Removes the copy's filestore after -u base (created only if it wrote files).
 CLEANUP_SCRIPT = f"""
 import os, shutil
-store = env['ir.attachment']._filestore()
-if os.path.basename(store.rstrip('/')) == env.cr.dbname and '{COPY_INFIX}' in env.cr.dbname:
+try:
+    store = env['ir.attachment']._filestore()
+except Exception:
+    store = ''
+if store and os.path.basename(store.rstrip('/')) == env.cr.dbname and '{COPY_INFIX}' in store:
     shutil.rmtree(store, ignore_errors=True)
 """
 
@@ -207,6 +213,18 @@ def _on_copy(ctx: CheckContext, work: Callable[[DatabaseCopy], Outcome]) -> Outc
     return outcome
 
 
+def _odoo(ctx: CheckContext, copy: DatabaseCopy) -> OdooCommand:
+    """The command builder for the copy; Odoo's log comes to us even with a ``logfile``."""
+    odoo = ctx.target.odoo(copy.name)
+    try:
+        conf = ctx.target.conf
+    except OpsError:
+        conf = None
+    if conf is not None and conf.get("logfile"):
+        odoo = replace(odoo, extra=[*odoo.extra, "--logfile="])
+    return odoo
+
+
 def _log_file(ctx: CheckContext, copy: DatabaseCopy, what: str) -> Path:
     return ctx.target.log_dir / f"check-{what}-{copy.name}.log"
 
@@ -253,7 +271,7 @@ def _judge(
 )
 def full_update_base(ctx: CheckContext) -> Outcome:
     def work(copy: DatabaseCopy) -> Outcome:
-        odoo = ctx.target.odoo(copy.name)
+        odoo = _odoo(ctx, copy)
         argv = odoo.update(["base"], database=copy.name)
         runner = ctx.runner
         log_path = _log_file(ctx, copy, "update-base")
@@ -281,7 +299,7 @@ def full_update_base(ctx: CheckContext) -> Outcome:
 )
 def full_assets_build(ctx: CheckContext) -> Outcome:
     def work(copy: DatabaseCopy) -> Outcome:
-        odoo = ctx.target.odoo(copy.name)
+        odoo = _odoo(ctx, copy)
         argv = odoo.shell(database=copy.name)
         runner = ctx.runner
         log_path = _log_file(ctx, copy, "assets")

@@ -40,7 +40,10 @@ def _from_runner(ctx: CheckContext) -> tuple[str, str, str] | str:
     if dep.runner == "compose":
         from odoo_ops.checks.docker import daemon_state
 
-        ok, message = daemon_state(ctx)
+        try:
+            ok, message = daemon_state(ctx)
+        except OpsError as exc:
+            return str(exc)
         if not ok:
             return f"Docker daemon not reachable: {message}"
     try:
