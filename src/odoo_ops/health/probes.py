@@ -231,16 +231,19 @@ def probe_web_health(ctx: ProbeContext) -> ProbeResult:
     major = ctx.series_major()
     path = "/web/health?db_server_status=1" if (major or 0) >= 17 else "/web/health"
     response = _get(ctx, path)
-    if response.status_code != 200:
-        return ProbeResult("web-health", FAIL, f"{path} answered HTTP {response.status_code}")
     try:
         body = response.json()
     except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("db_server_status") is False:
+        # Odoo 17+ answers 500 {"status": "fail", "db_server_status": false}
+        return ProbeResult("web-health", FAIL, "Odoo cannot reach its PostgreSQL server")
+    if response.status_code != 200:
+        return ProbeResult("web-health", FAIL, f"{path} answered HTTP {response.status_code}")
+    if not isinstance(body, dict):
         return ProbeResult("web-health", FAIL, f"{path} did not answer JSON")
     if body.get("status") != "pass":
         return ProbeResult("web-health", FAIL, f"{path} status is {body.get('status')!r}")
-    if "db_server_status" in path and body.get("db_server_status") is False:
-        return ProbeResult("web-health", FAIL, "Odoo cannot reach its PostgreSQL server")
     ms = response.elapsed.total_seconds() * 1000
     return ProbeResult(
         "web-health", OK, f"{path}: pass in {ms:.0f} ms", value=round(ms, 1), unit="ms"
