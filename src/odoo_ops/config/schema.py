@@ -70,6 +70,9 @@ class Deployment(_Model):
     remote_runner: Literal["local", "compose"] = "compose"
     # behaviour
     behind_proxy: bool | None = None
+    # the plain-HTTP address that must redirect to base_url (check proxy-https);
+    # default: http://<host of base_url>/ on port 80
+    http_url: str | None = None
     redis_url: str | None = None
     connect_timeout: float = Field(default=5.0, gt=0, le=300)
     http_timeout: float = Field(default=5.0, gt=0, le=300)
