@@ -1,0 +1,277 @@
+"""``python-dependencies``: what Odoo and its addons import is there where Odoo runs.
+
+One probe runs through the deployment's runner — in the odoo service for
+compose (``python3``), with the interpreter of ``odoo_command`` on a local
+host — and answers for everything at once: Odoo's own libraries, the Python
+``external_dependencies`` of the addons in use (checked like Odoo 17+ does:
+the installed distribution and its version specifier first, then the import
+name) and the programs of ``external_dependencies['bin']`` on ``PATH``.
+Nothing of the addons is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from odoo_ops.checks.base import Outcome, Status, check, failed, passed, skipped, warned
+from odoo_ops.errors import OpsError
+from odoo_ops.target import Unavailable
+
+if TYPE_CHECKING:
+    from odoo_ops.checks.context import CheckContext
+
+AREA = "python"
+MARKER = "ODOO-OPS-PROBE "
+PROBE_TIMEOUT = 45.0
+
+#: Import names of libraries every Odoo 16.0-19.0 server loads (requirements.txt).
+ODOO_MODULES = (
+    "babel", "dateutil", "decorator", "docutils", "idna", "lxml", "markupsafe", "num2words",
+    "passlib", "PIL", "polib", "psutil", "psycopg2", "pytz", "qrcode", "reportlab", "requests",
+    "stdnum", "vobject", "werkzeug", "xlsxwriter", "zeep",
+)  # fmt: skip
+#: Programs Odoo calls itself: wkhtmltopdf renders every PDF report.
+ODOO_PROGRAMS = ("wkhtmltopdf",)
+
+_PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)?)?$")
+
+# Runs in the interpreter that runs Odoo (any Python 3.8+); prints one marked JSON line.
+_PROBE = r"""
+import importlib.util, json, shutil, sys
+try:
+    import importlib.metadata as md
+except ImportError:
+    md = None
+try:
+    from packaging.requirements import Requirement
+except Exception:
+    Requirement = None
+data = json.loads(DATA)
+for extra in data["sys_path"]:
+    sys.path.insert(0, extra)
+def have(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except Exception:
+        return False
+out = {"python": sys.version.split()[0], "executable": sys.executable,
+       "requirements": [], "programs": [], "odoo": []}
+for req, dist, mod in data["requirements"]:
+    parsed = None
+    if Requirement is not None:
+        try:
+            parsed = Requirement(req)
+        except Exception:
+            parsed = None
+        if parsed is not None and parsed.marker is not None and not parsed.marker.evaluate():
+            continue
+    version = None
+    if md is not None:
+        try:
+            version = md.version(dist)
+        except Exception:
+            version = None
+    if version is not None:
+        spec = parsed.specifier if parsed is not None else None
+        if spec and not spec.contains(version, prereleases=True):
+            why = "installed %s does not satisfy %s" % (version, spec)
+            out["requirements"].append([req, why])
+        continue
+    if not have(mod):
+        out["requirements"].append([req, "not installed"])
+for prog in data["programs"]:
+    if shutil.which(prog) is None:
+        out["programs"].append(prog)
+for mod in data["odoo"]:
+    if not have(mod):
+        out["odoo"].append(mod)
+sys.stdout.write("\n" + MARKER + json.dumps(out) + "\n")
+"""
+
+
+def probe_script(
+    requirements: list[str], programs: list[str], odoo_modules: list[str], sys_path: list[str]
+) -> str:
+    from odoo_ops.addons import module_name, requirement_name
+
+    data = {
+        "requirements": [[r, requirement_name(r), module_name(r)] for r in requirements],
+        "programs": programs,
+        "odoo": odoo_modules,
+        "sys_path": sys_path,
+    }
+    return f"DATA = {json.dumps(json.dumps(data))}\nMARKER = {MARKER!r}\n{_PROBE}"
+
+
+@dataclass
+class ProbeResult:
+    python: str
+    executable: str
+    requirements: dict[str, str] = field(default_factory=dict)
+    programs: list[str] = field(default_factory=list)
+    odoo: list[str] = field(default_factory=list)
+
+
+def parse_probe_output(output: str) -> ProbeResult | None:
+    for line in reversed(output.splitlines()):
+        if line.startswith(MARKER):
+            try:
+                doc: dict[str, Any] = json.loads(line[len(MARKER) :])
+            except ValueError:
+                return None
+            return ProbeResult(
+                python=str(doc.get("python", "")),
+                executable=str(doc.get("executable", "")),
+                requirements={str(r): str(why) for r, why in doc.get("requirements", [])},
+                programs=[str(p) for p in doc.get("programs", [])],
+                odoo=[str(m) for m in doc.get("odoo", [])],
+            )
+    return None
+
+
+def _shebang_python(path: Path) -> str | None:
+    """The interpreter named on the ``#!`` line of a script (``/venv/bin/python3``)."""
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline(300).decode("utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    if not first.startswith("#!"):
+        return None
+    parts = first[2:].split()
+    if not parts:
+        return None
+    if Path(parts[0]).name == "env" and len(parts) > 1:
+        parts = parts[1:]
+        if parts[0] == "-S" and len(parts) > 1:
+            parts = parts[1:]
+    return parts[0] if _PYTHON_NAME.match(Path(parts[0]).name) else None
+
+
+def interpreter(ctx: CheckContext) -> tuple[list[str], list[str], str]:
+    """(python argv, extra sys.path entries, how it was chosen) where Odoo runs."""
+    dep = ctx.deployment
+    if dep.runner == "compose" or (dep.runner == "ssh" and dep.remote_runner == "compose"):
+        return ["python3"], [], f"python3 in compose service {dep.odoo_service!r}"
+    command = list(dep.odoo_command)
+    first = command[0]
+    extra: list[str] = []
+    # odoo-bin run from a source checkout: the odoo package sits next to it
+    for arg in command:
+        if Path(arg).name in ("odoo-bin", "openerp-server"):
+            extra.append(str(Path(arg).parent))
+    if _PYTHON_NAME.match(Path(first).name):
+        return [first], extra, f"{first} (odoo_command)"
+    if dep.runner == "local":
+        path = Path(first) if os.sep in first else None
+        if path is None:
+            import shutil
+
+            found = shutil.which(first)
+            path = Path(found) if found else None
+        if path is not None:
+            python = _shebang_python(path)
+            if python:
+                return [python], extra, f"{python} (the #! line of {path})"
+    return ["python3"], extra, "python3 (odoo_command does not name a Python interpreter)"
+
+
+def addons_in_use(ctx: CheckContext) -> tuple[list[Any], str]:
+    """Installable addons whose dependencies count, and how they were chosen."""
+    from odoo_ops.checks.addons import addons_view
+
+    try:
+        view = addons_view(ctx)
+    except Unavailable as exc:
+        return [], f"addons not checked: {exc}"
+    addons = [
+        a for n, a in sorted(view.scan.addons.items()) if n in view.relevant and a.installable
+    ]
+    return addons, view.scope
+
+
+@check(
+    "python-dependencies",
+    area=AREA,
+    title="Python libraries and programs of Odoo and its addons present where Odoo runs",
+    severity="error",
+    needs=["files", "runner"],
+)
+def python_dependencies(ctx: CheckContext) -> Outcome:
+    addons, scope = addons_in_use(ctx)
+    req_users: dict[str, list[str]] = {}
+    bin_users: dict[str, list[str]] = {}
+    for addon in addons:
+        for req in addon.python_dependencies:
+            req_users.setdefault(req, []).append(addon.name)
+        for prog in addon.bin_dependencies:
+            bin_users.setdefault(prog, []).append(addon.name)
+    python, sys_path, how = interpreter(ctx)
+    programs = sorted({*bin_users, *ODOO_PROGRAMS})
+    script = probe_script(sorted(req_users), programs, ["odoo", *ODOO_MODULES], sys_path)
+    try:
+        runner = ctx.runner
+        result = runner.run([*python, "-c", script], timeout=PROBE_TIMEOUT)
+    except OpsError as exc:
+        return skipped(f"cannot run {python[0]} where Odoo runs: {exc}")
+    where = runner.describe()
+    if result.timed_out:
+        return skipped(f"{python[0]} via {where} gave no answer within {PROBE_TIMEOUT:g}s")
+    probe = parse_probe_output(result.output)
+    if probe is None:
+        lines = [ln.strip() for ln in result.output.splitlines() if ln.strip()]
+        telling = [ln for ln in lines if re.search(r"error|cannot|not |denied|refused", ln, re.I)]
+        last = (telling or lines or ["no output"])[0][:200]
+        return Outcome(
+            Status.SKIP,
+            f"cannot run {python[0]} via {where} (exit code {result.returncode}): {last}",
+            "start the Odoo service (or fix odoo_command) and run the check again",
+        )
+    env = f"Python {probe.python} ({probe.executable or python[0]}) via {where}"
+    errors: list[str] = []
+    evidence: list[str] = [f"interpreter: {how}"]
+    odoo_missing = [m for m in probe.odoo if m != "odoo"]
+    if "odoo" in probe.odoo:
+        errors.append("the odoo package itself is not importable")
+        evidence.append("odoo: not importable by this interpreter (wrong python?)")
+    if odoo_missing:
+        errors.append(f"Odoo's own libraries missing: {', '.join(odoo_missing)}")
+        evidence.extend(f"{m}: needed by Odoo itself" for m in odoo_missing)
+    for req, why in sorted(probe.requirements.items()):
+        users = req_users.get(req, [])
+        errors.append(f"{req} ({why}) for {', '.join(users)}")
+        evidence.append(f"{req}: {why}; external_dependencies of {', '.join(users)}")
+    addon_programs = [p for p in probe.programs if p in bin_users]
+    for prog in addon_programs:
+        errors.append(f"program {prog} not on PATH for {', '.join(bin_users[prog])}")
+        evidence.append(
+            f"{prog}: not on PATH; external_dependencies['bin'] of {', '.join(bin_users[prog])}"
+        )
+    odoo_programs = [p for p in probe.programs if p not in bin_users]
+    summary = (
+        f"{len(req_users)} addon requirement(s) and {len(bin_users)} program(s) of {scope},"
+        f" plus Odoo's own libraries, checked in {env}"
+    )
+    if errors:
+        pip = " ".join(f"'{r}'" for r in sorted(probe.requirements)) or "..."
+        return failed(
+            f"missing where Odoo runs: {'; '.join(errors)}",
+            f"install them into the interpreter that runs Odoo (e.g. `{python[0]} -m pip install"
+            f" {pip}`, or add them to the image's requirements and rebuild); install missing"
+            " programs with the system package manager",
+            evidence,
+        )
+    if odoo_programs:
+        return warned(
+            f"{', '.join(odoo_programs)} not on PATH where Odoo runs: PDF reports (invoices,"
+            f" quotations) fail; {summary}",
+            "install wkhtmltopdf 0.12.6 with patched Qt (packaging.wkhtmltopdf.org) where Odoo"
+            " runs",
+            evidence,
+        )
+    return passed(summary, evidence)
