@@ -22,6 +22,7 @@ from odoo_ops.config.envfile import parse_env_text
 from odoo_ops.errors import OpsError, UsageError
 from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.generate.passwords import (
+    PBKDF2_ROUNDS,
     is_pbkdf2_sha512_hash,
     master_password,
     pbkdf2_sha512_hash,
@@ -34,6 +35,18 @@ SUPPORTED_SERIES = ("16.0", "17.0", "18.0", "19.0")
 POSTGRES_BY_SERIES = {"16.0": "15", "17.0": "16", "18.0": "16", "19.0": "17"}
 SECRET_ENV_KEYS = ("POSTGRES_PASSWORD", "ODOO_DB_PASSWORD", "REDIS_PASSWORD")
 MASK = "***"
+
+#: What Odoo's web client and website editor need: inline scripts and eval
+#: (QWeb templates compile to functions) from the site itself; images, media,
+#: fonts and frames (videos, maps) from https sites; the site may frame only
+#: itself (frame-ancestors 'self', as X-Frame-Options SAMEORIGIN).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval';"
+    " style-src 'self' 'unsafe-inline' https:; img-src 'self' data: blob: https:;"
+    " font-src 'self' data: https:; media-src 'self' data: blob: https:;"
+    " connect-src 'self' wss: https:; frame-src 'self' https:; worker-src 'self' blob:;"
+    " object-src 'none'; base-uri 'self'; frame-ancestors 'self'"
+)
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 _DBNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
@@ -65,6 +78,7 @@ class InitOptions:
     client_max_body_size_mb: int = 128
     odoo_ops_bin: str = "/usr/local/bin/odoo-ops"
     db_port: int = 5432
+    hash_rounds: int = PBKDF2_ROUNDS
 
     def validate(self) -> None:
         if self.series not in SUPPORTED_SERIES:
@@ -301,7 +315,7 @@ def plan_project(options: InitOptions) -> InitPlan:
     admin_hash = _existing_admin_hash(conf_text)
     if admin_hash is None:
         plan.master_password = master_password()
-        admin_hash = pbkdf2_sha512_hash(plan.master_password)
+        admin_hash = pbkdf2_sha512_hash(plan.master_password, rounds=options.hash_rounds)
     else:
         plan.kept_secrets.append("admin_passwd")
 
@@ -310,7 +324,7 @@ def plan_project(options: InitOptions) -> InitPlan:
     maintenance_dir = project_dir / ".odoo-ops" / "maintenance"
     proxy_dir = project_dir / "proxy"
     realtime = ["/websocket"] + (["/longpolling"] if major <= 16 else [])
-    csp = "frame-ancestors 'self'; base-uri 'self'; object-src 'none'; upgrade-insecure-requests"
+    csp = CONTENT_SECURITY_POLICY
     units = _timer_units(options)
     ctx: dict[str, Any] = {
         "domain": options.domain,
