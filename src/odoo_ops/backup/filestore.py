@@ -1,0 +1,184 @@
+"""The filestore as a zstd-compressed tar, written and read as a stream.
+
+Writing walks the filestore directory in sorted order and adds each entry to
+a ``tarfile`` stream compressed by ``zstandard`` (multi-threaded, in
+process); reading goes the other way and extracts entry by entry with
+tarfile's ``data`` filter (no absolute paths, no ``..``, no device files).
+Memory stays flat: file contents move in 1 MiB chunks, and tarfile's member
+list is emptied as entries go by.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from odoo_ops.backup.layout import CHUNK
+
+ProgressFn = Callable[[int, int], None]  # (bytes, files)
+
+
+@dataclass
+class TarStats:
+    files: int = 0
+    bytes: int = 0
+    directories: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def forget_members(tar: tarfile.TarFile) -> None:
+    """Empty tarfile's list of seen members (it grows without end in stream mode)."""
+    members: list[Any] | None = getattr(tar, "members", None)
+    if members is not None and len(members) > 1000:
+        members.clear()
+
+
+def _compressor(level: int, threads: int) -> Any:
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=level, threads=threads)
+
+
+def write_tar(
+    source: Path | None,
+    sink: IO[bytes] | Any,
+    *,
+    level: int = 3,
+    threads: int = -1,
+    progress: ProgressFn | None = None,
+) -> TarStats:
+    """Write ``source`` (a directory, or None for an empty filestore) as tar+zstd to ``sink``."""
+    stats = TarStats()
+    writer = _compressor(level, threads).stream_writer(sink, closefd=False, write_size=CHUNK)
+    tar = tarfile.open(  # noqa: SIM115 - closed below, the sink stays open
+        fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK
+    )
+    tar.copybufsize = CHUNK  # type: ignore[attr-defined]
+    try:
+        if source is not None and source.is_dir():
+            for dirpath, dirnames, filenames in os.walk(source):
+                dirnames.sort()
+                base = Path(dirpath)
+                rel_dir = base.relative_to(source).as_posix()
+                if rel_dir != ".":
+                    info = tar.gettarinfo(str(base), rel_dir)
+                    tar.addfile(info)
+                    stats.directories += 1
+                for name in sorted(filenames):
+                    path = base / name
+                    arcname = path.relative_to(source).as_posix()
+                    try:
+                        info = tar.gettarinfo(str(path), arcname)
+                    except OSError:
+                        stats.skipped.append(arcname)  # vanished meanwhile (GC)
+                        continue
+                    if info.isreg():
+                        try:
+                            with open(path, "rb") as fh:
+                                tar.addfile(info, fh)
+                        except FileNotFoundError:
+                            stats.skipped.append(arcname)
+                            continue
+                        stats.files += 1
+                        stats.bytes += info.size
+                        if progress is not None:
+                            progress(info.size, 1)
+                    elif info.issym():
+                        tar.addfile(info)
+                    else:
+                        stats.skipped.append(arcname)
+                    forget_members(tar)
+        tar.close()
+        import zstandard
+
+        writer.flush(zstandard.FLUSH_FRAME)  # end the frame, keep the sink open
+    except BaseException:
+        tar.fileobj = None  # type: ignore[assignment]
+        raise
+    return stats
+
+
+def open_tar_reader(stream: IO[bytes] | Any) -> tarfile.TarFile:
+    import zstandard
+
+    reader = zstandard.ZstdDecompressor().stream_reader(stream, read_size=CHUNK, closefd=False)
+    return tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK)
+
+
+def scan(
+    stream: IO[bytes] | Any, *, progress: ProgressFn | None = None
+) -> tuple[TarStats, list[str]]:
+    """Read every entry of a tar+zstd stream to its end; return counts and names."""
+    stats = TarStats()
+    names: list[str] = []
+    tar = open_tar_reader(stream)
+    for member in tar:
+        if member.isreg():
+            fh = tar.extractfile(member)
+            assert fh is not None
+            size = 0
+            while True:
+                block = fh.read(CHUNK)
+                if not block:
+                    break
+                size += len(block)
+            if size != member.size:
+                raise tarfile.ReadError(f"entry {member.name} is short")
+            stats.files += 1
+            stats.bytes += size
+            names.append(member.name)
+            if progress is not None:
+                progress(size, 1)
+        elif member.isdir():
+            stats.directories += 1
+        forget_members(tar)
+    tar.close()
+    return stats, names
+
+
+def extract(
+    stream: IO[bytes] | Any, destination: Path, *, progress: ProgressFn | None = None
+) -> TarStats:
+    """Extract a tar+zstd stream into ``destination`` (created, mode 0700)."""
+    destination.mkdir(mode=0o700, parents=False, exist_ok=True)
+    stats = TarStats()
+    tar = open_tar_reader(stream)
+    for member in tar:
+        tar.extract(member, destination, filter="data")
+        if member.isreg():
+            stats.files += 1
+            stats.bytes += member.size
+            if progress is not None:
+                progress(member.size, 1)
+        elif member.isdir():
+            stats.directories += 1
+        forget_members(tar)
+    tar.close()
+    return stats
+
+
+def dir_stats(path: Path | None) -> TarStats:
+    """Files and bytes below ``path`` (regular files only)."""
+    stats = TarStats()
+    if path is None or not path.is_dir():
+        return stats
+    stack = [str(path)]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for entry in it:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(entry.path)
+                    stats.directories += 1
+                elif stat.S_ISREG(st.st_mode):
+                    stats.files += 1
+                    stats.bytes += st.st_size
+    return stats

@@ -1,0 +1,659 @@
+"""``backup restore`` and ``backup test-restore``.
+
+A restore never writes into the live database or filestore:
+
+1. the dump goes into a new temporary database ``<db>__restoring_<id>``
+   (``pg_restore --exit-on-error``; ``--single-transaction`` when it runs as
+   one job), the filestore into a hidden temporary directory beside the
+   live one — both at once;
+2. the copy is neutralized there when asked;
+3. a journal records the swap, then one transaction renames the live
+   database to ``<db>_before_restore_<YYYYmmddHHMMSS>`` and the temporary
+   one to ``<db>``; the filestore directories are renamed the same way;
+4. the journal is removed.
+
+Killed before step 3 commits, the live database and filestore are untouched
+(the temporary copies are dropped by the next run); killed between the
+database swap and the filestore renames, the next run finishes the
+filestore renames from the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from odoo_ops.backup import crypto, filestore
+from odoo_ops.backup.common import ProgressFn, backup_dir_of, write_lock, write_owner
+from odoo_ops.backup.layout import (
+    BackupEntry,
+    find_backup,
+    iso,
+    remove_tree,
+    update_status,
+    utcnow,
+)
+from odoo_ops.backup.neutralize import NeutralizeResult, is_neutralized, neutralize_sql
+from odoo_ops.backup.pgtools import RESTORE_PGOPTIONS, outer_decompress_argv, pg_env, tool
+from odoo_ops.backup.streams import FilterSource, ProcessChain, StreamError
+from odoo_ops.errors import ConfigError, OpsError, UsageError
+from odoo_ops.fileutil import atomic_write_text
+
+if TYPE_CHECKING:
+    from odoo_ops.target import Target
+
+MAX_IDENT = 63
+
+
+@dataclass
+class RestoreOptions:
+    to: str | None = None
+    force: bool = False
+    neutralize: bool = False
+    use_odoo: bool = False  # also run `odoo neutralize` through the runner
+    jobs: int | None = None
+    wait: float = 0.0
+    dry_run: bool = False
+    verify: bool = True
+    skip_filestore: bool = False
+
+
+@dataclass
+class RestoreResult:
+    name: str
+    database: str
+    duration: float
+    filestore: str | None
+    replaced_database: str | None = None
+    replaced_filestore: str | None = None
+    neutralized: NeutralizeResult | None = None
+    jobs: int = 1
+    filestore_files: int = 0
+    notes: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+# -- database helpers ------------------------------------------------------------
+
+
+def admin_connection(target: Target) -> Any:
+    """An autocommit connection to the server's ``postgres`` database."""
+    from odoo_ops.errors import TargetError
+
+    db = target.database()
+    try:
+        return db.connect(autocommit=True, dbname="postgres")
+    except TargetError:
+        return db.connect(autocommit=True, dbname="template1")
+
+
+def db_exists(conn: Any, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    return row is not None
+
+
+def drop_database(conn: Any, name: str) -> None:
+    from psycopg import sql
+
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def create_database(conn: Any, name: str, pg: dict[str, Any]) -> str | None:
+    """Create ``name`` from template0 with the source's encoding and locale when possible."""
+    import psycopg
+    from psycopg import sql
+
+    base = sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name))
+    enc, collate, ctype = pg.get("encoding"), pg.get("collate"), pg.get("ctype")
+    if enc and collate and ctype:
+        try:
+            conn.execute(
+                base
+                + sql.SQL(" ENCODING {} LC_COLLATE {} LC_CTYPE {}").format(
+                    sql.Literal(enc), sql.Literal(collate), sql.Literal(ctype)
+                )
+            )
+            return None
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0]
+            conn.execute(base + sql.SQL(" ENCODING 'UTF8'"))
+            return f"created with the server's default locale ({first})"
+    conn.execute(base + sql.SQL(" ENCODING 'UTF8'"))
+    return None
+
+
+def _short(name: str, suffix: str) -> str:
+    return name[: MAX_IDENT - len(suffix)] + suffix
+
+
+def before_name(database: str, when: Any) -> str:
+    return _short(database, f"_before_restore_{when.strftime('%Y%m%d%H%M%S')}")
+
+
+# -- the restore pipeline --------------------------------------------------------
+
+
+@dataclass
+class _Loaded:
+    files: int
+    bytes: int
+    jobs: int
+
+
+def restore_argv(entry: BackupEntry, dbname: str, jobs: int) -> tuple[list[list[str]], int, Path]:
+    """pg_restore (and its input filters) for ``entry`` into ``dbname``; effective jobs."""
+    manifest = entry.manifest
+    assert manifest is not None
+    dump = manifest.dump
+    path = entry.path / str(dump["path"])
+    streamed = bool(dump.get("outer_compression") or dump.get("encrypted"))
+    argv = [
+        tool("pg_restore"),
+        "--no-password",
+        "--no-owner",
+        "--no-privileges",
+        "--exit-on-error",
+        "-d",
+        dbname,
+    ]
+    if streamed or jobs <= 1:
+        argv.append("--single-transaction")
+        jobs = 1
+    else:
+        argv += ["-j", str(jobs)]
+    if not streamed:
+        argv.append(str(path))
+    return [argv], jobs, path
+
+
+def _filters(entry: BackupEntry, identity: str | None, root: Path) -> list[list[str]]:
+    manifest = entry.manifest
+    assert manifest is not None
+    out: list[list[str]] = []
+    if manifest.encrypted:
+        out.append(crypto.decrypt_argv(identity, root))
+    outer = manifest.dump.get("outer_compression")
+    if outer:
+        out.append(outer_decompress_argv(str(outer)))
+    return out
+
+
+def load_copy(
+    target: Target,
+    entry: BackupEntry,
+    dbname: str,
+    fs_dir: Path | None,
+    jobs: int,
+    progress: ProgressFn | None = None,
+) -> _Loaded:
+    """pg_restore into the (existing, empty) ``dbname`` while extracting the filestore."""
+    manifest = entry.manifest
+    assert manifest is not None
+    policy = target.project.config.backup
+    identity = policy.age_identity_file
+    stages, jobs, path = restore_argv(entry, dbname, jobs)
+    env = pg_env(target.dsn(), options=RESTORE_PGOPTIONS)
+    fs_errors: list[BaseException] = []
+    fs_stats: list[filestore.TarStats] = []
+    fs_rel = manifest.filestore.get("path")
+
+    def extract() -> None:
+        assert fs_dir is not None and fs_rel
+        fs_filters = [crypto.decrypt_argv(identity, target.root)] if manifest.encrypted else []
+        source = FilterSource(entry.path / str(fs_rel), fs_filters)
+        try:
+            fs_stats.append(
+                filestore.extract(
+                    source,
+                    fs_dir,
+                    progress=(lambda b, f: progress("filestore", b, f)) if progress else None,
+                )
+            )
+            source.close()
+        except BaseException as exc:
+            source.close(check=False)
+            fs_errors.append(exc)
+
+    thread = None
+    if fs_dir is not None and fs_rel:
+        thread = threading.Thread(target=extract, daemon=True)
+        thread.start()
+    filters = _filters(entry, identity, target.root)
+    if filters:
+        with open(path, "rb") as fh:
+            chain = ProcessChain([*filters, *stages], stdin=fh, stdout=None, env=env)
+    else:
+        chain = ProcessChain(stages, stdout=None, env=env)
+    try:
+        chain.wait()
+    except StreamError as exc:
+        if thread is not None:
+            thread.join()
+        raise OpsError(
+            f"restore of {entry.name} failed: {target.redactor(exc.message)}",
+            hint="the live database and filestore were not touched",
+        ) from None
+    except BaseException:
+        chain.kill()
+        raise
+    if progress:
+        progress("database-done", 0, 0)
+    if thread is not None:
+        thread.join()
+        if fs_errors:
+            failure = fs_errors[0]
+            message = failure.message if isinstance(failure, OpsError) else str(failure)
+            raise OpsError(
+                f"restore of {entry.name}: filestore extraction failed: {message}",
+                hint="the live database and filestore were not touched",
+            )
+    stats = fs_stats[0] if fs_stats else filestore.TarStats()
+    return _Loaded(stats.files, stats.bytes, jobs)
+
+
+# -- journal and recovery ---------------------------------------------------------
+
+
+def _journal_path(target: Target, database: str) -> Path:
+    return target.state_dir / f"restore-journal-{database}.json"
+
+
+def recover(target: Target, conn: Any, database: str, fs_parent: Path | None) -> list[str]:
+    """Finish or undo what a killed restore of ``database`` left; say what was done."""
+    done: list[str] = []
+    journal = _journal_path(target, database)
+    if journal.is_file():
+        try:
+            state = json.loads(journal.read_text())
+        except ValueError:
+            state = None
+        if isinstance(state, dict):
+            tmp_db = state.get("tmp_db")
+            if tmp_db and not db_exists(conn, tmp_db):
+                # the database swap committed: finish the filestore renames
+                fs_tmp = Path(state["fs_tmp"]) if state.get("fs_tmp") else None
+                fs_dest = Path(state["fs_dest"]) if state.get("fs_dest") else None
+                fs_before = Path(state["fs_before"]) if state.get("fs_before") else None
+                if fs_tmp is not None and fs_dest is not None and fs_tmp.exists():
+                    if fs_dest.exists() and fs_before is not None and not fs_before.exists():
+                        fs_dest.rename(fs_before)
+                    if not fs_dest.exists():
+                        fs_tmp.rename(fs_dest)
+                        done.append(
+                            f"finished the filestore swap of a killed restore of {database}"
+                        )
+        journal.unlink()
+    # leftovers of killed runs (we hold the deployment lock: nobody else uses them)
+    prefix = _short(database, "__restoring_")[: -len("__restoring_")] + "__restoring_"
+    for (name,) in conn.execute(
+        "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,)
+    ).fetchall():
+        drop_database(conn, name)
+        done.append(f"dropped {name} left by an interrupted restore")
+    if fs_parent is not None and fs_parent.is_dir():
+        for child in fs_parent.glob(f".{database}.restoring-*"):
+            remove_tree(child)
+            done.append(f"removed {child.name} left by an interrupted restore")
+    return done
+
+
+# -- restore ------------------------------------------------------------------------
+
+
+def restore_backup(
+    target: Target, name: str, options: RestoreOptions, progress: ProgressFn | None = None
+) -> RestoreResult:
+    """Restore backup ``name`` into ``options.to`` (default: the deployment's database)."""
+    start = time.monotonic()
+    entry = find_backup(backup_dir_of(target), name)
+    manifest = entry.manifest
+    if manifest is None:
+        raise OpsError(f"backup {name} is damaged: {entry.error}", hint="run `backup verify`")
+    database = options.to or target.database_name
+    if not database:
+        raise UsageError("no database to restore into", hint="pass --to DB")
+    if len(database) > MAX_IDENT:
+        raise UsageError(f"database name too long: {database!r}")
+    policy = target.project.config.backup
+    jobs = options.jobs or policy.jobs
+    fs_dest = None if options.skip_filestore else target.filestore_dir(database)
+    notes: list[str] = []
+    has_files = bool(manifest.filestore.get("files"))
+    if fs_dest is None and not options.skip_filestore:
+        if has_files:
+            raise ConfigError(
+                "the backup has a filestore but no data_dir is known for this deployment",
+                hint="set data_dir in odoo-ops.toml, or pass --skip-filestore",
+            )
+        notes.append("no data_dir known: the filestore is not restored")
+    token = secrets.token_hex(3)
+    tmp_db = _short(database, f"__restoring_{token}")
+    stamp = utcnow()
+    before_db = before_name(database, stamp)
+    fs_tmp = fs_dest.parent / f".{database}.restoring-{token}" if fs_dest else None
+    fs_before = fs_dest.parent / before_db if fs_dest else None
+    stages, eff_jobs, _ = restore_argv(entry, tmp_db, jobs)
+    if options.dry_run:
+        from shlex import join
+
+        filters = _filters(entry, policy.age_identity_file, target.root)
+        pipeline = " | ".join(join(s) for s in [*filters, *stages])
+        if filters:
+            pipeline = f"< {entry.path / str(manifest.dump['path'])} {pipeline}"
+        commands = [
+            f"CREATE DATABASE {tmp_db} TEMPLATE template0",
+            f"PGOPTIONS='{RESTORE_PGOPTIONS}' {pipeline}",
+        ]
+        if fs_dest is not None:
+            commands.append(f"extract {manifest.filestore.get('path')} -> {fs_tmp}")
+        if options.neutralize:
+            how = "odoo neutralize + SQL" if options.use_odoo else "SQL"
+            commands.append(f"neutralize {tmp_db} ({how})")
+        commands.append(
+            f"BEGIN; ALTER DATABASE {database} RENAME TO {before_db};"
+            f" ALTER DATABASE {tmp_db} RENAME TO {database}; COMMIT"
+        )
+        if fs_dest is not None:
+            commands.append(f"mv {fs_dest} {fs_before}; mv {fs_tmp} {fs_dest}")
+        return RestoreResult(
+            name,
+            database,
+            0.0,
+            str(fs_dest) if fs_dest else None,
+            notes=notes,
+            commands=commands,
+            dry_run=True,
+            jobs=eff_jobs,
+        )
+    if options.verify:
+        from odoo_ops.backup.verify import verify_entry
+
+        check = verify_entry(entry, record=True)
+        if not check.ok:
+            raise OpsError(
+                f"backup {name} fails verification: {check.problems[0]}",
+                hint="restore another backup (`odoo-ops backup list`)",
+            )
+    with write_lock(target, database, options.wait):
+        conn = admin_connection(target)
+        try:
+            notes += recover(target, conn, database, fs_dest.parent if fs_dest else None)
+            db_there = db_exists(conn, database)
+            fs_there = fs_dest is not None and fs_dest.exists()
+            if (db_there or fs_there) and not options.force:
+                what = " and ".join(
+                    w for w, there in (("database", db_there), ("filestore", fs_there)) if there
+                )
+                raise OpsError(
+                    f"the {what} {database!r} already exists: not replacing it",
+                    hint="pass --force to replace it (it is kept as "
+                    f"{before_db}), or --to ANOTHER_DB",
+                )
+            if fs_tmp is not None:
+                fs_tmp.parent.mkdir(parents=True, exist_ok=True)
+            note = create_database(conn, tmp_db, dict(manifest.raw.get("postgresql") or {}))
+            if note:
+                notes.append(note)
+            try:
+                loaded = load_copy(target, entry, tmp_db, fs_tmp, jobs, progress)
+                neutral = None
+                if options.neutralize:
+                    neutral = _neutralize(target, tmp_db, options.use_odoo, notes)
+            except BaseException:
+                drop_database(conn, tmp_db)
+                if fs_tmp is not None:
+                    remove_tree(fs_tmp)
+                raise
+            # the swap
+            journal = _journal_path(target, database)
+            atomic_write_text(
+                journal,
+                json.dumps(
+                    {
+                        "database": database,
+                        "tmp_db": tmp_db,
+                        "before_db": before_db if db_there else None,
+                        "fs_tmp": str(fs_tmp) if fs_tmp else None,
+                        "fs_dest": str(fs_dest) if fs_dest else None,
+                        "fs_before": str(fs_before) if fs_before else None,
+                        "started": iso(stamp),
+                    }
+                ),
+                mode=0o600,
+            )
+            _swap_databases(conn, database, tmp_db, before_db if db_there else None)
+            if fs_dest is not None and fs_tmp is not None:
+                if fs_there:
+                    assert fs_before is not None
+                    fs_dest.rename(fs_before)
+                fs_tmp.rename(fs_dest)
+            journal.unlink()
+        finally:
+            conn.close()
+    return RestoreResult(
+        name,
+        database,
+        round(time.monotonic() - start, 3),
+        str(fs_dest) if fs_dest else None,
+        replaced_database=before_db if db_there else None,
+        replaced_filestore=str(fs_before) if fs_there else None,
+        neutralized=neutral,
+        jobs=loaded.jobs,
+        filestore_files=loaded.files,
+        notes=notes,
+    )
+
+
+def _swap_databases(conn: Any, database: str, tmp_db: str, before: str | None) -> None:
+    import psycopg
+    from psycopg import sql
+
+    for attempt in range(5):
+        if before:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+        try:
+            with conn.transaction():
+                if before:
+                    conn.execute(
+                        sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                            sql.Identifier(database), sql.Identifier(before)
+                        )
+                    )
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(tmp_db), sql.Identifier(database)
+                    )
+                )
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == 4:
+                raise OpsError(
+                    f"database {database!r} is in use and could not be replaced",
+                    hint="stop Odoo (or its workers) and run the restore again",
+                ) from None
+            time.sleep(0.5)
+
+
+def _neutralize(target: Target, dbname: str, use_odoo: bool, notes: list[str]) -> NeutralizeResult:
+    method = "sql"
+    if use_odoo:
+        try:
+            result = target.runner().run(target.odoo(dbname).neutralize(), timeout=600)
+        except OpsError as exc:
+            notes.append(f"odoo neutralize not available ({exc.message}): used SQL only")
+        else:
+            if result.ok:
+                method = "odoo+sql"
+            else:
+                notes.append(f"odoo neutralize failed (exit {result.returncode}): used SQL only")
+    db = target.database().with_database(dbname)
+    conn = db.connect(autocommit=True)
+    try:
+        return neutralize_sql(conn, method=method)
+    finally:
+        conn.close()
+
+
+# -- test-restore -------------------------------------------------------------------
+
+
+@dataclass
+class TestRestoreResult:
+    __test__ = False
+
+    name: str
+    ok: bool
+    duration: float
+    scratch_database: str
+    checks: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def run_test_restore(
+    target: Target,
+    name: str,
+    *,
+    jobs: int | None = None,
+    wait: float = 0.0,
+    progress: ProgressFn | None = None,
+) -> TestRestoreResult:
+    """Restore into scratch copies, compare with the manifest, neutralize, drop, record."""
+    start = time.monotonic()
+    backup_dir = backup_dir_of(target)
+    entry = find_backup(backup_dir, name)
+    manifest = entry.manifest
+    if manifest is None:
+        raise OpsError(f"backup {name} is damaged: {entry.error}", hint="run `backup verify`")
+    source_db = manifest.database or target.database_name or "db"
+    token = secrets.token_hex(3)
+    scratch = _short(source_db, f"__testrestore_{token}")
+    scratch_fs = backup_dir / f".scratch-{token}"
+    problems: list[str] = []
+    checks: dict[str, Any] = {}
+    notes: list[str] = []
+    policy = target.project.config.backup
+    from odoo_ops.backup.verify import verify_entry
+
+    check = verify_entry(entry, record=True)
+    if not check.ok:
+        problems += [f"verify: {p}" for p in check.problems]
+    with write_lock(target, target.database_name or source_db, wait):
+        conn = admin_connection(target)
+        try:
+            if not problems:
+                scratch_fs.mkdir(mode=0o700)
+                write_owner(scratch_fs)
+                create_database(conn, scratch, dict(manifest.raw.get("postgresql") or {}))
+                try:
+                    loaded = load_copy(
+                        target,
+                        entry,
+                        scratch,
+                        scratch_fs / "filestore",
+                        jobs or policy.jobs,
+                        progress,
+                    )
+                    checks["filestore_files"] = loaded.files
+                    _compare(target, scratch, scratch_fs / "filestore", manifest, checks, problems)
+                except OpsError as exc:
+                    problems.append(exc.message)
+        finally:
+            try:
+                drop_database(conn, scratch)
+            finally:
+                conn.close()
+                remove_tree(scratch_fs)
+    ok = not problems
+    duration = round(time.monotonic() - start, 3)
+    try:
+        update_status(
+            entry.path,
+            test_restore={
+                "at": iso(utcnow()),
+                "duration_seconds": duration,
+                "outcome": "pass" if ok else "fail",
+                "problems": problems[:20],
+                "checks": checks,
+            },
+        )
+    except OpsError:
+        notes.append("could not record the result in status.json")
+    return TestRestoreResult(name, ok, duration, scratch, checks, problems, notes)
+
+
+def _compare(
+    target: Target,
+    dbname: str,
+    fs_dir: Path,
+    manifest: Any,
+    checks: dict[str, Any],
+    problems: list[str],
+) -> None:
+    from psycopg import sql
+
+    db = target.database().with_database(dbname)
+    conn = db.connect(autocommit=True)
+    try:
+        counts = dict(manifest.raw.get("row_counts") or {})
+        mismatched = 0
+        for table, expected in sorted(counts.items()):
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+            ).fetchone()
+            got = int(row[0]) if row else -1
+            if got != int(expected):
+                mismatched += 1
+                problems.append(f"row count of {table}: {got}, manifest says {expected}")
+        checks["tables_compared"] = len(counts)
+        modules = dict(manifest.raw.get("modules") or {})
+        if modules:
+            rows = conn.execute(
+                "SELECT name, latest_version FROM ir_module_module WHERE state = 'installed'"
+            ).fetchall()
+            restored = {str(n): (str(v) if v is not None else None) for n, v in rows}
+            for mod in sorted(set(modules) | set(restored)):
+                if modules.get(mod) != restored.get(mod):
+                    problems.append(
+                        f"module {mod}: restored {restored.get(mod)!r}, manifest says "
+                        f"{modules.get(mod)!r}"
+                    )
+        checks["modules_compared"] = len(modules)
+        has_store = conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'"
+            " AND table_name = 'ir_attachment' AND column_name = 'store_fname'"
+        ).fetchone()
+        missing: list[str] = []
+        checked = 0
+        if has_store:
+            cur = conn.execute(
+                "SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname <> ''"
+            )
+            for (fname,) in cur:
+                checked += 1
+                if not (fs_dir / str(fname)).is_file():
+                    missing.append(str(fname))
+        checks["attachments_checked"] = checked
+        checks["attachments_missing"] = len(missing)
+        if missing:
+            problems.append(
+                f"{len(missing)} stored attachment file(s) missing from the filestore"
+                f" (first: {', '.join(missing[:3])})"
+            )
+        result = neutralize_sql(conn)
+        checks["neutralized"] = is_neutralized(conn)
+        checks["neutralize_applied"] = result.applied
+        if not checks["neutralized"]:
+            problems.append("neutralize did not mark the copy as neutralized")
+    finally:
+        conn.close()
