@@ -1,0 +1,137 @@
+"""``odoo-ops audit``: what the database really holds."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from odoo_ops.cli.common import App, deployment_options, format_option, pass_app
+
+if TYPE_CHECKING:
+    from odoo_ops.addons import AddonsScan
+    from odoo_ops.audit.findings import AuditReport
+    from odoo_ops.report.table import Table
+    from odoo_ops.target import Target
+
+
+def ci_option(func: Any) -> Any:
+    return click.option("--ci", is_flag=True, help="Exit 1 when there is any finding.")(func)
+
+
+def scan_for(target: Target) -> AddonsScan | None:
+    """The addons of the deployment's addons path (None when it has none)."""
+    from odoo_ops.addons import scan_addons_path
+
+    paths = target.addons_paths
+    if not paths:
+        return None
+    return scan_addons_path([str(p) for p in paths], base_dir=target.root)
+
+
+def odoo_command_text(target: Target) -> str:
+    return " ".join(target.deployment.odoo_command)
+
+
+def findings_table(report: AuditReport, fmt: str) -> Table:
+    from odoo_ops.report.table import Table
+
+    title = (f"audit {report.audit}: {report.database or '?'} (Odoo {report.series or '?'}, "
+             f"schema {report.schema_version})")  # fmt: skip
+    if fmt == "table":
+        table = Table(["severity", "kind", "finding"], title=title,
+                      styles={"severity": "bold"})  # fmt: skip
+        for f in report.findings:
+            text = f"{f.subject}\n{f.problem}\nbreaks: {f.breaks}\nfix: {f.fix}"
+            if f.fix_command:
+                text += f"\n$ {f.fix_command}"
+            if f.fix_sql:
+                text += f"\nSQL: {f.fix_sql}"
+            table.add(f.severity, f.kind, text)
+    else:
+        table = Table(["severity", "kind", "subject", "problem", "breaks", "fix",
+                       "fix_command", "fix_sql"], title=title)  # fmt: skip
+        for f in report.findings:
+            table.add(f.severity, f.kind, f.subject, f.problem, f.breaks, f.fix,
+                      f.fix_command, f.fix_sql)  # fmt: skip
+    table.notes = list(report.notes)
+    if fmt != "csv":
+        table.notes.append(
+            f"{len(report.findings)} finding(s)" if report.findings else "no findings"
+        )
+    table.data = report.to_dict()
+    return table
+
+
+def finish(app: App, report: AuditReport, table: Table, fmt: str, ci: bool) -> int:
+    app.render(table, fmt)
+    return 1 if ci and report.findings else 0
+
+
+@click.group("audit")
+def command() -> None:
+    """Audit the database: modules, version drift, broken records, crons, PostgreSQL.
+
+    Every audit runs in a read-only transaction with a statement timeout.
+    Exit code: 0 (1 with --ci when something is found), 2 usage/config error.
+    """
+
+
+@command.command("modules")
+@deployment_options
+@format_option()
+@ci_option
+@pass_app
+def modules_cmd(app: App, fmt: str, ci: bool) -> int:
+    """Modules on disk vs modules in the database, one row per module.
+
+    Verdicts: ok, db-only (no code on disk; critical when installed), fs-only
+    (unknown to the database: update the apps list), shadowed (two copies on
+    the addons path), invalid (unreadable manifest), core (Odoo's own addons
+    are not on the scanned path).
+    """
+    from odoo_ops.audit.modules import audit_modules
+    from odoo_ops.report.table import Table, to_jsonable
+
+    target = app.target()
+    result = audit_modules(target.database(), scan_for(target), series=target.series,
+                           odoo_command=odoo_command_text(target))  # fmt: skip
+    report = result.report
+    table = Table(
+        ["name", "disk_version", "db_version", "state", "verdict", "origin", "author",
+         "license", "path"],
+        title=f"modules: {report.database or '?'} (Odoo {report.series or '?'})",
+    )  # fmt: skip
+    for r in result.rows:
+        verdict = r.verdict + (" (critical)" if r.critical else "")
+        table.add(r.name, r.disk_version, r.db_version, r.state, verdict, r.origin, r.author,
+                  r.license, r.path)  # fmt: skip
+    table.notes = list(report.notes)
+    if fmt != "csv":
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
+        table.notes.append(f"{len(result.rows)} module(s): {counts}")
+        table.notes.extend(f"{f.severity}: {f.problem}" for f in report.findings)
+    data = report.to_dict()
+    data["modules"] = [to_jsonable(r) for r in result.rows]
+    table.data = data
+    return finish(app, report, table, fmt, ci)
+
+
+@command.command("broken")
+@deployment_options
+@format_option()
+@ci_option
+@pass_app
+def broken_cmd(app: App, fmt: str, ci: bool) -> int:
+    """Records that break the web client or an update, with what to do.
+
+    Pending or uninstallable modules, menus whose action or parent is gone,
+    window actions on unknown models, external ids whose record is gone,
+    client actions whose tag no JavaScript registers (KeyNotFoundError).
+    """
+    from odoo_ops.audit.broken import BrokenOptions, audit_broken
+
+    target = app.target()
+    report = audit_broken(target.database(), scan_for(target), series=target.series,
+                          options=BrokenOptions(odoo_command=odoo_command_text(target)))
+    return finish(app, report, findings_table(report, fmt), fmt, ci)
