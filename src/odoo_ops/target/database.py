@@ -28,6 +28,11 @@ def _friendly(exc: Exception, dsn: str) -> str:
     return f"cannot connect to PostgreSQL ({redact_url(dsn)}): {text}"
 
 
+# advisory locks this process holds, by name: nested ``lock()`` calls of one
+# process (a deploy running an update that runs a backup) re-enter them.
+_HELD: dict[str, int] = {}
+
+
 def lock_key(name: str) -> int:
     """A stable signed 64-bit advisory-lock key for ``name``."""
     digest = hashlib.sha256(f"odoo-ops:{name}".encode()).digest()
@@ -122,6 +127,13 @@ class Database:
         """
         import psycopg
 
+        if _HELD.get(name):
+            _HELD[name] += 1
+            try:
+                yield
+            finally:
+                _HELD[name] -= 1
+            return
         try:
             conn = self.connect(autocommit=True, dbname="postgres")
         except TargetError:
@@ -138,7 +150,7 @@ class Database:
                         "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l "
                         "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'"
                         " AND l.granted AND (l.classid::bigint << 32 | l.objid::bigint) = %s",
-                        (key & 0xFFFFFFFFFFFFFFFF,),
+                        (key,),
                     ).fetchone()
                     who = f" (held by PostgreSQL backend {holder[0]})" if holder else ""
                     raise LockError(
@@ -146,7 +158,11 @@ class Database:
                         hint="wait for it to finish, or pass --wait SECONDS",
                     )
                 time.sleep(0.2)
-            yield
+            _HELD[name] = 1
+            try:
+                yield
+            finally:
+                _HELD.pop(name, None)
         finally:
             try:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
