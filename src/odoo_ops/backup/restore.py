@@ -389,9 +389,9 @@ def restore_backup(
             if (db_there or fs_there) and not options.force:
                 what = " and ".join(
                     w for w, there in (("database", db_there), ("filestore", fs_there)) if there
-                )
+                ).capitalize()
                 raise OpsError(
-                    f"the {what} {database!r} already exists: not replacing it",
+                    f"{what} {database!r} already there: not replacing it",
                     hint="pass --force to replace it (it is kept as "
                     f"{before_db}), or --to ANOTHER_DB",
                 )
