@@ -89,7 +89,7 @@ class FileProject:
         """Write odoo.conf: ``text`` with ``options`` replaced/added (None removes one)."""
         lines = text.splitlines()
         for key, value in options.items():
-            lines = [ln for ln in lines if not ln.split("=", 1)[0].strip() == key]
+            lines = [ln for ln in lines if ln.split("=", 1)[0].strip() != key]
             if value is not None:
                 lines.append(f"{key} = {value}")
         return self.write("odoo.conf", "\n".join(lines) + "\n")
@@ -98,10 +98,20 @@ class FileProject:
         return write_manifest(self.root / where, name, **manifest)
 
     def git(self, *args: str) -> str:
-        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-        result = subprocess.run(["git", "-C", str(self.root), *args], env=env,
-                                capture_output=True, text=True, check=True)
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+        }
+        result = subprocess.run(
+            ["git", "-C", str(self.root), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return result.stdout
 
     # -- configuration ------------------------------------------------------------
@@ -127,8 +137,9 @@ class FileProject:
         project = resolve_project(self.root, environ=self.environ)
         return CheckContext(Target(project), planned=list(planned))
 
-    def run(self, *ids: str, planned: Iterable[str] = (),
-            ctx: CheckContext | None = None) -> dict[str, CheckResult]:
+    def run(
+        self, *ids: str, planned: Iterable[str] = (), ctx: CheckContext | None = None
+    ) -> dict[str, CheckResult]:
         checks = all_checks()
         unknown = [i for i in ids if i not in checks]
         assert not unknown, f"unknown check ids {unknown}"
