@@ -155,8 +155,8 @@ def compose_references(ctx: CheckContext) -> list[Reference]:
         for m in _COMPOSE_VAR.finditer(line):
             if m.group(0) == "$$":
                 continue
-            name = m.group(1) or m.group(2)
-            op = m.group(3) if m.group(1) else None
+            name = m.group(1) or m.group(3)
+            op = m.group(2) if m.group(1) else None
             refs.append(Reference(name, f"{shown}:{number}", required=op in (None, "?", ":?")))
     return refs
 
