@@ -56,6 +56,8 @@ class Deployment(_Model):
     database: str | None = None
     dsn: str | None = None
     base_url: str | None = None
+    # Odoo itself, bypassing the proxy (deploy verifies there while the proxy shows 503)
+    internal_url: str | None = None
     env_file: str | None = None
     # paths on the machine running odoo-ops (host side of compose volumes)
     addons_paths: list[str] = Field(default_factory=list)
@@ -93,7 +95,7 @@ class Deployment(_Model):
             raise ValueError(f"must look like 18.0 (got {value!r})")
         return value
 
-    @field_validator("base_url")
+    @field_validator("base_url", "internal_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None:
