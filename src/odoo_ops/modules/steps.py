@@ -61,7 +61,10 @@ def scan_log(text: str, *, tail: int = TRACEBACK_TAIL) -> LogFindings:
             last_tb.append(line)
     if len(out.errors) > MAX_ERROR_LINES:
         out.errors = out.errors[: MAX_ERROR_LINES // 2] + out.errors[-MAX_ERROR_LINES // 2 :]
-    out.traceback = last_tb[-tail:] if last_tb else []
+    if len(last_tb) > tail + 1:
+        out.traceback = [last_tb[0], "  ...", *last_tb[-tail:]]
+    else:
+        out.traceback = last_tb
     return out
 
 

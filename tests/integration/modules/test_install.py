@@ -1,0 +1,157 @@
+"""``modules install``: waves, states read back, the failing wave, dry-run, the lock."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from tests.integration.modules.conftest import World
+
+from odoo_ops.errors import LockError, OpsError
+from odoo_ops.locking import deployment_lock
+from odoo_ops.modules.install import install_modules
+from odoo_ops.modules.plan import plan_modules
+
+pytestmark = pytest.mark.pg
+
+
+def three_waves(world: World, *, fail_middle: bool = False) -> None:
+    world.addons.add("shop_core", depends=["mail"])
+    world.addons.add(
+        "shop_extra",
+        depends=["shop_core"],
+        odoo_double={"fail": "install", "message": "planted: shop_extra view is broken"}
+        if fail_middle
+        else None,
+    )
+    world.addons.add("shop_top", depends=["shop_extra"])
+    world.addons.add("tool_a", depends=["base"])
+
+
+def test_plan_against_the_database(world: World) -> None:
+    three_waves(world)
+    world.addons.add("shop_glue", depends=["shop_core", "contacts"], auto_install=True)
+    plan = plan_modules(world.target(), ["shop_top", "tool_a"])
+    assert plan.waves == [["shop_core", "tool_a"], ["shop_extra"], ["shop_top"]]
+    assert "mail" in plan.plan.installed  # already installed in the database
+    assert [a.name for a in plan.plan.auto_installed] == ["shop_glue"]
+    assert plan.db_states["mail"] == "installed"
+    assert plan.db_states["shop_core"] == "unknown"  # not in the apps list yet
+
+
+def test_install_runs_one_odoo_call_per_wave(world: World) -> None:
+    three_waves(world)
+    events: list[str] = []
+    result = install_modules(
+        world.target(), ["shop_top", "tool_a"], on_event=lambda e: events.append(e.kind)
+    )
+    assert result.ok, result.message
+    states = world.states()
+    assert {states[n] for n in ("shop_core", "shop_extra", "shop_top", "tool_a")} == {"installed"}
+    calls = world.odoo_calls()
+    assert [c[c.index("-i") + 1] for c in calls] == ["shop_core,tool_a", "shop_extra", "shop_top"]
+    assert all("--stop-after-init" in c and "-c" in c and "-d" in c for c in calls)
+    # one log file per step, with Odoo's full output
+    logs = [s.log_file for s in result.steps]
+    assert len(set(logs)) == 3
+    assert all(p is not None and p.is_relative_to(world.root / "logs") for p in logs)
+    assert "Modules loaded." in logs[0].read_text()  # type: ignore[union-attr]
+    assert events.count("start") == 3 and events.count("done") == 3
+    assert result.installed == ["shop_core", "shop_extra", "shop_top", "tool_a"]
+
+
+def test_failing_middle_wave_stops_and_keeps_earlier_waves(world: World) -> None:
+    three_waves(world, fail_middle=True)
+    result = install_modules(world.target(), ["shop_top", "tool_a"])
+    assert not result.ok
+    assert "wave 2/3 failed" in result.message
+    states = world.states()
+    assert states["shop_core"] == "installed" and states["tool_a"] == "installed"
+    assert states["shop_extra"] == "uninstalled"  # Odoo rolled it back
+    assert states["shop_top"] == "uninstalled"
+    assert len(world.odoo_calls()) == 2  # wave 3 never ran
+    step = result.failed_step
+    assert step is not None and step.index == 2 and step.returncode != 0
+    assert any("CRITICAL" in line for line in step.errors)
+    assert any("ERROR" in line for line in step.errors)
+    assert step.traceback[0].startswith("Traceback")
+    assert "planted: shop_extra view is broken" in step.traceback[-1]
+    assert [w.ok for w in result.waves] == [True, False]
+    assert result.waves[1].not_installed == {"shop_extra": "uninstalled"}
+
+
+def test_dry_run_prints_commands_and_changes_nothing(world: World) -> None:
+    three_waves(world)
+    before = world.states()
+    result = install_modules(world.target(), ["shop_top"], dry_run=True)
+    assert result.ok and result.dry_run
+    assert [s.label for s in result.steps] == ["wave 1/3", "wave 2/3", "wave 3/3"]
+    assert all(not s.ran for s in result.steps)
+    assert "-i shop_core --stop-after-init" in result.steps[0].command
+    assert world.odoo_calls() == []
+    assert world.states() == before
+    assert not (world.root / "logs").exists()
+
+
+def test_unknown_module_is_refused_before_anything_runs(world: World) -> None:
+    three_waves(world)
+    with pytest.raises(OpsError, match="unknown addon nope"):
+        install_modules(world.target(), ["nope"])
+    assert world.odoo_calls() == []
+
+
+def test_second_run_is_refused_while_the_lock_is_held(world: World) -> None:
+    three_waves(world)
+    target = world.target()
+    with deployment_lock(target):
+        with pytest.raises(LockError, match="another odoo-ops run"):
+            install_modules(world.target(), ["tool_a"])
+        start = time.monotonic()
+        with pytest.raises(LockError):
+            install_modules(world.target(), ["tool_a"], wait=0.6)
+        assert time.monotonic() - start >= 0.5
+    assert world.odoo_calls() == []
+
+
+def test_second_run_waits_for_the_lock(world: World) -> None:
+    three_waves(world)
+    target = world.target()
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with deployment_lock(target):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+    threading.Timer(0.7, release.set).start()
+    start = time.monotonic()
+    result = install_modules(world.target(), ["tool_a"], wait=20)
+    thread.join()
+    assert result.ok
+    assert time.monotonic() - start >= 0.6
+    assert world.states()["tool_a"] == "installed"
+
+
+def test_two_real_runs_the_second_is_refused(world: World) -> None:
+    world.addons.add("slow_one", depends=["base"], odoo_double={"sleep": 4})
+    world.addons.add("tool_a", depends=["base"])
+    first = world.popen("modules", "install", "slow_one")
+    try:
+        deadline = time.monotonic() + 20
+        while not world.odoo_calls() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert world.odoo_calls(), "the first run never started odoo"
+        second = world.cli("modules", "install", "tool_a")
+        assert second.returncode == 1
+        assert "another odoo-ops run is changing deployment" in second.stderr
+        assert "--wait" in second.stderr
+    finally:
+        _out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    states = world.states()
+    assert states["slow_one"] == "installed" and states["tool_a"] == "uninstalled"
