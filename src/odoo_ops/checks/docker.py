@@ -11,6 +11,8 @@ daemon directly.
 
 from __future__ import annotations
 
+import re
+
 from odoo_ops.checks.base import Need, Outcome, Severity, check, failed, passed, warned
 from odoo_ops.checks.context import CheckContext
 from odoo_ops.errors import TargetError
@@ -49,6 +51,20 @@ def _first_line(text: str) -> str:
     return ""
 
 
+def _error_line(text: str) -> str:
+    """The line of a failed docker call that says why (not the client banner)."""
+    for line in text.splitlines():
+        if re.search(r"(?i)cannot connect|error|denied|not found|refused", line):
+            return line.strip()[:300]
+    return _first_line(text)
+
+
+def _server_version(text: str) -> str:
+    """``docker info --format {{.ServerVersion}}`` prints the version; plain info a field."""
+    m = re.search(r"Server Version:\s*(\S+)", text)
+    return m.group(1) if m else (_first_line(text) or "unknown version")
+
+
 def daemon_state(ctx: CheckContext) -> tuple[bool, str]:
     """Ask the daemon once per run: (answers, what it said)."""
     if _DAEMON_KEY in ctx.cache:
@@ -72,7 +88,7 @@ def daemon_state(ctx: CheckContext) -> tuple[bool, str]:
                 _first_line(result.output) or f"`docker info` exited {result.returncode}",
             )
         else:
-            state = (True, _first_line(result.output) or "unknown version")
+            state = (True, _server_version(result.output))
     ctx.cache[_DAEMON_KEY] = state
     return state
 
@@ -131,7 +147,7 @@ def compose_services(ctx: CheckContext) -> Outcome:
         return failed(f"`docker compose ps` gave no answer within {timeout:g}s")
     if result.returncode != 0:
         return failed(
-            f"`docker compose ps` failed: {_first_line(result.output) or result.returncode}",
+            f"`docker compose ps` failed: {_error_line(result.output) or result.returncode}",
             "run `docker compose ps` in the project directory to see why",
         )
     try:

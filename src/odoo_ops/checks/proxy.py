@@ -112,7 +112,7 @@ def proxy_https(ctx: CheckContext) -> Outcome:
             "serve Odoo through a TLS-terminating proxy (nginx/Caddy with Let's Encrypt),"
             " set base_url to the https:// address and proxy_mode = True in odoo.conf",
         )
-    http_url = str(getattr(ctx.deployment, "http_url", None) or http_url_for(base))
+    http_url = ctx.deployment.http_url or http_url_for(base)
     status, location, error = _get_plain(http_url, ctx.deployment.http_timeout)
     evidence = [f"GET {http_url} -> " + (error or f"HTTP {status} Location: {location or '-'}")]
     fix = (
