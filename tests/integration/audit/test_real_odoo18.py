@@ -59,3 +59,37 @@ def test_real_database_audits_clean(real_odoo18_db: Any, tmp_path: Path) -> None
     assert rows["mail_debrand"].verdict == "db-only" and not rows["mail_debrand"].critical
     installed = [r for r in modules.rows if r.state == "installed"]
     assert len(installed) == 31
+
+
+def test_real_database_crons_and_drift(real_odoo18_db: Any, tmp_path: Path) -> None:
+    """The crons are all healthy except for time: the dump comes from a stopped server
+    (every nextcall is 2026-11-23 or 2026-11-30), so a cron is genuinely overdue once more
+    than one interval has passed since its nextcall. That is exactly what must be reported,
+    and nothing else."""
+    import datetime as dt
+
+    from odoo_ops.audit.crons import _UNITS, audit_crons
+    from odoo_ops.audit.drift import audit_drift
+
+    db = Database(real_odoo18_db.dsn)
+    result = audit_crons(db)
+    assert len(result.rows) == 16
+    assert {r.id for r in result.rows if not r.active} == {6, 16}
+    assert result.now is not None
+    expected = {
+        r.id for r in result.rows
+        if r.active and r.nextcall is not None
+        and (result.now - r.nextcall)
+        > dt.timedelta(seconds=int(r.interval.split()[0]) * _UNITS[r.interval.split()[1]])
+    }
+    assert {f.record["cron_id"] for f in result.report.findings} == expected
+    assert {f.kind for f in result.report.findings} <= {"cron-overdue"}
+    assert {r.module for r in result.rows} >= {"base", "mail", "auditlog"}
+
+    oca = tmp_path / "oca"
+    oca.mkdir()
+    for name, version in OCA_INSTALLED.items():
+        write_addon(oca, name, version=version, author=OCA)
+    drift = audit_drift(db, scan_addons_path([str(oca)]))
+    assert drift.report.findings == []
+    assert drift.report.counts == {"same": 5, "no-code": 26}

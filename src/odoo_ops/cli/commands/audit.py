@@ -135,3 +135,118 @@ def broken_cmd(app: App, fmt: str, ci: bool) -> int:
     report = audit_broken(target.database(), scan_for(target), series=target.series,
                           options=BrokenOptions(odoo_command=odoo_command_text(target)))
     return finish(app, report, findings_table(report, fmt), fmt, ci)
+
+
+@command.command("drift")
+@deployment_options
+@format_option()
+@ci_option
+@pass_app
+def drift_cmd(app: App, fmt: str, ci: bool) -> int:
+    """Code on disk vs database versions (the "Upgrade" badge), and stuck modules.
+
+    Versions are normalised to the series first (1.0 on 18.0 is 18.0.1.0).
+    Status: same, needs-update (code newer: run -u), downgrade (code older:
+    dangerous), pending (stuck in to install/upgrade/remove), no-code.
+    """
+    from odoo_ops.audit.drift import audit_drift
+    from odoo_ops.report.table import Table, to_jsonable
+
+    target = app.target()
+    result = audit_drift(target.database(), scan_for(target), series=target.series,
+                         odoo_command=odoo_command_text(target))  # fmt: skip
+    report = result.report
+    if fmt in ("csv",):
+        table = Table(["name", "state", "db_version", "disk_version", "status"])
+        for r in result.rows:
+            table.add(r.name, r.state, r.db_version, r.disk_version, r.status)
+    else:
+        table = findings_table(report, fmt)
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
+        table.notes.append(f"{len(result.rows)} installed or pending module(s): {counts}")
+    data = report.to_dict()
+    data["modules"] = [to_jsonable(r) for r in result.rows]
+    table.data = data
+    return finish(app, report, table, fmt, ci)
+
+
+@command.command("crons")
+@deployment_options
+@format_option()
+@ci_option
+@pass_app
+def crons_cmd(app: App, fmt: str, ci: bool) -> int:
+    """Scheduled actions: active/inactive, overdue, broken, left over by modules.
+
+    Overdue means nextcall is more than one interval in the past.
+    """
+    from odoo_ops.audit.crons import audit_crons
+    from odoo_ops.report.table import Table, to_jsonable
+
+    target = app.target()
+    result = audit_crons(target.database(), series=target.series)
+    report = result.report
+    table = Table(["id", "name", "model", "active", "interval", "nextcall", "module",
+                   "status"], title=f"crons: {report.database or '?'}")  # fmt: skip
+    for r in result.rows:
+        nextcall = f"{r.nextcall:%Y-%m-%d %H:%M}" if r.nextcall else None
+        status = r.status + (f" ({r.overdue_by})" if r.overdue_by else "")
+        table.add(r.id, r.name, r.model, r.active, r.interval, nextcall, r.module, status)
+    table.notes = list(report.notes)
+    if fmt != "csv":
+        table.notes.extend(f"{f.severity}: {f.subject}: {f.problem} -- fix: {f.fix}"
+                           for f in report.findings)  # fmt: skip
+        table.notes.append(f"{len(report.findings)} finding(s)" if report.findings
+                           else "no findings")  # fmt: skip
+    data = report.to_dict()
+    data["now_utc"] = result.now
+    data["crons"] = [to_jsonable(r) for r in result.rows]
+    table.data = data
+    return finish(app, report, table, fmt, ci)
+
+
+@command.command("database")
+@deployment_options
+@format_option()
+@ci_option
+@pass_app
+def database_cmd(app: App, fmt: str, ci: bool) -> int:
+    """PostgreSQL health: size, biggest tables, dead tuples, unused indexes, sessions.
+
+    Also connections vs max_connections and pg_stat_statements top queries
+    when the extension is installed in the database.
+    """
+    from odoo_ops.audit.database import audit_database
+    from odoo_ops.report.table import Table, to_jsonable
+
+    target = app.target()
+    result = audit_database(target.database(), series=target.series)
+    report = result.report
+    mb = 1024 * 1024
+    table = Table(["table", "size_mb", "live", "dead", "last_vacuum", "last_autovacuum"],
+                  title=f"database {report.database or '?'}: {result.size_bytes / mb:.1f} MB, "
+                  f"connections {result.connections}/{result.max_connections}")  # fmt: skip
+    for t in result.tables:
+        table.add(t.table, round(t.total_bytes / mb, 1), t.live_tuples, t.dead_tuples,
+                  t.last_vacuum, t.last_autovacuum)  # fmt: skip
+    table.notes = list(report.notes)
+    if fmt != "csv":
+        for st in result.statements or []:
+            table.notes.append(f"top query: {st['calls']} calls, {st['total_ms']} ms: "
+                               f"{' '.join(str(st['query']).split())[:100]}")  # fmt: skip
+        table.notes.extend(f"{f.severity}: {f.subject}: {f.problem} -- fix: {f.fix_sql or f.fix}"
+                           for f in report.findings)  # fmt: skip
+        table.notes.append(f"{len(report.findings)} finding(s)" if report.findings
+                           else "no findings")  # fmt: skip
+    data = report.to_dict()
+    data.update({
+        "size_bytes": result.size_bytes, "connections": result.connections,
+        "database_connections": result.database_connections,
+        "max_connections": result.max_connections,
+        "tables": [to_jsonable(t) for t in result.tables],
+        "unused_indexes": [to_jsonable(i) for i in result.unused_indexes],
+        "sessions": [to_jsonable(s) for s in result.sessions],
+        "statements": result.statements,
+    })  # fmt: skip
+    table.data = data
+    return finish(app, report, table, fmt, ci)

@@ -1,0 +1,80 @@
+"""``audit drift`` and ``audit crons`` on every Odoo version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.integration.audit.conftest import build_broken_world
+from tests.support import odoo_schema as S
+from tests.support.addons import write_addon
+
+from odoo_ops.addons import scan_addons_path
+from odoo_ops.audit.crons import audit_crons
+from odoo_ops.audit.drift import audit_drift
+from odoo_ops.target.database import Database
+
+pytestmark = pytest.mark.pg
+
+
+def test_drift(odoo_db: Any, odoo_version: int, tmp_path: Path) -> None:
+    db = odoo_db(version=odoo_version)
+    series = f"{odoo_version}.0"
+    addons = tmp_path / "addons"
+    addons.mkdir()
+    write_addon(addons, "x_same", version="1.0")  # bare: means SERIES.1.0
+    write_addon(addons, "x_newer", version=f"{series}.1.1.0")
+    write_addon(addons, "x_older", version="1.0.0")
+    write_addon(addons, "x_stuck", version="1.0")
+    conn = db.connect()
+    S.add_module(conn, "x_same", latest_version=f"{series}.1.0")
+    S.add_module(conn, "x_newer", latest_version=f"{series}.1.0.9")
+    S.add_module(conn, "x_older", latest_version=f"{series}.2.0.0")
+    S.add_module(conn, "x_stuck", state="to upgrade")
+    S.add_module(conn, "x_noted", state="uninstalled")
+    conn.close()
+    result = audit_drift(Database(db.dsn), scan_addons_path([str(addons)]))
+    status = {r.name: r.status for r in result.rows}
+    assert status["x_same"] == "same"
+    assert status["x_newer"] == "needs-update"
+    assert status["x_older"] == "downgrade"
+    assert status["x_stuck"] == "pending"
+    assert status["base"] == "no-code"
+    assert "x_noted" not in status
+    found = sorted((f.kind, f.record["name"]) for f in result.report.findings)
+    assert found == [("module-downgrade", "x_older"), ("module-needs-update", "x_newer"),
+                     ("module-pending", "x_stuck")]
+    newer = next(f for f in result.report.findings if f.kind == "module-needs-update")
+    assert newer.fix_command and "-u x_newer" in newer.fix_command
+    assert f"{series}.1.1.0" in newer.problem
+
+
+def test_crons(odoo_db: Any, odoo_version: int, tmp_path: Path) -> None:
+    w = build_broken_world(odoo_db, odoo_version, tmp_path)
+    result = audit_crons(Database(w.db.dsn))
+    rows = {r.id: r for r in result.rows}
+    ids = w.ids
+    assert rows[ids["cron_overdue"]].status == "overdue"
+    assert rows[ids["cron_ok_future"]].status == "ok"
+    assert rows[ids["cron_inactive_old"]].status == "inactive"
+    assert rows[ids["cron_model_gone"]].status == "model-missing"
+    assert rows[ids["cron_action_gone"]].status == "action-missing"
+    assert rows[ids["cron_uninstalled"]].status == "module-not-installed"
+    assert rows[ids["cron_uninstalled"]].module == "x_uninst"
+    assert rows[ids["cron_ok_future"]].name == "X: fine"  # jsonb in 16, varchar after
+    assert rows[ids["cron_ok_future"]].model == "res.partner"
+    if odoo_version <= 17:
+        assert rows[ids["cron_ok_future"]].numbercall == -1
+    else:
+        assert rows[ids["cron_ok_future"]].numbercall is None
+    flagged = {f.record["cron_id"]: f.kind for f in result.report.findings}
+    assert flagged == {
+        ids["cron_overdue"]: "cron-overdue",
+        ids["cron_model_gone"]: "cron-model-missing",
+        ids["cron_action_gone"]: "cron-action-missing",
+        ids["cron_uninstalled"]: "cron-module-not-installed",
+    }
+    # the seed's crons (autovacuum, mail queue...) are healthy, one inactive
+    seed = [r for r in result.rows if r.id not in set(ids.values())]
+    assert len(seed) == 6 and {r.status for r in seed} == {"ok", "inactive"}
