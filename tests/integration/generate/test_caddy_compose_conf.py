@@ -4,6 +4,7 @@ Compose specification schema, odoo.conf every odoo.conf check of odoo-ops."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -128,3 +129,20 @@ def test_daemon_json_and_timers(tmp_path: Path) -> None:
     assert "health --watch" in watch and "Restart=always" in watch
     cron = (d / "deploy/cron/odoo-ops-production").read_text()
     assert "backup create" in cron and "backup prune" in cron and "backup test-restore" in cron
+
+
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None or shutil.which("odoo-ops") is None,
+    reason="systemd-analyze (Debian package systemd) or the installed odoo-ops is missing",
+)
+def test_systemd_units_verify(tmp_path: Path) -> None:
+    d = project(tmp_path, odoo_ops_bin=shutil.which("odoo-ops"))
+    units = sorted(str(p) for p in (d / "deploy/systemd").iterdir())
+    result = subprocess.run(
+        ["systemd-analyze", "verify", *units], capture_output=True, text=True, timeout=60
+    )
+    problems = [
+        line for line in result.stderr.splitlines()
+        if "odoo-ops-" in line and "docker.service" not in line
+    ]  # fmt: skip
+    assert problems == [], result.stderr
