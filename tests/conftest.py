@@ -127,7 +127,7 @@ def make_database(pg_databases: pg.DatabaseManager) -> Iterator[Callable[..., pg
     yield factory
     for db in made:
         db.close_connections()
-        pg_databases.drop(db.name)
+        pg_databases.drop_later(db.name)
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def odoo_db(pg_databases: pg.DatabaseManager) -> Iterator[Callable[..., pg.OdooT
     yield factory
     for db in made:
         db.close_connections()
-        pg_databases.drop(db.name)
+        pg_databases.drop_later(db.name)
 
 
 @pytest.fixture(params=ODOO_VERSIONS, ids=lambda v: f"odoo{v}")
@@ -173,13 +173,15 @@ def real_odoo18_copy(
     real_odoo18_db: pg.OdooTestDb, pg_databases: pg.DatabaseManager
 ) -> Iterator[pg.OdooTestDb]:
     """A writable copy of ``real_odoo18_db``, dropped at teardown."""
+    real_odoo18_db.close_connections()  # a template must have no other sessions
+    pg.terminate_sessions(pg_databases.admin_dsn, real_odoo18_db.name)
     copy = pg_databases.create(pg_databases.unique_name("real18copy"),
                                template=real_odoo18_db.name)
     db = pg.OdooTestDb(name=copy.name, dsn=copy.dsn, admin_dsn=copy.admin_dsn, version=18,
                        seeded=False)
     yield db
     db.close_connections()
-    pg_databases.drop(db.name)
+    pg_databases.drop_later(db.name)
 
 
 # ---------------------------------------------------------------------------

@@ -27,6 +27,8 @@ Environment knobs (all optional):
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,20 @@ class FakeBin:
     def odoo(self) -> Path:
         """Path of the ``odoo`` double."""
         return self.bin_dir / "odoo"
+
+    def run_odoo(
+        self,
+        *args: str,
+        input: str | None = None,
+        timeout: float = 60,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``odoo ARGS`` (the double) and capture its output (text)."""
+        return subprocess.run(
+            [str(self.odoo), *args], input=input, capture_output=True, text=True,
+            timeout=timeout, env={**os.environ, **(env or {})}, check=False,
+            stdin=subprocess.DEVNULL if input is None else None,
+        )
 
     def docker_calls(self) -> list[str]:
         """The docker calls so far, one ``shlex.join``-ed command line each."""
@@ -125,8 +141,6 @@ def install_fake_bin(monkeypatch: pytest.MonkeyPatch, workdir: Path) -> FakeBin:
         compose_ps_file=workdir / "compose-ps.json",
         monkeypatch=monkeypatch,
     )
-    import os
-
     monkeypatch.setenv("PATH", f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("FAKE_DOCKER_LOG", str(fake.docker_log))
     monkeypatch.setenv("FAKE_SSH_LOG", str(fake.ssh_log))

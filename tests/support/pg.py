@@ -12,11 +12,13 @@ runs share the server.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,6 +227,8 @@ class DatabaseManager:
         self.prefix = f"{DB_PREFIX}{self.token}_"
         self._templates: dict[tuple[int, bool], str] = {}
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future[list[str]]] = []
 
     def unique_name(self, hint: str = "") -> str:
         """A fresh database name of this session (not created)."""
@@ -243,8 +247,21 @@ class DatabaseManager:
         return TestDatabase(name=name, dsn=dsn_for(self.admin_dsn, name), admin_dsn=self.admin_dsn)
 
     def drop(self, name: str) -> list[str]:
-        """Drop ``name`` and every database whose name starts with it."""
+        """Drop ``name`` and every database whose name starts with it (now)."""
         return drop_databases(self.admin_dsn, name)
+
+    def drop_later(self, name: str) -> None:
+        """Like :meth:`drop`, in background threads.
+
+        ``DROP DATABASE`` forces a checkpoint, which can take seconds on a busy
+        server; concurrent drops share checkpoints. :meth:`cleanup` waits for
+        the pending drops.
+        """
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=6,
+                                                thread_name_prefix="odoo-ops-test-drop")
+            self._pending.append(self._pool.submit(drop_databases, self.admin_dsn, name))
 
     def template(self, version: int, seed: bool = True) -> str:
         """The name of the template of ``version`` (built on first use)."""
@@ -274,10 +291,11 @@ class DatabaseManager:
             raise PostgresUnavailable("pg_restore is not on PATH (install postgresql-client)")
         ensure_role(self.admin_dsn, "odoo")
         db = self.create(name or self.unique_name("restore"))
+        env = {**os.environ, "PGOPTIONS": "-c synchronous_commit=off"}
         proc = subprocess.run(
-            [pg_restore, "--no-owner", "--no-privileges", "--exit-on-error",
+            [pg_restore, "--no-owner", "--no-privileges", "--single-transaction",
              "--dbname", db.dsn, str(dump)],
-            capture_output=True, text=True, check=False,
+            capture_output=True, text=True, check=False, env=env,
         )
         if proc.returncode != 0:
             self.drop(db.name)
@@ -285,9 +303,34 @@ class DatabaseManager:
         return db
 
     def cleanup(self) -> list[str]:
-        """Drop every database of this session (templates included)."""
+        """Wait for pending drops, then drop every database of this session (templates too)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            pending, self._pending = self._pending, []
+        for future in pending:
+            try:
+                future.result(timeout=300)
+            except Exception:
+                pass
         self._templates.clear()
-        return drop_databases(self.admin_dsn, self.prefix)
+        with _admin(self.admin_dsn) as conn:
+            names = [r[0] for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
+                (self.prefix,))]
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=6)
+        dropped: list[str] = []
+        for result in pool.map(lambda n: drop_databases(self.admin_dsn, n), names):
+            dropped.extend(result)
+        pool.shutdown()
+        return dropped
+
+
+def terminate_sessions(admin_dsn: str, dbname: str) -> None:
+    """Terminate every other session connected to ``dbname``."""
+    with _admin(admin_dsn) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                     " WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,))
 
 
 def ensure_role(admin_dsn: str, role: str) -> None:
