@@ -46,7 +46,13 @@ class AddonsView:
     def scope(self) -> str:
         if self.installed is not None:
             return f"the {len(self.installed)} installed module(s)"
-        return f"the {len(self.scan.addons)} addon(s) on the path ({self.db_note})"
+        return f"the {len(self.scan.addons)} addon(s) on the path (no database read)"
+
+    @property
+    def scope_evidence(self) -> str:
+        if self.installed is not None:
+            return f"installed modules read from the database ({len(self.installed)})"
+        return f"no installed modules read: {self.db_note}"
 
 
 def _installed(ctx: CheckContext) -> tuple[set[str] | None, str]:
@@ -95,6 +101,10 @@ def _at(ctx: CheckContext, path: Path, needle: str) -> str:
     line = _manifest_line(path, needle)
     shown = display(ctx, path)
     return f"{shown}:{line}" if line else shown
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def _installable(scan: AddonsScan, name: str) -> bool:
@@ -274,17 +284,18 @@ def addons_missing_depends(ctx: CheckContext) -> Outcome:
             problems.append(f"{name} (planned with --module) is not on the addons path")
     if problems:
         return failed(
-            f"{len(problems)} missing dependenc(ies) among {view.scope}: "
-            + "; ".join(problems[:10]),
+            f"{_n(len(problems), 'missing dependency', 'missing dependencies')} among"
+            f" {view.scope}: " + "; ".join(problems[:10]),
             "add the addons path entry (or the repository checkout) that provides each missing"
             " addon, or remove the dependency; an installed addon whose code is gone must be"
             " restored or uninstalled",
-            _cap(evidence),
+            _cap([*evidence, view.scope_evidence]),
         )
     planned = f" and {len(ctx.planned)} planned" if ctx.planned else ""
     return passed(
         f"every dependency of {view.scope}{planned} is on the addons path or an Odoo"
-        f" {view.series} core addon ({view.series_source} series)"
+        f" {view.series} core addon ({view.series_source} series)",
+        [view.scope_evidence],
     )
 
 

@@ -35,6 +35,8 @@ ODOO_MODULES = (
     "passlib", "PIL", "polib", "psutil", "psycopg2", "pytz", "qrcode", "reportlab", "requests",
     "stdnum", "vobject", "werkzeug", "xlsxwriter", "zeep",
 )  # fmt: skip
+#: The package that is Odoo itself.
+ODOO_PACKAGE = "odoo"
 #: Programs Odoo calls itself: wkhtmltopdf renders every PDF report.
 ODOO_PROGRAMS = ("wkhtmltopdf",)
 
@@ -181,18 +183,18 @@ def interpreter(ctx: CheckContext) -> tuple[list[str], list[str], str]:
     return ["python3"], extra, "python3 (odoo_command does not name a Python interpreter)"
 
 
-def addons_in_use(ctx: CheckContext) -> tuple[list[Any], str]:
-    """Installable addons whose dependencies count, and how they were chosen."""
+def addons_in_use(ctx: CheckContext) -> tuple[list[Any], str, str]:
+    """Installable addons whose dependencies count, how they were chosen, and why."""
     from odoo_ops.checks.addons import addons_view
 
     try:
         view = addons_view(ctx)
     except Unavailable as exc:
-        return [], f"addons not checked: {exc}"
+        return [], "no addons", f"addons not checked: {exc}"
     addons = [
         a for n, a in sorted(view.scan.addons.items()) if n in view.relevant and a.installable
     ]
-    return addons, view.scope
+    return addons, view.scope, view.scope_evidence
 
 
 @check(
@@ -203,7 +205,7 @@ def addons_in_use(ctx: CheckContext) -> tuple[list[Any], str]:
     needs=["files", "runner"],
 )
 def python_dependencies(ctx: CheckContext) -> Outcome:
-    addons, scope = addons_in_use(ctx)
+    addons, scope, scope_note = addons_in_use(ctx)
     req_users: dict[str, list[str]] = {}
     bin_users: dict[str, list[str]] = {}
     for addon in addons:
@@ -213,7 +215,7 @@ def python_dependencies(ctx: CheckContext) -> Outcome:
             bin_users.setdefault(prog, []).append(addon.name)
     python, sys_path, how = interpreter(ctx)
     programs = sorted({*bin_users, *ODOO_PROGRAMS})
-    script = probe_script(sorted(req_users), programs, ["odoo", *ODOO_MODULES], sys_path)
+    script = probe_script(sorted(req_users), programs, [ODOO_PACKAGE, *ODOO_MODULES], sys_path)
     try:
         runner = ctx.runner
         result = runner.run([*python, "-c", script], timeout=PROBE_TIMEOUT)
@@ -234,9 +236,9 @@ def python_dependencies(ctx: CheckContext) -> Outcome:
         )
     env = f"Python {probe.python} ({probe.executable or python[0]}) via {where}"
     errors: list[str] = []
-    evidence: list[str] = [f"interpreter: {how}"]
-    odoo_missing = [m for m in probe.odoo if m != "odoo"]
-    if "odoo" in probe.odoo:
+    evidence: list[str] = [f"interpreter: {how}", scope_note]
+    odoo_missing = [m for m in probe.odoo if m != ODOO_PACKAGE]
+    if ODOO_PACKAGE in probe.odoo:
         errors.append("the odoo package itself is not importable")
         evidence.append("odoo: not importable by this interpreter (wrong python?)")
     if odoo_missing:
