@@ -63,7 +63,7 @@ def vacuum(db: Database, statements: list[str], *, timeout: float | None = None)
             "SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
         for stmt in statements:
             try:
-                conn.execute(stmt.rstrip(";"))  # type: ignore[arg-type]
+                conn.execute(stmt.rstrip(";"))
             except psycopg.Error as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else str(exc)
                 raise OpsError(f"{stmt} failed: {first}") from None
@@ -137,6 +137,6 @@ def terminate_idle(
     result = TerminateResult(sql, dry_run=dry_run)
     with db.connect(autocommit=True) as conn:
         query = stale_sessions_sql(seconds, include_idle=include_idle) if dry_run else sql
-        rows = conn.execute(query.rstrip(";")).fetchall()  # type: ignore[arg-type]
+        rows = conn.execute(query.rstrip(";")).fetchall()
     result.sessions = _sessions(rows)
     return result
