@@ -7,6 +7,7 @@ Import it as ``tests.support`` (``tests/conftest.py`` puts the repository root o
   seed and small builders that return ids;
 - :mod:`tests.support.pg` -- databases on the real local PostgreSQL server;
 - :mod:`tests.support.addons` -- addons written on disk for the ``odoo`` double;
+- :mod:`tests.support.odoo_log` -- parsing Odoo-format log lines;
 - :mod:`tests.support.fakebin` -- the process-boundary doubles in ``bin/``
   (``odoo``, ``docker``, ``ssh``) and their logs;
 - :mod:`tests.support.web` / :mod:`tests.support.webhook` -- HTTP stand-ins.
