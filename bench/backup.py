@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Benchmark: odoo-ops backup create/restore against pg_dump -Fc + tar czf / pg_restore + tar xzf.
+
+Generates (server-side, with generate_series) a database of Odoo-like rows
+(res_partner and mail_message shaped tables with text and jsonb, with their
+indexes) of at least ``--db-gb`` GB, and a filestore of ``--files`` files
+(about ``--fs-mb`` MB; a mix of compressible documents and incompressible
+images/PDFs, named like Odoo's sha1 layout), then times side by side:
+
+- create:  ``pg_dump -Fc`` + ``tar czf`` (one after the other, as in the
+  usual cron script)  vs  ``odoo-ops backup create``;
+- restore: ``createdb`` + ``pg_restore`` + ``tar xzf``  vs
+  ``odoo-ops backup restore`` (into a new database and filestore; it
+  verifies the checksums first, which is counted).
+
+It prints times, sizes, ratios, and odoo-ops' own peak RSS (the Python
+process, sampled every 20 ms; pg_dump/pg_restore/zstd are separate
+programs). Everything generated is removed at the end (``--keep`` keeps it).
+
+    python bench/backup.py [--dsn postgresql://postgres@127.0.0.1/postgres]
+        [--db-gb 1.0] [--files 10000] [--fs-mb 520] [--workdir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+BENCH_DB = "odoo_ops_bench"
+
+
+def log(text: str) -> None:
+    print(text, flush=True)
+
+
+def pg_env(dsn: str) -> dict[str, str]:
+    params = conninfo_to_dict(dsn)
+    env = dict(os.environ)
+    for key, var in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"),
+                     ("password", "PGPASSWORD")):
+        if params.get(key):
+            env[var] = str(params[key])
+    return env
+
+
+def generate_database(admin: str, db_gb: float) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    dsn = make_conninfo(admin, dbname=BENCH_DB)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        conn.execute("""
+            CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL,
+                state varchar, latest_version varchar);
+            INSERT INTO ir_module_module (name, state, latest_version)
+                VALUES ('base', 'installed', '18.0.1.3'), ('mail', 'installed', '18.0.1.18');
+            CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar NOT NULL,
+                display_name varchar, email varchar, phone varchar, street varchar,
+                city varchar, zip varchar, comment text, active boolean DEFAULT true,
+                properties jsonb, create_date timestamp, write_date timestamp);
+            CREATE TABLE mail_message (id serial PRIMARY KEY, model varchar, res_id integer,
+                author_id integer, subject varchar, body text, message_type varchar,
+                tracking jsonb, date timestamp, create_date timestamp);
+            CREATE TABLE ir_attachment (id serial PRIMARY KEY, name varchar, res_model varchar,
+                res_id integer, store_fname varchar, checksum varchar, file_size integer,
+                mimetype varchar, type varchar DEFAULT 'binary', create_date timestamp);
+        """)
+        partners = 400_000
+        conn.execute(f"""
+            INSERT INTO res_partner (name, display_name, email, phone, street, city, zip,
+                comment, properties, create_date, write_date)
+            SELECT 'Partner ' || g, 'Company ' || (g % 5000) || ', Partner ' || g,
+                   'partner' || g || '@example.' || (ARRAY['com','org','net'])[1 + g % 3],
+                   '+32 ' || (400000000 + g), g || ' ' || md5(g::text) || ' street',
+                   (ARRAY['Brussels','Liege','Gent','Namur','Paris','Lyon'])[1 + g % 6],
+                   (1000 + g % 9000)::text,
+                   repeat('Customer since ' || (2000 + g % 24) || '. ', 1 + g % 4)
+                     || md5((g * 7)::text),
+                   jsonb_build_object('segment', g % 17, 'score', (g * 37) % 1000,
+                                      'tags', jsonb_build_array('t' || g % 11, 't' || g % 13)),
+                   now() - (g || ' minutes')::interval, now()
+            FROM generate_series(1, {partners}) g
+        """)
+        # mail_message: add batches until the database reaches the target size
+        batch = 250_000
+        start = 1
+        while True:
+            conn.execute(f"""
+                INSERT INTO mail_message (model, res_id, author_id, subject, body, message_type,
+                    tracking, date, create_date)
+                SELECT (ARRAY['res.partner','sale.order','account.move','crm.lead'])[1 + g % 4],
+                       g % 400000, 1 + g % 400000, 'Re: order S' || lpad((g % 99999)::text, 5, '0'),
+                       '<p>Dear customer,</p><p>' || repeat('Thank you for your order. ', 1 + g % 5)
+                         || md5(g::text) || ' ' || md5((g + 1)::text) || ' '
+                         || substr(repeat(md5((g * 3)::text), 8), 1, 120 + g % 200)
+                         || '</p><p>Best regards</p>',
+                       (ARRAY['comment','notification','email'])[1 + g % 3],
+                       jsonb_build_object('old', g % 7, 'new', g % 9, 'field', 'state'),
+                       now() - (g || ' seconds')::interval, now()
+                FROM generate_series({start}, {start + batch - 1}) g
+            """)
+            start += batch
+            size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+            # indexes add roughly 12% more: stop when data + indexes reach the target
+            if size * 1.12 >= db_gb * 1024**3:
+                break
+        log("  building indexes")
+        conn.execute("""
+            CREATE INDEX res_partner_email_idx ON res_partner (email);
+            CREATE INDEX res_partner_name_idx ON res_partner (name);
+            CREATE INDEX mail_message_res_idx ON mail_message (model, res_id);
+            CREATE INDEX mail_message_date_idx ON mail_message (date);
+            CREATE INDEX mail_message_author_idx ON mail_message (author_id);
+        """)
+        conn.execute("VACUUM ANALYZE")
+
+
+def generate_filestore(root: Path, files: int, total_mb: int, conn_dsn: str) -> int:
+    rng = random.Random(42)
+    words = ["invoice", "order", "customer", "delivery", "payment", "total", "amount",
+             "product", "price", "tax", "discount", "address", "shipping", "reference"]
+    average = total_mb * 1024 * 1024 // files
+    raw = [min(average * 8, rng.expovariate(1 / average)) for _ in range(files)]
+    scale = total_mb * 1024 * 1024 / sum(raw)
+    sizes = [max(1024, int(r * scale)) for r in raw]
+    total = 0
+    rows = []
+    for i, size in enumerate(sizes):
+        if i % 10 < 4:  # images / compressed PDFs: incompressible
+            content = os.urandom(size)
+            mimetype = "image/jpeg"
+        else:  # text-heavy documents: compressible
+            chunk = " ".join(rng.choice(words) for _ in range(200)).encode()
+            content = (chunk + os.urandom(64)) * (size // (len(chunk) + 64) + 1)
+            content = content[:size]
+            mimetype = "application/pdf"
+        digest = hashlib.sha1(content).hexdigest()
+        path = root / digest[:2] / digest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        total += len(content)
+        rows.append((f"doc{i}", f"{digest[:2]}/{digest}", digest, len(content), mimetype))
+    with psycopg.connect(conn_dsn, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO ir_attachment (name, store_fname, checksum, file_size, mimetype)"
+            " VALUES (%s, %s, %s, %s, %s)", rows)
+    return total
+
+
+class PeakRss:
+    """Samples the RSS of one process (not its children) until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self.peak = 0
+        self._proc = psutil.Process(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, self._proc.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.02)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path | None = None,
+          track: bool = False) -> tuple[float, int]:
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, cwd=cwd)
+    sampler = PeakRss(proc.pid) if track else None
+    rc = proc.wait()
+    elapsed = time.monotonic() - start
+    peak = sampler.stop() if sampler else 0
+    if rc != 0:
+        raise SystemExit(f"command failed ({rc}): {' '.join(argv)}")
+    return elapsed, peak
+
+
+def du(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--db-gb", type=float, default=1.0)
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--fs-mb", type=int, default=520)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="Keep the generated data.")
+    args = parser.parse_args()
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="odoo-ops-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / "data"
+    fs = data / "filestore" / BENCH_DB
+    env = pg_env(args.dsn)
+    odoo_ops = shutil.which("odoo-ops") or sys.exit("odoo-ops is not installed")
+    restore_dbs = [f"{BENCH_DB}_baseline_restore", f"{BENCH_DB}_ops_restore"]
+    try:
+        log(f"generating >= {args.db_gb} GB of rows in {BENCH_DB} (server-side)...")
+        t = time.monotonic()
+        generate_database(args.dsn, args.db_gb)
+        log(f"  done in {time.monotonic() - t:.0f}s")
+        log(f"generating {args.files} filestore files (~{args.fs_mb} MB)...")
+        fs_bytes = generate_filestore(fs, args.files, args.fs_mb,
+                                      make_conninfo(args.dsn, dbname=BENCH_DB))
+        with psycopg.connect(make_conninfo(args.dsn, dbname=BENCH_DB)) as conn:
+            db_size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        log(f"database {db_size / 1024**3:.2f} GiB, filestore {args.files} files "
+            f"{fs_bytes / 1024**2:.0f} MiB")
+        (work / "odoo-ops.toml").write_text(
+            "[deployments.bench]\n"
+            f'dsn = "{make_conninfo(args.dsn, dbname=BENCH_DB)}"\n'
+            'data_dir = "data"\nbackup_dir = "backups"\n'
+        )
+        subprocess.run(["sync"], check=False)
+
+        # -- create ---------------------------------------------------------------
+        log("baseline create: pg_dump -Fc, then tar czf ...")
+        t_dump, _ = timed(["pg_dump", "-Fc", "-f", str(work / "baseline.dump"), "-d", BENCH_DB],
+                          env)
+        t_tar, _ = timed(["tar", "czf", str(work / "baseline-filestore.tgz"), "-C",
+                          str(data / "filestore"), BENCH_DB], env)
+        base_create = t_dump + t_tar
+        base_size = du(work / "baseline.dump") + du(work / "baseline-filestore.tgz")
+        log(f"  {base_create:.1f}s (pg_dump {t_dump:.1f}s + tar {t_tar:.1f}s), "
+            f"{base_size / 1024**2:.0f} MiB")
+        log("odoo-ops backup create ...")
+        ops_create, create_rss = timed([odoo_ops, "-q", "backup", "create", "--name", "bench"],
+                                       env, cwd=work, track=True)
+        ops_size = du(work / "backups" / "bench")
+        log(f"  {ops_create:.1f}s, {ops_size / 1024**2:.0f} MiB, peak RSS "
+            f"{create_rss / 1024**2:.0f} MiB")
+
+        # -- restore --------------------------------------------------------------
+        with psycopg.connect(args.dsn, autocommit=True) as conn:
+            for name in restore_dbs:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        log("baseline restore: createdb + pg_restore, then tar xzf ...")
+        t_create, _ = timed(["createdb", restore_dbs[0]], env)
+        t_restore, _ = timed(["pg_restore", "--no-owner", "-d", restore_dbs[0],
+                              str(work / "baseline.dump")], env)
+        target = work / "baseline-restored"
+        target.mkdir()
+        t_untar, _ = timed(["tar", "xzf", str(work / "baseline-filestore.tgz"), "-C",
+                            str(target)], env)
+        base_restore = t_create + t_restore + t_untar
+        log(f"  {base_restore:.1f}s (pg_restore {t_restore:.1f}s + tar {t_untar:.1f}s)")
+        log("odoo-ops backup restore ...")
+        ops_restore, restore_rss = timed(
+            [odoo_ops, "-q", "backup", "restore", "bench", "--to", restore_dbs[1]], env,
+            cwd=work, track=True)
+        log(f"  {ops_restore:.1f}s, peak RSS {restore_rss / 1024**2:.0f} MiB")
+
+        log("")
+        log(f"data: database {db_size / 1024**3:.2f} GiB, filestore {args.files} files "
+            f"{fs_bytes / 1024**2:.0f} MiB; {os.cpu_count()} CPUs; warm page cache for both")
+        log(f"{'':10}{'baseline':>12}{'odoo-ops':>12}{'ratio':>10}")
+        log(f"{'create':10}{base_create:>11.1f}s{ops_create:>11.1f}s"
+            f"{base_create / ops_create:>9.2f}x")
+        log(f"{'restore':10}{base_restore:>11.1f}s{ops_restore:>11.1f}s"
+            f"{base_restore / ops_restore:>9.2f}x")
+        log(f"{'size':10}{base_size / 1024**2:>9.0f}MiB{ops_size / 1024**2:>9.0f}MiB"
+            f"{ops_size / base_size:>9.2f}x")
+        log(f"odoo-ops peak RSS: create {create_rss / 1024**2:.0f} MiB, "
+            f"restore {restore_rss / 1024**2:.0f} MiB")
+    finally:
+        if not args.keep:
+            with psycopg.connect(args.dsn, autocommit=True) as conn:
+                for name in [BENCH_DB, *restore_dbs]:
+                    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                    (f"{BENCH_DB}%",)).fetchall()
+                for (name,) in rows:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            shutil.rmtree(work, ignore_errors=True)
+            log("generated data removed")
+
+
+if __name__ == "__main__":
+    main()
