@@ -214,6 +214,16 @@ def python_dependencies(ctx: CheckContext) -> Outcome:
         for prog in addon.bin_dependencies:
             bin_users.setdefault(prog, []).append(addon.name)
     python, sys_path, how = interpreter(ctx)
+    if ctx.deployment.runner == "compose":
+        from odoo_ops.checks.docker import daemon_state
+
+        ok, said = daemon_state(ctx)  # asked once per run, shared with docker-daemon
+        if not ok:
+            return Outcome(
+                Status.SKIP,
+                f"Docker daemon not reachable: {said}",
+                "start Docker (see docker-daemon) and run the check again",
+            )
     programs = sorted({*bin_users, *ODOO_PROGRAMS})
     script = probe_script(sorted(req_users), programs, [ODOO_PACKAGE, *ODOO_MODULES], sys_path)
     try:
