@@ -17,6 +17,7 @@ import secrets
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -243,7 +244,15 @@ class DatabaseManager:
             stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                 sql.Identifier(name), sql.Identifier(template))
         with _admin(self.admin_dsn) as conn:
-            conn.execute(stmt)
+            for attempt in range(20):
+                try:
+                    conn.execute(stmt)
+                    break
+                except psycopg.errors.ObjectInUse:
+                    # "source database is being accessed by other users" (autovacuum...)
+                    if not template or attempt == 19:
+                        raise
+                    time.sleep(0.1)
         return TestDatabase(name=name, dsn=dsn_for(self.admin_dsn, name), admin_dsn=self.admin_dsn)
 
     def drop(self, name: str) -> list[str]:
@@ -274,6 +283,7 @@ class DatabaseManager:
                     odoo_schema.create_odoo_schema(conn, version)
                     if seed:
                         odoo_schema.seed_base(conn, version)
+                    conn.execute("VACUUM ANALYZE")  # leave autovacuum nothing to do
                 self._templates[key] = name
             return self._templates[key]
 
