@@ -145,6 +145,12 @@ def addons_path(ctx: CheckContext) -> Outcome:
             "set addons_paths in odoo-ops.toml to a local checkout to check them from here",
         )
     inside = ctx.target.unmapped_addons_paths()
+    configured = ctx.deployment.addons_paths
+    if configured and not ctx.target.addons_paths:
+        return failed(
+            f"addons_paths of odoo-ops.toml match no directory: {', '.join(configured)}",
+            "fix addons_paths (relative paths start at the project directory; globs allowed)",
+        )
     if not ctx.target.addons_paths:
         if inside:
             return Outcome(

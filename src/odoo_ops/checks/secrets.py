@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from odoo_ops.checks.base import Outcome, Status, check, failed, passed, skipped
 from odoo_ops.checks.conf import compose_where, display, scan_conf_text
+from odoo_ops.errors import ConfigError
 
 if TYPE_CHECKING:
     from odoo_ops.checks.context import CheckContext
@@ -364,8 +365,8 @@ def secrets_weak(ctx: CheckContext) -> Outcome:
         text = scan_conf_text(conf_path, display(ctx, conf_path))
         try:
             conf = ctx.target.conf
-        except Exception:
-            conf = None
+        except ConfigError:
+            conf = None  # unreadable: conf-readable says why
         for option in ("db_password", "smtp_password"):
             written = text.written.get(option)
             if written is None or "%(env:" in written or conf is None:

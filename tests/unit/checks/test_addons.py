@@ -150,3 +150,9 @@ def test_dependency_cycle_fails(fp: FileProject) -> None:
     fp.addon("y", depends=["x"])
     path_project(fp, "addons")
     assert_status(fp.one("addons-manifests"), Status.FAIL, "cycle")
+
+
+def test_configured_addons_paths_matching_nothing_fail(fp: FileProject) -> None:
+    fp.conf()
+    fp.configure(addons_paths=["vendor/*"])
+    assert_status(fp.one("addons-path"), Status.FAIL, "match no directory", "vendor/*")
