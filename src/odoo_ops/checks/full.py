@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -225,6 +226,20 @@ def _odoo(ctx: CheckContext, copy: DatabaseCopy) -> OdooCommand:
     return odoo
 
 
+def _remove_filestore(ctx: CheckContext, copy: DatabaseCopy, odoo: OdooCommand) -> None:
+    """Remove the copy's filestore (files written by -u): here when its host path is
+    known, else by Odoo itself where it runs (one short ``odoo shell``)."""
+    host = ctx.target.filestore_dir(copy.name)
+    if host is not None:
+        if host.name == copy.name and COPY_INFIX in host.name and host.is_dir():
+            shutil.rmtree(host, ignore_errors=True)
+        return
+    try:
+        ctx.runner.run(odoo.shell(database=copy.name), input=CLEANUP_SCRIPT, timeout=300)
+    except OpsError:
+        pass
+
+
 def _log_file(ctx: CheckContext, copy: DatabaseCopy, what: str) -> Path:
     return ctx.target.log_dir / f"check-{what}-{copy.name}.log"
 
@@ -280,10 +295,7 @@ def full_update_base(ctx: CheckContext) -> Outcome:
         except OpsError as exc:
             return skipped(f"cannot run odoo: {exc}")
         outcome = _judge("-u base", result, shlex.join(runner.wrap(argv)), log_path)
-        try:
-            runner.run(odoo.shell(database=copy.name), input=CLEANUP_SCRIPT, timeout=300)
-        except OpsError:
-            pass
+        _remove_filestore(ctx, copy, odoo)
         return outcome
 
     return _on_copy(ctx, work)

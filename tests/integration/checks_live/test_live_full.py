@@ -184,3 +184,25 @@ def test_copy_name_fits_postgres_identifiers() -> None:
     name = copy_name("x" * 80)
     assert len(name) <= 63 and COPY_INFIX in name
     assert copy_name("prod") != copy_name("prod")
+
+
+def test_update_base_removes_the_copy_filestore_on_this_host(
+    full_live: tuple[LiveProject, Any, Path],
+    fake_bin: FakeBin,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """data_dir maps to this host: the copy's filestore is removed here, no extra odoo run."""
+    live, db, _ = full_live
+    name = db.name + COPY_INFIX + "fixed1"
+    monkeypatch.setattr("odoo_ops.checks.full.copy_name", lambda source: name)
+    store = tmp_path / "data" / "filestore" / name
+    (store / "ab").mkdir(parents=True)
+    (store / "ab" / "abcdef").write_bytes(b"menu icon written by -u")
+    keep = tmp_path / "data" / "filestore" / db.name
+    keep.mkdir(parents=True)
+    result = live.one("full-update-base", full=True)
+    assert result.status == Status.PASS, result.message
+    assert not store.exists() and keep.is_dir()
+    assert not [c for c in fake_bin.odoo_calls() if c and c[0] == "shell"]
+    assert copies_of(db) == []
