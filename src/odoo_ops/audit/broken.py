@@ -58,22 +58,26 @@ def module_states_sql() -> str:
 
 
 def broken_menu_actions_sql(action_tables: dict[str, str]) -> str:
-    """Menus whose action reference names no existing row of its action table."""
-    known = ", ".join(quote_literal(m) for m in sorted(action_tables)) or "NULL"
-    missing = " OR ".join(
-        f"(r.amodel = {quote_literal(model)} AND NOT EXISTS"
-        f" (SELECT 1 FROM {quote_ident(table)} a WHERE a.id = r.aid))"
+    """Menus whose action reference names no existing row of its action table.
+
+    The rows of every action table are gathered once and the menus anti-joined
+    against them (a hash anti-join: one pass over each table, whatever the
+    number of menus).
+    """
+    acts = " UNION ALL ".join(
+        f"SELECT {quote_literal(model)} AS amodel, a.id FROM {quote_ident(table)} a"
         for model, table in sorted(action_tables.items())
-    )
+    ) or "SELECT NULL::varchar AS amodel, NULL::int AS id WHERE false"
     return (
         "WITH r AS (SELECT m.id, m.action, m.active, split_part(m.action, ',', 1) AS amodel,"
         f" CASE WHEN split_part(m.action, ',', 2) ~ {_ID_RE}"
         " THEN split_part(m.action, ',', 2)::int END AS aid"
-        " FROM ir_ui_menu m WHERE m.action IS NOT NULL AND m.action <> '')"
+        " FROM ir_ui_menu m WHERE m.action IS NOT NULL AND m.action <> ''),"
+        f" acts AS ({acts})"
         " SELECT r.id, r.action, r.active, r.amodel, r.aid FROM r"
-        f" WHERE r.aid IS NULL OR r.amodel NOT IN ({known})"
-        + (f" OR {missing}" if missing else "")
-        + " ORDER BY r.id"
+        " WHERE r.aid IS NULL OR NOT EXISTS"
+        " (SELECT 1 FROM acts a WHERE a.amodel = r.amodel AND a.id = r.aid)"
+        " ORDER BY r.id"
     )
 
 

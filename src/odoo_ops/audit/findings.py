@@ -60,8 +60,6 @@ class AuditReport:
         return dict(sorted(out.items()))
 
     def to_dict(self) -> dict[str, Any]:
-        from odoo_ops.report.table import to_jsonable
-
         return {
             "audit": self.audit,
             "database": self.database,
@@ -70,7 +68,7 @@ class AuditReport:
             "ok": self.ok,
             "summary": self.summary(),
             "counts": dict(sorted(self.counts.items())),
-            "findings": [to_jsonable(f) for f in self.findings],
+            "findings": [dict(f.__dict__) for f in self.findings],
             "notes": list(self.notes),
         }
 

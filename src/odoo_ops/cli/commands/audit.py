@@ -63,8 +63,32 @@ def findings_table(report: AuditReport, fmt: str) -> Table:
     return table
 
 
+def _json_default(value: Any) -> Any:
+    from odoo_ops.report.table import to_jsonable
+
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return to_jsonable(value) if not isinstance(value, type) else str(value)
+
+
+def render(app: App, table: Table, fmt: str) -> None:
+    """JSON straight from plain data (fast on thousands of rows); the rest via Table."""
+    if fmt == "json" and table.data is not None:
+        import json
+
+        app.out(json.dumps(table.data, indent=2, ensure_ascii=False, default=_json_default)
+                + "\n")  # fmt: skip
+    else:
+        app.render(table, fmt)
+
+
+def plain(obj: Any) -> dict[str, Any]:
+    """A dataclass of plain values as a dict (no deep copy)."""
+    return dict(obj.__dict__)
+
+
 def finish(app: App, report: AuditReport, table: Table, fmt: str, ci: bool) -> int:
-    app.render(table, fmt)
+    render(app, table, fmt)
     return 1 if ci and report.findings else 0
 
 
@@ -91,7 +115,7 @@ def modules_cmd(app: App, fmt: str, ci: bool) -> int:
     are not on the scanned path).
     """
     from odoo_ops.audit.modules import audit_modules
-    from odoo_ops.report.table import Table, to_jsonable
+    from odoo_ops.report.table import Table
 
     target = app.target()
     result = audit_modules(target.database(), scan_for(target), series=target.series,
@@ -112,7 +136,7 @@ def modules_cmd(app: App, fmt: str, ci: bool) -> int:
         table.notes.append(f"{len(result.rows)} module(s): {counts}")
         table.notes.extend(f"{f.severity}: {f.problem}" for f in report.findings)
     data = report.to_dict()
-    data["modules"] = [to_jsonable(r) for r in result.rows]
+    data["modules"] = [plain(r) for r in result.rows]
     table.data = data
     return finish(app, report, table, fmt, ci)
 
@@ -150,7 +174,7 @@ def drift_cmd(app: App, fmt: str, ci: bool) -> int:
     dangerous), pending (stuck in to install/upgrade/remove), no-code.
     """
     from odoo_ops.audit.drift import audit_drift
-    from odoo_ops.report.table import Table, to_jsonable
+    from odoo_ops.report.table import Table
 
     target = app.target()
     result = audit_drift(target.database(), scan_for(target), series=target.series,
@@ -165,7 +189,7 @@ def drift_cmd(app: App, fmt: str, ci: bool) -> int:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
         table.notes.append(f"{len(result.rows)} installed or pending module(s): {counts}")
     data = report.to_dict()
-    data["modules"] = [to_jsonable(r) for r in result.rows]
+    data["modules"] = [plain(r) for r in result.rows]
     table.data = data
     return finish(app, report, table, fmt, ci)
 
@@ -181,7 +205,7 @@ def crons_cmd(app: App, fmt: str, ci: bool) -> int:
     Overdue means nextcall is more than one interval in the past.
     """
     from odoo_ops.audit.crons import audit_crons
-    from odoo_ops.report.table import Table, to_jsonable
+    from odoo_ops.report.table import Table
 
     target = app.target()
     result = audit_crons(target.database(), series=target.series)
@@ -200,7 +224,7 @@ def crons_cmd(app: App, fmt: str, ci: bool) -> int:
                            else "no findings")  # fmt: skip
     data = report.to_dict()
     data["now_utc"] = result.now
-    data["crons"] = [to_jsonable(r) for r in result.rows]
+    data["crons"] = [plain(r) for r in result.rows]
     table.data = data
     return finish(app, report, table, fmt, ci)
 
@@ -217,7 +241,7 @@ def database_cmd(app: App, fmt: str, ci: bool) -> int:
     when the extension is installed in the database.
     """
     from odoo_ops.audit.database import audit_database
-    from odoo_ops.report.table import Table, to_jsonable
+    from odoo_ops.report.table import Table
 
     target = app.target()
     result = audit_database(target.database(), series=target.series)
@@ -243,9 +267,9 @@ def database_cmd(app: App, fmt: str, ci: bool) -> int:
         "size_bytes": result.size_bytes, "connections": result.connections,
         "database_connections": result.database_connections,
         "max_connections": result.max_connections,
-        "tables": [to_jsonable(t) for t in result.tables],
-        "unused_indexes": [to_jsonable(i) for i in result.unused_indexes],
-        "sessions": [to_jsonable(s) for s in result.sessions],
+        "tables": [plain(t) for t in result.tables],
+        "unused_indexes": [plain(i) for i in result.unused_indexes],
+        "sessions": [plain(s) for s in result.sessions],
         "statements": result.statements,
     })  # fmt: skip
     table.data = data
