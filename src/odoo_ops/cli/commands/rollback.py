@@ -1,0 +1,81 @@
+"""``odoo-ops rollback [ID]``: put a deploy back, by hand."""
+
+from __future__ import annotations
+
+import click
+
+from odoo_ops.cli.common import App, deployment_options, pass_app
+
+
+@click.command("rollback")
+@click.argument("deploy_id", required=False)
+@deployment_options
+@click.option("--wait", type=float, default=0.0, help="Wait up to N s for the deployment lock.")
+@click.option("--dry-run", is_flag=True, help="Say what would be put back, change nothing.")
+@pass_app
+def command(app: App, deploy_id: str | None, wait: float, dry_run: bool) -> int:
+    """Roll back deploy ID (default: an interrupted deploy, else the latest).
+
+    Code goes back to the commit recorded before the deploy; the database and
+    filestore to the instant copy when it still exists, else to the deploy's
+    backup (the current database is kept as <db>_before_restore_<time>);
+    crons and maintenance mode as they were before the deploy.
+    """
+    from odoo_ops.deploy import interrupted, journal_of, roll_back_record
+    from odoo_ops.deploy.journal import DeployRecord, new_id, now_iso, who
+    from odoo_ops.errors import OpsError
+    from odoo_ops.locking import deployment_lock
+
+    target = app.target()
+    journal = journal_of(target)
+    if deploy_id:
+        record = journal.get(deploy_id)
+        if record is None:
+            raise OpsError(
+                f"no deploy {deploy_id!r} in the journal", hint="see `odoo-ops deploy history`"
+            )
+    else:
+        deploys = [r for r in journal.records() if r.kind == "deploy"]
+        record = interrupted(target) or (
+            max(deploys, key=lambda r: r.started_at) if deploys else None
+        )
+        if record is None:
+            raise OpsError("no deploy to roll back", hint="see `odoo-ops deploy history`")
+    source = (
+        f"instant copy {record.instant_copy}"
+        if record.instant_copy
+        else f"backup {record.backup}"
+        if record.backup
+        else "nothing"
+    )
+    app.info(
+        f"rolling back deploy {record.id} ({record.result}): code to"
+        f" {(record.ref_before or '?')[:12]}, database from {source}"
+    )
+    if dry_run:
+        return 0
+    entry = DeployRecord(
+        id=new_id(),
+        kind="rollback",
+        who=who(),
+        started_at=now_iso(),
+        ref_before=record.ref_after,
+        ref_after=record.ref_before,
+        backup=record.backup,
+        requested_ref=record.id,
+    )
+    with deployment_lock(target, wait=wait):
+        try:
+            roll_back_record(target, record, say=app.info)
+        except OpsError as exc:
+            entry.result, entry.error, entry.finished_at = "failed", exc.message, now_iso()
+            journal.write(entry)
+            raise
+    if record.result == "running":
+        record.result = "rolled-back"
+        record.finished_at = now_iso()
+        journal.write(record)
+    entry.result, entry.finished_at = "rolled-back", now_iso()
+    journal.write(entry)
+    app.out(f"rolled back deploy {record.id}\n")
+    return 0

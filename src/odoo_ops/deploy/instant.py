@@ -1,0 +1,131 @@
+"""Instant rollback copies: a template copy of the database and a hard-link
+copy of the filestore, so rolling back a big database takes seconds.
+
+- Database: ``CREATE DATABASE copy TEMPLATE db`` (with ``STRATEGY
+  FILE_COPY`` on PostgreSQL 15+ for databases of 1 GB or more: a file-level
+  copy that writes no WAL for the whole base; smaller ones use the default
+  WAL_LOG strategy, which needs no checkpoint). It needs no other session
+  on ``db``: a deploy takes it after maintenance mode stopped the workers; remaining sessions of the
+  deployment's database are terminated first.
+- Filestore: Odoo names attachment files by their content checksum and never
+  rewrites one in place, so a tree of hard links (``cp -al``) is a complete,
+  instant and space-free copy.
+
+Rolling back swaps the names: the changed database is renamed aside and
+dropped, the copy is renamed into place; the filestore the same way.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from odoo_ops.errors import OpsError
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from odoo_ops.target import Database
+
+
+# From this size on, copy files instead of WAL-logging every block (PostgreSQL
+# 15+): FILE_COPY costs a checkpoint (seconds) but no WAL the size of the base.
+FILE_COPY_BYTES = 1 << 30
+
+
+@dataclass
+class InstantCopy:
+    database: str
+    copy_name: str
+    filestore: Path | None = None
+    filestore_copy: Path | None = None
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _terminate(conn: psycopg.Connection, dbname: str) -> None:
+    conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid()",
+        (dbname,),
+    )
+
+
+def database_exists(admin: Database, name: str) -> bool:
+    with admin.connect(autocommit=True, dbname="postgres") as conn:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    return row is not None
+
+
+def create_copy(
+    admin: Database, database: str, copy_name: str, filestore: Path | None
+) -> InstantCopy:
+    """Copy ``database`` (and its filestore) under ``copy_name``; raise OpsError when refused."""
+    import psycopg
+
+    with admin.connect(autocommit=True, dbname="postgres") as conn:
+        strategy = ""
+        if conn.info.server_version >= 150000:
+            row = conn.execute("SELECT pg_database_size(%s)", (database,)).fetchone()
+            if row and row[0] >= FILE_COPY_BYTES:
+                strategy = " STRATEGY FILE_COPY"
+        _terminate(conn, database)
+        try:
+            conn.execute(
+                f"CREATE DATABASE {_ident(copy_name)} TEMPLATE {_ident(database)}{strategy}"
+            )
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise OpsError(f"instant copy of {database} refused by the server: {first}") from None
+    result = InstantCopy(database=database, copy_name=copy_name)
+    if filestore is not None and filestore.is_dir():
+        copy_dir = filestore.with_name(filestore.name + ".odoo-ops-rollback")
+        if copy_dir.exists():
+            shutil.rmtree(copy_dir)
+        proc = subprocess.run(
+            ["cp", "-al", str(filestore), str(copy_dir)], capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            drop_copy(admin, result)
+            raise OpsError(f"hard-link copy of the filestore failed: {proc.stderr.strip()}")
+        result.filestore, result.filestore_copy = filestore, copy_dir
+    return result
+
+
+def restore_copy(admin: Database, copy: InstantCopy) -> None:
+    """Put the copy back in place of the (changed) database and filestore."""
+    aside = f"{copy.database}_odoo_ops_failed"[:63]
+    with admin.connect(autocommit=True, dbname="postgres") as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {_ident(aside)} WITH (FORCE)")
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (copy.database,)
+        ).fetchone()
+        if exists:
+            _terminate(conn, copy.database)
+            conn.execute(f"ALTER DATABASE {_ident(copy.database)} RENAME TO {_ident(aside)}")
+        _terminate(conn, copy.copy_name)
+        conn.execute(f"ALTER DATABASE {_ident(copy.copy_name)} RENAME TO {_ident(copy.database)}")
+        conn.execute(f"DROP DATABASE IF EXISTS {_ident(aside)} WITH (FORCE)")
+    if copy.filestore is not None and copy.filestore_copy is not None:
+        if not copy.filestore_copy.is_dir():
+            raise OpsError(f"filestore rollback copy missing: {copy.filestore_copy}")
+        failed = copy.filestore.with_name(copy.filestore.name + ".odoo-ops-failed")
+        if failed.exists():
+            shutil.rmtree(failed)
+        if copy.filestore.exists():
+            copy.filestore.rename(failed)
+        copy.filestore_copy.rename(copy.filestore)
+        shutil.rmtree(failed, ignore_errors=True)
+
+
+def drop_copy(admin: Database, copy: InstantCopy) -> None:
+    """Drop the rollback copy (after a successful deploy)."""
+    with admin.connect(autocommit=True, dbname="postgres") as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {_ident(copy.copy_name)} WITH (FORCE)")
+    if copy.filestore_copy is not None and copy.filestore_copy.exists():
+        shutil.rmtree(copy.filestore_copy, ignore_errors=True)
