@@ -400,7 +400,7 @@ def secrets_weak(ctx: CheckContext) -> Outcome:
 
 CONFIG_SUFFIXES = frozenset({
     ".yml", ".yaml", ".conf", ".cfg", ".ini", ".toml", ".env", ".sh", ".bash", ".zsh",
-    ".service", ".properties", ".json", ".j2", ".py", ".pgpass", ".netrc",
+    ".service", ".properties", ".json", ".j2", ".py", ".pgpass", ".netrc", ".pem", ".crt",
 })  # fmt: skip
 CONFIG_NAMES = re.compile(
     r"^(dockerfile.*|makefile|caddyfile.*|\.env(\..*)?|\.odoorc|\.pgpass|\.netrc|.*compose.*\.ya?ml)$",
@@ -408,7 +408,7 @@ CONFIG_NAMES = re.compile(
 )
 EXAMPLE_NAME = re.compile(r"(\.|_|-)(example|sample|template|dist|tpl)(\.|$)|^example", re.I)
 SECRET_FILES = re.compile(
-    r"^(\.env(\.[^.]+)?|\.pgpass|\.netrc|id_(rsa|ecdsa|ed25519|dsa)|.*\.(pem|key|p12|pfx))$", re.I
+    r"^(\.env(\.[^.]+)?|\.pgpass|\.netrc|id_(rsa|ecdsa|ed25519|dsa)|.*\.(key|p12|pfx))$", re.I
 )
 
 _PRIVATE_KEY = re.compile(r"-----BEGIN ([A-Z]+ )*PRIVATE KEY( BLOCK)?-----")
@@ -420,6 +420,15 @@ _TOKENS = (
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), "a Slack token"),
     (re.compile(r"\bsk_live_[0-9A-Za-z]{20,}\b"), "a Stripe live key"),
     (re.compile(r"\bhooks\.slack\.com/services/[A-Za-z0-9/]+"), "a Slack webhook URL"),
+    (re.compile(r"\bdiscord(app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]+"), "a Discord webhook URL"),
+    # apprise notification URLs carry their token in the URL (odoo-ops.toml notifications)
+    (
+        re.compile(
+            r"""["'](mmosts?|slack|discord|tgram|msteams|pover|ntfys?|gotifys?|matrixs?|"""
+            r"""rockets?|zulip|twilio|signals?|pbul|join|ifttt)://(?!\$\{)[^"'\s]{8,}"""
+        ),
+        "a notification URL with its token",
+    ),
 )
 _URL_PASSWORD = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@'\"]+:([^\s@/'\"]+)@", re.I)
 _ASSIGN = re.compile(

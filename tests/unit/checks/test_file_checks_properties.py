@@ -103,7 +103,8 @@ def test_secret_values_never_in_outcomes(secret: str, key: str) -> None:
 
 FINDING = re.compile(
     r"^(a private key|a GitHub token|a GitLab token|an AWS access key|a Slack token|"
-    r"a Stripe live key|a Slack webhook URL|a URL with a password|"
+    r"a Stripe live key|a Slack webhook URL|a Discord webhook URL|a URL with a password|"
+    r"a notification URL with its token|"
     r"[A-Za-z0-9_.\-]+ has a literal value|[A-Za-z]+ given literally on a command line)$"
 )
 

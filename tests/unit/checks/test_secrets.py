@@ -82,6 +82,9 @@ def test_is_secret_name(name: str, secret: bool) -> None:
         ("token: ghp_" + "a" * 36, "a GitHub token"),
         ("-----BEGIN OPENSSH PRIVATE KEY-----", "a private key"),
         ('"api_key": "sk-abcdefghijklmnop",', "api_key has a literal value"),
+        ('urls = ["slack://TokenA/TokenB/TokenC"]', "a notification URL with its token"),
+        ('    "mmost://mattermost.example.com/abcdefgh12345",', "a notification URL"),
+        ("url: https://discord.com/api/webhooks/123/abcDEF", "a Discord webhook URL"),
     ],
 )
 def test_line_findings_flags(line: str, expected: str) -> None:
@@ -104,6 +107,8 @@ def test_line_findings_flags(line: str, expected: str) -> None:
         "password_min_length = 12",
         'echo "Enter the password for the user"',
         "    password:",
+        'urls = ["${NOTIFY_URL}"]',
+        '    "slack://${SLACK_TOKENS}",',
     ],
 )
 def test_line_findings_ignores_references(line: str) -> None:
@@ -235,6 +240,18 @@ def test_hardcoded_in_git_repo(fp: FileProject) -> None:
     shown = text_of(result)
     assert "Leaked" not in shown
     assert "notes.txt" not in shown
+
+
+def test_hardcoded_certificate_is_not_a_secret(fp: FileProject) -> None:
+    fp.git("init", "-q")
+    fp.write(
+        "proxy/fullchain.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    )
+    fp.write("proxy/privkey.pem", "-----BEGIN PRIVATE KEY-----\nMIIE\n")
+    fp.git("add", ".")
+    result = fp.one("secrets-hardcoded")
+    assert_status(result, Status.FAIL, "proxy/privkey.pem:1: a private key")
+    assert "fullchain" not in text_of(result)
 
 
 def test_hardcoded_private_key_file_content(fp: FileProject) -> None:
