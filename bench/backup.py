@@ -39,7 +39,7 @@ import psutil
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-BENCH_DB = "odoo_ops_bench"
+BENCH_DB = "odoo_ops_backup_bench"  # every database this bench makes starts with it
 
 
 def log(text: str) -> None:
@@ -214,6 +214,8 @@ def main() -> None:
     parser.add_argument("--fs-mb", type=int, default=520)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="Keep the generated data.")
+    parser.add_argument("--reuse", action="store_true",
+                        help="Reuse the database and filestore kept by a --keep run.")
     args = parser.parse_args()
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="odoo-ops-bench-"))
@@ -224,13 +226,26 @@ def main() -> None:
     odoo_ops = shutil.which("odoo-ops") or sys.exit("odoo-ops is not installed")
     restore_dbs = [f"{BENCH_DB}_baseline_restore", f"{BENCH_DB}_ops_restore"]
     try:
-        log(f"generating >= {args.db_gb} GB of rows in {BENCH_DB} (server-side)...")
-        t = time.monotonic()
-        generate_database(args.dsn, args.db_gb)
-        log(f"  done in {time.monotonic() - t:.0f}s")
-        log(f"generating {args.files} filestore files (~{args.fs_mb} MB)...")
-        fs_bytes = generate_filestore(fs, args.files, args.fs_mb,
-                                      make_conninfo(args.dsn, dbname=BENCH_DB))
+        if args.reuse:
+            for stale in ("backups", "baseline.dump", "baseline-filestore.tgz",
+                          "baseline-restored"):
+                path = work / stale
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
+            with psycopg.connect(args.dsn, autocommit=True) as conn:
+                for name in restore_dbs:
+                    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            fs_bytes = du(fs)
+        else:
+            log(f"generating >= {args.db_gb} GB of rows in {BENCH_DB} (server-side)...")
+            t = time.monotonic()
+            generate_database(args.dsn, args.db_gb)
+            log(f"  done in {time.monotonic() - t:.0f}s")
+            log(f"generating {args.files} filestore files (~{args.fs_mb} MB)...")
+            fs_bytes = generate_filestore(fs, args.files, args.fs_mb,
+                                          make_conninfo(args.dsn, dbname=BENCH_DB))
         with psycopg.connect(make_conninfo(args.dsn, dbname=BENCH_DB)) as conn:
             db_size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
         log(f"database {db_size / 1024**3:.2f} GiB, filestore {args.files} files "
@@ -292,12 +307,15 @@ def main() -> None:
         log(f"odoo-ops peak RSS: create {create_rss / 1024**2:.0f} MiB, "
             f"restore {restore_rss / 1024**2:.0f} MiB")
     finally:
-        if not args.keep:
+        if args.keep:
+            log(f"kept: database {BENCH_DB}, {work} (rerun with --reuse --workdir {work})")
+        else:
             with psycopg.connect(args.dsn, autocommit=True) as conn:
                 for name in [BENCH_DB, *restore_dbs]:
                     conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-                rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
-                                    (f"{BENCH_DB}%",)).fetchall()
+                rows = conn.execute(
+                    "SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
+                    (f"{BENCH_DB}_",)).fetchall()
                 for (name,) in rows:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             shutil.rmtree(work, ignore_errors=True)
