@@ -1,0 +1,121 @@
+"""`odoo-ops init` run as a user runs it: create, re-run, --force, --check-only, errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+passlib_hash = pytest.importorskip("passlib.hash", reason="passlib is a test extra")
+
+FLAGS = ["--domain", "erp.example.com", "--database", "odoo_prod", "--cpus", "2",
+         "--ram", "8192", "--users", "25", "--non-interactive"]  # fmt: skip
+
+
+def odoo_ops(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("odoo-ops")
+    argv = [exe] if exe else [sys.executable, "-m", "odoo_ops.cli.main"]
+    return subprocess.run(
+        [*argv, *args], capture_output=True, text=True, timeout=120, input=stdin,
+        env={**os.environ, "NO_COLOR": "1"},
+    )  # fmt: skip
+
+
+def files(d: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_init_rerun_force_check_only(tmp_path: Path) -> None:
+    d = tmp_path / "erp"
+    first = odoo_ops("init", str(d), *FLAGS)
+    assert first.returncode == 0, first.stderr
+    match = re.search(r"shown once.*\n\n\s+(\S+)\n", first.stdout)
+    assert match, first.stdout
+    master = match.group(1)
+    conf = (d / "config/odoo.conf").read_text()
+    stored = re.search(r"^admin_passwd = (\S+)$", conf, re.M)
+    assert stored and passlib_hash.pbkdf2_sha512.verify(master, stored.group(1))
+    assert stat.S_IMODE((d / ".env").stat().st_mode) == 0o600
+    for rel, content in files(d).items():
+        assert master.encode() not in content, rel
+    snapshot = files(d)
+
+    # re-run (answers come from odoo-ops.toml): a no-op
+    again = odoo_ops("init", str(d), "--non-interactive")
+    assert again.returncode == 0, again.stderr
+    assert "up to date" in again.stdout and "shown once" not in again.stdout
+    assert files(d) == snapshot
+
+    # a change is shown as a diff and not written without --force
+    changed = odoo_ops("init", str(d), "--users", "3", "--non-interactive")
+    assert changed.returncode == 1
+    assert "-workers = 4" in changed.stdout and "+workers = 2" in changed.stdout
+    assert "error: " in changed.stderr and "--force" in changed.stderr
+    assert files(d) == snapshot
+
+    # --force writes it, keeping every secret
+    env_before = (d / ".env").read_text()
+    forced = odoo_ops("init", str(d), "--users", "3", "--non-interactive", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "shown once" not in forced.stdout
+    assert (d / ".env").read_text() == env_before
+    assert re.search(r"^admin_passwd = (\S+)$", (d / "config/odoo.conf").read_text(), re.M).group(
+        1
+    ) == stored.group(1)  # type: ignore[union-attr]
+    assert "workers = 2" in (d / "config/odoo.conf").read_text()
+    for line in env_before.splitlines():
+        if "PASSWORD=" in line:
+            assert line.split("=", 1)[1] not in forced.stdout + forced.stderr
+
+    # --check-only explains differences and exits 1; 0 when all match
+    ok = odoo_ops("init", str(d), "--check-only")
+    assert ok.returncode == 0 and "match" in ok.stdout
+    conf_path = d / "config/odoo.conf"
+    conf_path.write_text(conf_path.read_text().replace("proxy_mode = True", "proxy_mode = False"))
+    audit = odoo_ops("init", str(d), "--check-only")
+    assert audit.returncode == 1
+    assert "config/odoo.conf: proxy_mode = False, init writes True" in audit.stdout
+    assert conf_path.read_text().count("proxy_mode = False") == 1  # nothing written
+
+
+def test_interactive_prompts(tmp_path: Path) -> None:
+    # prompts read stdin (the CLI asks only on a terminal, so isatty is forced);
+    # answers: domain, series, database, proxy, cpus, ram, users, redis, deployment
+    d = tmp_path / "erp"
+    script = (
+        "import sys, odoo_ops.cli.main as m\n"
+        "sys.stdin.isatty = lambda: True\n"
+        "sys.exit(m.main(sys.argv[1:]))\n"
+    )
+    answers = "shop.example.org\n17.0\nshop\ncaddy\n2\n4096\n12\ny\n\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "init", str(d)], input=answers, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    toml = (d / "odoo-ops.toml").read_text()
+    assert 'series = "17.0"' in toml and 'proxy = "caddy"' in toml and "redis = true" in toml
+    assert (d / "proxy/Caddyfile").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--domain", "not a domain"], "is not a domain name"),
+        (["--domain", "erp.example.com", "--series", "15.0"], "Invalid value for '--series'"),
+        (["--domain", "erp.example.com", "--ram", "512"], "Invalid value for '--ram'"),
+        ([], "no domain given"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    proc = odoo_ops("init", str(tmp_path / "x"), "--non-interactive", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "x").exists()
