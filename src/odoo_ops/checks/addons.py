@@ -11,6 +11,8 @@ a database, of everything on the path) and of the modules planned with
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +57,18 @@ class AddonsView:
         return f"no installed modules read: {self.db_note}"
 
 
+def guess_series(versions: Iterable[str | None]) -> str | None:
+    """The most common series among full manifest versions (``18.0.1.0.0``), or None."""
+    counts: Counter[str] = Counter()
+    for version in versions:
+        parts = (version or "").strip().split(".")
+        if len(parts) >= 4 and parts[0].isdigit() and parts[1] == "0":
+            counts[f"{parts[0]}.0"] += 1
+    if not counts:
+        return None
+    return max(counts.items(), key=lambda kv: (kv[1], int(kv[0].split(".")[0])))[0]
+
+
 def _installed(ctx: CheckContext) -> tuple[set[str] | None, str]:
     try:
         states = ctx.module_states()
@@ -68,12 +82,12 @@ def addons_view(ctx: CheckContext) -> AddonsView:
     if "addons_view" in ctx.cache:
         cached: AddonsView = ctx.cache["addons_view"]
         return cached
-    from odoo_ops.addons import analyse, closure, detect_series
+    from odoo_ops.addons import analyse, closure
 
     scan = ctx.addons_scan()
     series, source = ctx.series, "configured"
     if not series:
-        series = detect_series(a.version for a in scan.addons.values())
+        series = guess_series(a.version for a in scan.addons.values())
         source = "guessed from manifest versions" if series else "unknown"
     installed, note = _installed(ctx)
     report = analyse(scan, series, installed=installed or ()) if series else None
