@@ -565,8 +565,8 @@ def secrets_hardcoded(ctx: CheckContext) -> Outcome:
                 findings.append(f"{rel}: a secrets file is tracked by git")
             continue  # an untracked .env is where secrets belong (see secrets-env-file)
         python = name.endswith(".py")
-        if python and _in_addon(path, root, addon_cache):
-            continue
+        if _in_addon(path, root, addon_cache):
+            continue  # addon code and assets, not deployment configuration
         try:
             if path.stat().st_size > 512 * 1024:
                 continue
