@@ -30,14 +30,16 @@ identical to click-odoo-update's.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 PARAM_INSTALLED_CHECKSUMS = "module_auto_update.installed_checksums"
@@ -74,15 +76,20 @@ class HashRules:
         return frozenset(out)
 
 
-def _excluded(relpath: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatchcase(relpath, p) for p in patterns)
+@lru_cache(maxsize=32)
+def _exclusion_regex(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regular expression for all the fnmatch patterns (``*`` matches ``/`` too)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
 
 
 def addon_files(top: str | os.PathLike[str], rules: HashRules) -> list[str]:
     """The relative paths hashed for the addon at ``top``, in digest order."""
     root = os.fspath(top)
     pruned = rules.pruned_dirs()
-    patterns = rules.exclude_patterns
+    regex = _exclusion_regex(tuple(rules.exclude_patterns))
+    excluded = regex.match if regex is not None else None
     keep = rules.keep_langs
     out: list[str] = []
 
@@ -107,7 +114,7 @@ def addon_files(top: str | os.PathLike[str], rules: HashRules) -> list[str]:
         lang_dir = bool(keep) and reldir in ("i18n", "i18n_extra")
         for name in files:
             rel = f"{reldir}/{name}" if reldir else name
-            if _excluded(rel, patterns):
+            if excluded is not None and excluded(rel):
                 continue
             if lang_dir:
                 base, ext = os.path.splitext(name)
@@ -125,19 +132,109 @@ def addon_files(top: str | os.PathLike[str], rules: HashRules) -> list[str]:
     return out
 
 
-def addon_checksum(top: str | os.PathLike[str], rules: HashRules | None = None) -> str:
-    """The click-odoo-update compatible sha1 of the addon directory ``top``."""
+def addon_checksum(
+    top: str | os.PathLike[str],
+    rules: HashRules | None = None,
+    cache: DigestCache | None = None,
+) -> str:
+    """The click-odoo-update compatible sha1 of the addon directory ``top``.
+
+    With ``cache`` the files are only read when the addon's stat signature
+    (names, sizes, mtimes, ctimes, inodes of the hashed files) differs from the
+    one recorded with the cached digest.
+    """
     rules = rules or HashRules()
     root = os.fspath(top)
+    files = addon_files(root, rules)
+    signature, racy = None, False
+    if cache is not None:
+        signature, racy = _signature(root, files)
+        hit = cache.get(root, rules, signature)
+        if hit is not None:
+            return hit
     digest = hashlib.sha1()
-    for rel in addon_files(root, rules):
+    for rel in files:
         digest.update(os.fsencode(rel))
         try:
             with open(os.path.join(root, rel), "rb") as fh:
                 digest.update(fh.read())
         except OSError:
             continue  # a dangling symlink: its name counts, it has no content
-    return digest.hexdigest()
+    value = digest.hexdigest()
+    if cache is not None and signature is not None and not racy:
+        cache.put(root, rules, signature, value)
+    return value
+
+
+#: files modified this recently are not trusted to the stat cache (coarse mtimes)
+RACY_SECONDS = 2.0
+
+
+def _signature(root: str, files: Sequence[str]) -> tuple[str, bool]:
+    """A digest of the stat facts of ``files``; True when one was modified just now."""
+    digest = hashlib.sha1()
+    limit = time.time_ns() - int(RACY_SECONDS * 1e9)
+    racy = False
+    for rel in files:
+        try:
+            st = os.stat(os.path.join(root, rel))
+        except OSError:
+            digest.update(f"{rel}\0-\n".encode("utf-8", "surrogateescape"))
+            continue
+        if st.st_mtime_ns >= limit or st.st_ctime_ns >= limit:
+            racy = True
+        digest.update(
+            f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+            f"\0{st.st_dev}\n".encode("utf-8", "surrogateescape")
+        )
+    return digest.hexdigest(), racy
+
+
+class DigestCache:
+    """Digests of addon directories keyed on their stat signature, kept in a JSON file.
+
+    Only a shortcut for this host: the stored checksums in the database are
+    always the full content digests. A file's content cannot change without its
+    ctime changing, so an unchanged signature means unchanged content; files
+    modified in the last :data:`RACY_SECONDS` are never cached.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = None if path is None else os.fspath(path)
+        self.entries: dict[str, list[str]] = {}
+        self.dirty = False
+        if self.path and os.path.exists(self.path):
+            try:
+                with open(self.path, encoding="utf-8") as fh:
+                    data = json.load(fh)
+                if data.get("version") == self.VERSION and isinstance(data.get("entries"), dict):
+                    self.entries = data["entries"]
+            except (OSError, ValueError, AttributeError):
+                self.entries = {}
+
+    @staticmethod
+    def _rules_key(rules: HashRules) -> str:
+        return "|".join([*rules.exclude_patterns, "#", *sorted(rules.keep_langs)])
+
+    def get(self, root: str, rules: HashRules, signature: str) -> str | None:
+        entry = self.entries.get(root)
+        if entry and entry[0] == self._rules_key(rules) and entry[1] == signature:
+            return entry[2]
+        return None
+
+    def put(self, root: str, rules: HashRules, signature: str, digest: str) -> None:
+        self.entries[root] = [self._rules_key(rules), signature, digest]
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.path or not self.dirty:
+            return
+        from odoo_ops.fileutil import atomic_write_text
+
+        atomic_write_text(self.path, json.dumps({"version": self.VERSION, "entries": self.entries}))
+        self.dirty = False
 
 
 def compute_checksums(
@@ -145,6 +242,7 @@ def compute_checksums(
     rules: HashRules | None = None,
     *,
     jobs: int | None = None,
+    cache: DigestCache | None = None,
 ) -> dict[str, str]:
     """Checksums of many addons (``name -> directory``), hashed in a few threads.
 
@@ -155,9 +253,9 @@ def compute_checksums(
     names = sorted(addon_dirs)
     workers = jobs or min(4, (os.cpu_count() or 1) + 1)
     if workers <= 1 or len(names) < 8:
-        return {n: addon_checksum(addon_dirs[n], rules) for n in names}
+        return {n: addon_checksum(addon_dirs[n], rules, cache) for n in names}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        values = pool.map(lambda n: addon_checksum(addon_dirs[n], rules), names)
+        values = pool.map(lambda n: addon_checksum(addon_dirs[n], rules, cache), names)
         return dict(zip(names, values, strict=True))
 
 
@@ -214,6 +312,7 @@ def changed_modules(
     *,
     not_installable: Iterable[str] = (),
     jobs: int | None = None,
+    cache: DigestCache | None = None,
 ) -> ChangedSet:
     """Compare the addons on disk with the stored checksums.
 
@@ -230,7 +329,7 @@ def changed_modules(
             hashable[name] = addon_dirs[name]
         else:
             out.unchecked.append(name)
-    out.computed = compute_checksums(hashable, rules, jobs=jobs)
+    out.computed = compute_checksums(hashable, rules, jobs=jobs, cache=cache)
     previous = stored or {}
     for name, digest in out.computed.items():
         old = previous.get(name)

@@ -66,7 +66,11 @@ def load_context(target: Target, *, series: str | None = None) -> ModulesContext
             "cannot tell the Odoo series", hint="set series in odoo-ops.toml (e.g. 18.0)"
         )
     paths = [str(p) for p in target.addons_paths]
-    scan = scan_addons_path(paths, base_dir=target.root) if paths else AddonsScan()
+    scan = (
+        scan_addons_path(paths, base_dir=target.root, cache_dir=target.state_dir / "cache")
+        if paths
+        else AddonsScan()
+    )
     host_addons = {name: addon.path for name, addon in scan.addons.items()}
     invalid = scan.invalid_names
     for name, row in modules.items():

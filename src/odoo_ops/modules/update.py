@@ -62,14 +62,37 @@ def not_installable(ctx: ModulesContext) -> set[str]:
     return out | set(ctx.scan.invalid_names)
 
 
-def compute_changed(ctx: ModulesContext, *, jobs: int | None = None) -> cks.ChangedSet:
+DIGEST_CACHE = "addon-digests.json"
+
+
+def digest_cache(ctx: ModulesContext) -> cks.DigestCache:
+    """This host's stat-keyed memo of addon digests (``<state_dir>/addon-digests.json``)."""
+    return cks.DigestCache(ctx.target.state_dir / DIGEST_CACHE)
+
+
+def compute_changed(
+    ctx: ModulesContext, *, jobs: int | None = None, use_cache: bool = True
+) -> cks.ChangedSet:
     """Which installed addons changed on disk since the last stored checksums."""
     rules, stored = hash_rules(ctx)
     installed = [n for n, r in ctx.modules.items() if r.state in UPDATABLE_STATES]
     dirs = {n: str(p) for n, p in ctx.host_addons.items()}
-    return cks.changed_modules(
-        installed, dirs, stored, rules, not_installable=not_installable(ctx), jobs=jobs
+    cache = digest_cache(ctx) if use_cache else None
+    found = cks.changed_modules(
+        installed,
+        dirs,
+        stored,
+        rules,
+        not_installable=not_installable(ctx),
+        jobs=jobs,
+        cache=cache,
     )
+    if cache is not None:
+        try:
+            cache.save()
+        except OpsError:
+            pass  # only a shortcut: a read-only state directory must not stop the update
+    return found
 
 
 def _write_checksums(ctx: ModulesContext, value: dict[str, str | bool]) -> None:
@@ -135,6 +158,7 @@ def update_modules(
     timeout: float | None = None,
     on_event: EventHandler | None = None,
     jobs: int | None = None,
+    use_cache: bool = True,
 ) -> UpdateResult:
     """Update named modules, every module (``-u all``) or the changed ones."""
     chosen = sum([bool(names), changed, all_modules])
@@ -152,7 +176,7 @@ def update_modules(
                 "--changed needs the addons on this host: no addons path is readable here",
                 hint="set addons_paths in odoo-ops.toml (host paths of the addons directories)",
             )
-        cs = compute_changed(ctx, jobs=jobs)
+        cs = compute_changed(ctx, jobs=jobs, use_cache=use_cache)
         result.changed_set = cs
         computed = cs.computed
         if cs.unchecked:

@@ -184,3 +184,39 @@ def test_stored_json_round_trip() -> None:
     assert cks.load_stored(None) is None
     assert cks.load_stored("not json") is None
     assert cks.load_stored("[1, 2]") is None
+
+
+def test_digest_cache_reuses_and_invalidates(
+    addon: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cks, "RACY_SECONDS", 0.0)
+    rules = cks.HashRules.make(None, ["fr_FR"])
+    expected = cks.addon_checksum(addon, rules)
+    cache = cks.DigestCache(tmp_path / "digests.json")
+    assert cks.addon_checksum(addon, rules, cache) == expected
+    cache.save()
+    reloaded = cks.DigestCache(tmp_path / "digests.json")
+    opened: list[str] = []
+    real_open = open
+
+    def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(cks, "open", counting_open, raising=False)
+    assert cks.addon_checksum(addon, rules, reloaded) == expected
+    assert opened == []  # a hit reads no file
+    (addon / "models" / "a.py").write_text("x = 3\n")  # same size, new content
+    changed = cks.addon_checksum(addon, rules, reloaded)
+    assert changed == cks.addon_checksum(addon, rules) != expected
+    assert opened  # the addon was read again
+    other_rules = cks.HashRules.make(["*.pyc"], [])
+    assert cks.addon_checksum(addon, other_rules, reloaded) == cks.addon_checksum(
+        addon, other_rules
+    )
+
+
+def test_digest_cache_skips_files_modified_just_now(addon: Path) -> None:
+    cache = cks.DigestCache(None)
+    cks.addon_checksum(addon, cks.HashRules(), cache)
+    assert cache.entries == {}  # the fixture's files are seconds old: racy, not cached

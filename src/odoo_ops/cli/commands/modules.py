@@ -241,6 +241,9 @@ def install_cmd(
 @click.option("--changed", is_flag=True, help="Only the addons whose files changed (checksums).")
 @click.option("--all", "all_modules", is_flag=True, help="Every installed module (-u all).")
 @click.option("--list-only", is_flag=True, help="With --changed: list the changed addons only.")
+@click.option(
+    "--no-cache", is_flag=True, help="With --changed: re-read every file (no stat cache)."
+)
 @deployment_options
 @change_options
 @pass_app
@@ -251,6 +254,7 @@ def update_cmd(
     changed: bool,
     all_modules: bool,
     list_only: bool,
+    no_cache: bool,
     dry_run: bool,
     wait: float,
     maintenance: bool,
@@ -265,7 +269,7 @@ def update_cmd(
         result = update_modules(
             app.target(), wanted, changed=changed, all_modules=all_modules, list_only=list_only,
             dry_run=dry_run, wait=wait, maintenance=maintenance, timeout=timeout,
-            on_event=on_event,
+            on_event=on_event, use_cache=not no_cache,
         )  # fmt: skip
 
     def extra() -> None:
