@@ -29,5 +29,8 @@ def audit_session(
 ) -> Iterator[Session]:
     """Open ``db`` read-only (with its statement timeout) and detect the schema."""
     with db.read_only(timeout=timeout) as cur:
+        # server-side cursors are planned for their first rows by default
+        # (cursor_tuple_fraction 0.1): the audits read every row, plan for that
+        cur.execute("SET LOCAL cursor_tuple_fraction = 1.0")
         schema = detect_schema(cur)
         yield Session(cur, schema, db.name, schema.series or series)

@@ -14,6 +14,7 @@ One row per module known to either side, with a verdict:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,16 +52,23 @@ class ModulesAudit:
     rows: list[ModuleRow] = field(default_factory=list)
 
 
-def _origin(name: str, author: str | None, website: str | None, series: str | None) -> str:
+@functools.cache
+def _core(series: str | None) -> frozenset[str]:
     from odoo_ops.addons import core_addons
+
+    if not series:
+        return frozenset()
+    try:
+        return core_addons(series)
+    except Exception:
+        return frozenset()
+
+
+def _origin(name: str, author: str | None, website: str | None, series: str | None) -> str:
     from odoo_ops.addons.core import OCA_AUTHOR, OCA_WEBSITES
 
-    if series:
-        try:
-            if name in core_addons(series):
-                return "core"
-        except Exception:
-            pass
+    if name in _core(series):
+        return "core"
     if author and OCA_AUTHOR.lower() in author.lower():
         return "oca"
     if website and any(website.strip().lower().startswith(p) for p in OCA_WEBSITES):

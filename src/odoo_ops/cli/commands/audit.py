@@ -76,8 +76,10 @@ def render(app: App, table: Table, fmt: str) -> None:
     if fmt == "json" and table.data is not None:
         import json
 
-        app.out(json.dumps(table.data, indent=2, ensure_ascii=False, default=_json_default)
-                + "\n")  # fmt: skip
+        # indented on a terminal; compact (C encoder, much faster) when piped
+        indent = 2 if app.is_tty else None
+        app.out(json.dumps(table.data, indent=indent, ensure_ascii=False,
+                           default=_json_default) + "\n")  # fmt: skip
     else:
         app.render(table, fmt)
 
