@@ -313,11 +313,14 @@ def secrets_env_file(ctx: CheckContext) -> Outcome:
             evidence.extend(f"{p}: needs {name}" for p in places[:3])
     if status == Status.PASS:
         names = sorted({r.name for r in refs if r.required})
-        where = display(ctx, path) if path else "the environment"
-        return passed(
-            f"{where} is private and sets the {len(names)} variable(s) the deployment references",
-            evidence,
-        )
+        if path is None:
+            message = f"the environment sets the {len(names)} variable(s) the deployment references"
+        else:
+            message = (
+                f"{display(ctx, path)} is private and, with the environment, sets the"
+                f" {len(names)} variable(s) the deployment references"
+            )
+        return passed(message, evidence)
     outcome = Outcome(status, "; ".join(problems), "; ".join(dict.fromkeys(fixes)), evidence)
     return outcome
 
