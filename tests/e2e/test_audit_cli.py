@@ -99,3 +99,30 @@ def test_not_an_odoo_database(make_database: Any, tmp_path: Path) -> None:
     proj = write_project(tmp_path / "p", db.dsn, [])
     proc = odoo_ops("audit", "modules", cwd=proj)
     assert proc.returncode == 1 and "not an Odoo database" in proc.stderr
+
+
+def test_drift_crons_database_commands(broken_project: tuple[Path, Any]) -> None:
+    proj, w = broken_project
+    proc = odoo_ops("audit", "crons", "--format", "json", cwd=proj)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    status = {c["id"]: c["status"] for c in data["crons"]}
+    assert status[w.ids["cron_action_gone"]] == "action-missing"
+    assert data["summary"]["cron-overdue"] == 1
+    proc = odoo_ops("audit", "crons", "--ci", "--format", "csv", cwd=proj)
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[0] == "id,name,model,active,interval,nextcall,module,status"
+
+    proc = odoo_ops("audit", "drift", "--format", "markdown", cwd=proj)
+    assert proc.returncode == 0, proc.stderr
+    assert "module-pending" in proc.stdout and "x_pending_up" in proc.stdout
+    proc = odoo_ops("audit", "drift", "--format", "csv", cwd=proj)
+    assert "x_dash,installed,18.0.1.0.0,18.0.1.0.0,same" in proc.stdout
+
+    proc = odoo_ops("audit", "database", "--format", "json", cwd=proj)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["size_bytes"] > 0 and data["max_connections"] > 0
+    assert {"table", "total_bytes", "dead_tuples"} <= set(data["tables"][0])
+    proc = odoo_ops("audit", "database", cwd=proj)
+    assert proc.returncode == 0 and "connections" in proc.stdout
