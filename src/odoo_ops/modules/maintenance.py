@@ -62,6 +62,62 @@ def flag_path(target: Target) -> Path:
     return target.root / ".odoo-ops" / "maintenance" / f"{target.name}.flag"
 
 
+PAGE_NAME = "maintenance.html"
+DEFAULT_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Maintenance</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#333}</style>
+</head><body><h1>Down for maintenance</h1>
+<p>We are updating the system. Please come back in a few minutes.</p></body></html>
+"""
+
+
+def page_path(target: Target) -> Path:
+    """The 503 page served while the flag exists: ``maintenance.html`` beside the flag."""
+    return flag_path(target).parent / PAGE_NAME
+
+
+def nginx_snippet(flag: Path | str, *, retry_after: int = 300) -> str:
+    """The lines the generated nginx ``server { }`` block carries (see docs/maintenance.md).
+
+    While ``flag`` exists every request gets 503 with ``maintenance.html`` from the
+    flag's directory (an empty 503 if that page is missing) and ``Retry-After``.
+    """
+    flag = Path(flag)
+    return f"""# odoo-ops maintenance mode (odoo-ops maintenance on|off)
+error_page 503 @odoo_ops_maintenance;
+if (-f {flag}) {{
+    return 503;
+}}
+location @odoo_ops_maintenance {{
+    root {flag.parent};
+    add_header Retry-After {retry_after} always;
+    add_header Cache-Control "no-store" always;
+    try_files /{PAGE_NAME} =503;
+}}
+"""
+
+
+def caddy_snippet(flag: Path | str, *, retry_after: int = 300) -> str:
+    """The lines the generated Caddyfile site block carries (see docs/maintenance.md)."""
+    flag = Path(flag)
+    return f"""# odoo-ops maintenance mode (odoo-ops maintenance on|off)
+@odoo_ops_maintenance file {{
+    root /
+    try_files {flag}
+}}
+handle @odoo_ops_maintenance {{
+    root * {flag.parent}
+    header Retry-After {retry_after}
+    header Cache-Control no-store
+    rewrite * /{PAGE_NAME}
+    file_server {{
+        status 503
+    }}
+}}
+"""
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
@@ -284,6 +340,9 @@ def maintenance_on(
         return change
     if path.exists() and _read_marker(target)[0] is not None:
         change.already = True
+    page = path.parent / PAGE_NAME
+    if not page.exists():
+        atomic_write_text(page, DEFAULT_PAGE)
     atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
     say(f"maintenance flag written: {path}")
     with target.database().writable() as cur:
