@@ -4,12 +4,12 @@ headless Chromium with the verdict and the sign-off table visible."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -154,31 +154,32 @@ def test_report_renders_in_headless_chromium(signed_project: Path, tmp_path: Pat
         shutil.copy(shot, os.environ["GOLIVE_KEEP_SCREENSHOT"])
 
 
-def test_golive_cli(signed_project: Path) -> None:
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "odoo_ops.cli.main", *args, "-C", str(signed_project)],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+def test_golive_cli(signed_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from odoo_ops.cli.main import main
 
-    signed = run("golive", "sign", "go-decision", "--by", "CFO", "--note", "go")
-    assert signed.returncode == 0, signed.stderr
-    assert "go-decision: signed by CFO" in signed.stdout
-    status = run("golive", "status", "--format", "json")
-    assert status.returncode == 0, status.stderr
-    import json
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main([*args, "-C", str(signed_project)])
+        except SystemExit as exc:
+            code = exc.code
+        out = capsys.readouterr()
+        return int(code or 0), out.out, out.err
 
-    doc = json.loads(status.stdout)
+    code, out, err = run("golive", "sign", "go-decision", "--by", "CFO", "--note", "go")
+    assert code == 0, err
+    assert "go-decision: signed by CFO" in out
+    code, out, err = run("golive", "status", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
     assert doc["verdict"] == "NO-GO"
     by_id = {s["item"]["id"]: s for s in doc["items"]}
     assert by_id["go-decision"]["signoff"]["by"] == "CFO"
     assert by_id["restore-tested"]["evidence"]["summary"].startswith("no evidence yet")
-    gate = run("golive", "status", "--gate")
-    assert gate.returncode == 1
-    unknown = run("golive", "sign", "no-such-item", "--by", "x")
-    assert unknown.returncode == 2 and "no go-live item 'no-such-item'" in unknown.stderr
-    report = run("golive", "report")
-    assert report.returncode == 0, report.stderr
-    out = signed_project / ".odoo-ops/production/golive"
-    assert (out / "golive-report.md").is_file() and (out / "golive-report.html").is_file()
-    assert "verdict: NO-GO" in report.stdout
+    assert run("golive", "status", "--gate")[0] == 1
+    code, out, err = run("golive", "sign", "no-such-item", "--by", "x")
+    assert code == 2 and "no go-live item 'no-such-item'" in err
+    code, out, err = run("golive", "report")
+    assert code == 0, err
+    written = signed_project / ".odoo-ops/production/golive"
+    assert (written / "golive-report.md").is_file() and (written / "golive-report.html").is_file()
+    assert "verdict: NO-GO" in out
