@@ -80,10 +80,21 @@ def _json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
 
 
+def mask_urls(value: Any) -> Any:
+    """Mask the password of every URL/DSN inside ``value`` (``redis://:pw@host``)."""
+    if isinstance(value, dict):
+        return {k: mask_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_urls(v) for v in value]
+    if isinstance(value, str) and "://" in value and "@" in value:
+        return redact_url(value)
+    return value
+
+
 def param_value(key: str, value: str) -> str:
     if key in SECRET_PARAMS or is_secret_key(key) or "password" in key or "token" in key:
         return MASK
-    return value
+    return str(mask_urls(value))
 
 
 def git_state(root: Path) -> str:
@@ -241,7 +252,7 @@ def create_snapshot(
             "odoo_conf": redact_mapping(dict(sorted(conf.raw.items()))) if conf else None,
             "parameters": params,
         }
-        files["config.json"] = _json(config)
+        files["config.json"] = _json(mask_urls(config))
         step("reading the project")
         files["git.txt"] = git_state(target.root)
         files["addons-path.txt"] = addons_listing(scan)

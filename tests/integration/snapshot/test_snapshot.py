@@ -20,6 +20,7 @@ ADMIN_PASSWD = "Adm1n-Pa55wd-xyz"
 DB_PASSWORD = "Db-Pa55word-abc"
 TOKEN = "tok_4f9a8b7c6d5e"
 SMTP_PASSWORD = "smtp-hunter2-pw"
+REDIS_PASSWORD = "RedisPw-9x8y7z"
 
 
 def _project(tmp_path: Path, w: Any, base_url: str) -> tuple[Path, list[str]]:
@@ -33,7 +34,8 @@ def _project(tmp_path: Path, w: Any, base_url: str) -> tuple[Path, list[str]]:
         f"db_name = {w.db.name}\nworkers = 2\n")
     (proj / "odoo-ops.toml").write_text(
         f'[deployments.prod]\ndsn = "{dsn}"\nodoo_conf = "odoo.conf"\n'
-        f'base_url = "{base_url}"\naddons_paths = ["{w.addons}"]\nseries = "18.0"\n')
+        f'base_url = "{base_url}"\naddons_paths = ["{w.addons}"]\nseries = "18.0"\n'
+        f'redis_url = "redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0"\n')
     subprocess.run(["git", "init", "-q", str(proj)], check=True)
     subprocess.run(["git", "-C", str(proj), "-c", "user.email=t@t", "-c", "user.name=t",
                     "commit", "-q", "--allow-empty", "-m", "init"], check=True)
@@ -43,7 +45,7 @@ def _project(tmp_path: Path, w: Any, base_url: str) -> tuple[Path, list[str]]:
     secret = S.get_param(conn, "database.secret")
     conn.close()
     assert secret
-    return proj, [ADMIN_PASSWD, DB_PASSWORD, TOKEN, SMTP_PASSWORD, secret]
+    return proj, [ADMIN_PASSWD, DB_PASSWORD, TOKEN, SMTP_PASSWORD, REDIS_PASSWORD, secret]
 
 
 def _assert_no_secret(texts: list[str], secrets: list[str]) -> None:
@@ -84,6 +86,7 @@ def test_create_twice_is_stable_then_diff(odoo_db: Any, odoo_web: Any, tmp_path:
     assert config["parameters"]["database.secret"] == "***"
     assert config["parameters"]["x_connector.api_token"] == "***"
     assert config["parameters"]["web.base.url"] == "http://localhost:8069"
+    assert config["deployment"]["redis_url"] == "redis://:***@127.0.0.1:6379/0"
     menus = json.loads((a / "menus.json").read_text())
     flat: dict[int, Any] = {}
 
