@@ -30,6 +30,7 @@ from odoo_ops.generate.passwords import (
 )
 from odoo_ops.generate.render import render_template
 from odoo_ops.generate.sizing import MIB, Sizing, compute_sizing
+from odoo_ops.modules.maintenance import PAGE_NAME, caddy_snippet, nginx_snippet
 
 SUPPORTED_SERIES = ("16.0", "17.0", "18.0", "19.0")
 POSTGRES_BY_SERIES = {"16.0": "15", "17.0": "16", "18.0": "16", "19.0": "17"}
@@ -325,8 +326,9 @@ def plan_project(options: InitOptions) -> InitPlan:
 
     slug = slug_of(options.domain)
     major = int(options.series.split(".")[0])
+    # the flag and page of `odoo-ops maintenance` (odoo_ops.modules.maintenance)
     maintenance_dir = project_dir / ".odoo-ops" / "maintenance"
-    proxy_dir = project_dir / "proxy"
+    flag = maintenance_dir / f"{options.deployment}.flag"
     realtime = ["/websocket"] + (["/longpolling"] if major <= 16 else [])
     csp = CONTENT_SECURITY_POLICY
     units = _timer_units(options)
@@ -355,10 +357,10 @@ def plan_project(options: InitOptions) -> InitPlan:
         "email": options.email,
         "client_max_body_size": f"{options.client_max_body_size_mb}m",
         "caddy_body_size": f"{options.client_max_body_size_mb}MB",
-        "maintenance_flag": str(maintenance_dir / f"{options.deployment}.flag"),
-        "maintenance_root": str(proxy_dir),
-        "maintenance_name": "maintenance.html",
-        "maintenance_page": str(proxy_dir / "maintenance.html"),
+        "maintenance_flag": str(flag),
+        "maintenance_page": str(maintenance_dir / PAGE_NAME),
+        "nginx_maintenance": _indent(nginx_snippet(flag), "    "),
+        "caddy_maintenance": _indent(caddy_snippet(flag), "\t\t"),
         "realtime_paths": realtime,
         "csp": csp,
         "site_address": options.domain
@@ -390,7 +392,7 @@ def plan_project(options: InitOptions) -> InitPlan:
         add(f"proxy/nginx/{options.domain}.conf", "nginx.conf.j2")
     else:
         add("proxy/Caddyfile", "Caddyfile.j2")
-    add("proxy/maintenance.html", "maintenance.html.j2")
+    add(f".odoo-ops/maintenance/{PAGE_NAME}", "maintenance.html.j2")
     add("deploy/docker/daemon.json", "daemon.json.j2")
     for unit in units:
         add(
@@ -402,6 +404,10 @@ def plan_project(options: InitOptions) -> InitPlan:
             add(f"deploy/systemd/{unit['name']}.timer", "systemd.timer.j2", unit=unit)
     add(f"deploy/cron/odoo-ops-{options.deployment}", "crontab.j2")
     return plan
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line if line.strip() else "" for line in text.rstrip().splitlines())
 
 
 def _enable(unit: dict[str, Any]) -> str:

@@ -43,7 +43,7 @@ def test_new_project_has_every_file(tmp_path: Path) -> None:
     expected = {
         "odoo-ops.toml", "config/odoo.conf", ".env", ".env.example", ".gitignore",
         "docker-compose.yml", "db/init/10-odoo-role.sh", "addons/README.md",
-        "proxy/nginx/erp.example.com.conf", "proxy/maintenance.html",
+        "proxy/nginx/erp.example.com.conf", ".odoo-ops/maintenance/maintenance.html",
         "deploy/docker/daemon.json", "deploy/cron/odoo-ops-production",
         "deploy/systemd/odoo-ops-production-backup-create.service",
         "deploy/systemd/odoo-ops-production-backup-create.timer",
@@ -148,7 +148,7 @@ def test_check_only_explains_differences(tmp_path: Path) -> None:
     conf.write_text(text + "\nadmin_passwd = admin\n")
     (d / ".env").write_text("POSTGRES_PASSWORD=x\n")
     (d / ".env").chmod(0o644)
-    (d / "proxy/maintenance.html").unlink()
+    (d / ".odoo-ops/maintenance/maintenance.html").unlink()
     plan = plan_project(options(d))
     lines = [line for f in plan.differences for line in explain(f, plan)]
     text = "\n".join(lines)
@@ -157,7 +157,7 @@ def test_check_only_explains_differences(tmp_path: Path) -> None:
     assert "admin_passwd is not a pbkdf2-sha512 hash" in text
     assert ".env: ODOO_DB_PASSWORD is missing" in text
     assert ".env: mode is 644, should be 600" in text
-    assert "proxy/maintenance.html: missing" in text
+    assert ".odoo-ops/maintenance/maintenance.html: missing" in text
     assert "=x" not in text and "admin\n" not in text
 
 
