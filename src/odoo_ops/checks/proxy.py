@@ -53,6 +53,19 @@ def _page(ctx: CheckContext) -> HttpAnswer:
     return answer
 
 
+def _reachable_or_tls_error(ctx: CheckContext) -> None:
+    """Unavailable when the site does not answer at all; an invalid certificate is an
+    answer here (the checks about TLS still have something to say)."""
+    try:
+        answer = ctx.fetch(PAGE)
+    except Unavailable as exc:
+        if "certificate" not in str(exc).lower():
+            raise
+        return
+    if answer.error and "certificate" not in answer.error.lower():
+        raise Unavailable(f"{answer.url}: {answer.error}")
+
+
 def _status_note(answer: HttpAnswer) -> list[str]:
     return [f"GET {answer.url} -> HTTP {answer.status}"]
 
@@ -112,6 +125,7 @@ def proxy_https(ctx: CheckContext) -> Outcome:
             "serve Odoo through a TLS-terminating proxy (nginx/Caddy with Let's Encrypt),"
             " set base_url to the https:// address and proxy_mode = True in odoo.conf",
         )
+    _reachable_or_tls_error(ctx)
     http_url = ctx.deployment.http_url or http_url_for(base)
     status, location, error = _get_plain(http_url, ctx.deployment.http_timeout)
     evidence = [f"GET {http_url} -> " + (error or f"HTTP {status} Location: {location or '-'}")]
@@ -219,13 +233,7 @@ def proxy_certificate(ctx: CheckContext) -> Outcome:
     parts = urlsplit(base)
     if parts.scheme != "https":
         return skipped(f"base_url {base} is not https: no certificate to check")
-    try:
-        answer = ctx.fetch(PAGE)
-        if answer.error and "certificate" not in answer.error.lower():
-            return skipped(f"{answer.url}: {answer.error}")
-    except Unavailable as exc:
-        if "certificate" not in str(exc).lower():
-            raise
+    _reachable_or_tls_error(ctx)
     host, port = parts.hostname or "", parts.port or 443
     timeout = ctx.deployment.http_timeout
     try:

@@ -416,3 +416,27 @@ def test_hanging_host_costs_one_timeout(live: LiveProject, hanging_server: Hangi
         assert results[check_id].status == Status.SKIP, check_id
         assert "no answer within 1s" in results[check_id].message
     assert elapsed < 6, elapsed  # one timeout (1 s), not one per check
+
+
+def test_https_site_down_skips_the_redirect_check(live: LiveProject) -> None:
+    live.configure(
+        base_url=f"https://127.0.0.1:{closed_port()}",
+        http_url=f"http://127.0.0.1:{closed_port()}/",
+    )
+    results = live.run("proxy-https", "proxy-certificate")
+    for r in results.values():
+        assert r.status == Status.SKIP and "connection refused" in r.message
+
+
+def test_redirect_still_checked_with_an_invalid_certificate(
+    live: LiveProject, tls: TlsMaterial, header_server: Callable[..., HeaderServer]
+) -> None:
+    """SSL_CERT_FILE not set: the test CA is unknown, the certificate does not verify."""
+    site = good_proxy(header_server(tls.certs["valid"]))
+    plain = header_server()
+    plain.default = Route(301, {"Location": site.url("localhost") + "/"})
+    live.configure(base_url=site.url("localhost"), http_url=plain.url() + "/")
+    results = live.run("proxy-https", "proxy-certificate")
+    assert results["proxy-https"].status == Status.PASS
+    assert results["proxy-certificate"].status == Status.FAIL
+    assert "not valid" in results["proxy-certificate"].message
