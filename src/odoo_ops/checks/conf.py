@@ -102,7 +102,7 @@ OBSOLETE_OPTIONS = {
     "timezone": "removed: the time zone is a user preference",
     "debug_mode": "removed: use dev_mode",
     "auto_reload": "removed: use dev_mode = reload",
-    "logrotate": "Odoo's built-in rotation; see the logs-rotation check",
+    "logrotate": "removed: Odoo 16+ no longer rotates its log file; use logrotate(8)",
 }
 
 LOG_LEVELS = (

@@ -6,7 +6,9 @@
   ``log-driver``/``log-opts`` of the Docker daemon (``/etc/docker/daemon.json``).
   Docker's default, ``json-file`` without ``max-size``, grows forever.
 - A ``logfile`` in odoo.conf written on this host needs a logrotate rule that
-  covers it (``/etc/logrotate.d``), or Odoo's own ``logrotate`` option.
+  covers it (``/etc/logrotate.d``). Odoo 16.0+ has no built-in rotation any
+  more (its old ``logrotate`` option is ignored); it reopens a file that
+  logrotate moved away.
 
 The two system paths are module constants so tests and unusual hosts can
 point them elsewhere.
@@ -190,8 +192,11 @@ def _logfile_findings(ctx: CheckContext) -> tuple[list[str], list[str], str | No
         return [], evidence, "logfile is on another host"
     builtin = str(conf.raw.get("logrotate", "")).strip().lower() in ("true", "1", "yes", "on")
     if builtin:
-        evidence.append(f"{text.at('logrotate')}: logrotate = True (Odoo rotates daily, keeps 30)")
-        return [], evidence, None
+        # Odoo <= 15 rotated the file itself; 16.0+ only reopens a file moved by logrotate(8)
+        evidence.append(
+            f"{text.at('logrotate')}: logrotate = True is ignored by Odoo 16.0 and later"
+            " (it only reopens a file that logrotate moved)"
+        )
     rule = covered_by(host, logrotate_rules())
     if rule:
         evidence.append(f"{rule}: logrotate rule covering {host}")

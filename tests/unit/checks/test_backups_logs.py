@@ -212,9 +212,12 @@ def test_local_logfile_needs_logrotate_rule(fp: FileProject, system_paths: Path)
     assert_status(fp.one("logs-rotation"), Status.PASS, "logrotate.d/odoo:2")
 
 
-def test_local_logfile_with_odoo_logrotate_option(fp: FileProject, system_paths: Path) -> None:
+def test_odoo_logrotate_option_is_not_rotation(fp: FileProject, system_paths: Path) -> None:
+    """Odoo 16+ dropped its built-in rotation: ``logrotate = True`` does not count."""
     fp.conf(logfile=fp.root / "odoo.log", logrotate="True")
-    assert_status(fp.one("logs-rotation"), Status.PASS, "logrotate = True")
+    assert_status(fp.one("logs-rotation"), Status.WARN, "no logrotate rule",
+                  "ignored by Odoo 16.0 and later")  # fmt: skip
+    assert_status(fp.one("conf-readable"), Status.WARN, "logrotate", "logrotate(8)")
 
 
 def test_local_without_logfile_passes(fp: FileProject, system_paths: Path) -> None:
