@@ -138,7 +138,7 @@ def test_second_run_waits_for_the_lock(world: World) -> None:
 
 
 def test_two_real_runs_the_second_is_refused(world: World) -> None:
-    world.addons.add("slow_one", depends=["base"], odoo_double={"sleep": 4})
+    world.addons.add("slow_one", depends=["base"], odoo_double={"sleep": 3})
     world.addons.add("tool_a", depends=["base"])
     first = world.popen("modules", "install", "slow_one")
     try:

@@ -265,7 +265,11 @@ def update_cmd(
     from odoo_ops.modules.update import update_modules
 
     wanted = _names(app, names, sets)
-    with _events(app, "update", dry_run, fmt) as on_event:
+    if sum([bool(wanted), changed, all_modules]) != 1:
+        raise UsageError("give module names, --changed or --all (exactly one)")
+    if list_only and not changed:
+        raise UsageError("--list-only goes with --changed")
+    with _events(app, "update", dry_run or list_only, fmt) as on_event:
         result = update_modules(
             app.target(), wanted, changed=changed, all_modules=all_modules, list_only=list_only,
             dry_run=dry_run, wait=wait, maintenance=maintenance, timeout=timeout,
