@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops.errors import ConfigError
-from odoo_ops.golive.signoff import Signoff, read_signoffs
+from odoo_ops.golive.signoff import Signoff, parse_time, read_signoffs
 
 if TYPE_CHECKING:
     from odoo_ops.config.schema import Golive
@@ -161,18 +161,6 @@ def load_checklist(config: Golive) -> Checklist:
 # -- evidence --------------------------------------------------------------------
 
 
-def _parse_time(value: Any) -> dt.datetime | None:
-    if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(float(value), dt.UTC)
-    if isinstance(value, str) and value:
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-    return None
-
-
 def _mtime(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 
@@ -244,7 +232,7 @@ class EvidenceSources:
         wanted = [w.strip() for w in arg.split(",") if w.strip()]
         if wanted != ["all"]:
             results = [r for r in results if r.get("id") in wanted or r.get("area") in wanted]
-        at = _parse_time((doc.get("summary") or {}).get("finished_at")) or _mtime(path)
+        at = parse_time((doc.get("summary") or {}).get("finished_at")) or _mtime(path)
         source = str(path)
         if not results:
             return Evidence(kind, NONE, "no evidence yet: the report has no such check", at, source)
@@ -299,7 +287,7 @@ class EvidenceSources:
         records: list[tuple[dt.datetime, Any, dict[str, Any]]] = []
         for b in self._backups():
             record = getattr(b, "test_restored", None)
-            when = _parse_time(record.get("at")) if record else None
+            when = parse_time(record.get("at")) if record else None
             if record and when is not None:
                 records.append((when, b, record))
         if not records:
@@ -329,7 +317,7 @@ class EvidenceSources:
                     doc = json.loads(line)
                 except ValueError:
                     continue
-                at = _parse_time(doc.get("checked_at")) if isinstance(doc, dict) else None
+                at = parse_time(doc.get("checked_at")) if isinstance(doc, dict) else None
                 if at is not None and isinstance(doc.get("healthy"), bool):
                     rounds.append((at, bool(doc["healthy"])))
             rounds.sort()
@@ -359,7 +347,7 @@ class EvidenceSources:
         if not found:
             return Evidence("loadtest", NONE, "no evidence yet: no load test result")
         path, doc = found
-        at = _parse_time(doc.get("finished_at")) or _mtime(path)
+        at = parse_time(doc.get("finished_at")) or _mtime(path)
         verdict = str(doc.get("verdict") or "")
         p95 = doc.get("p95_seconds")
         users = doc.get("users")

@@ -36,15 +36,19 @@ class Signoff:
     note: str | None = None
 
 
-def _parse_time(value: object) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    if isinstance(value, str):
+def parse_time(value: object) -> dt.datetime | None:
+    """A TOML/JSON date-time (ISO text, TOML datetime or epoch seconds) in UTC, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(float(value), dt.UTC)
+    if isinstance(value, str) and value:
         try:
-            parsed = dt.datetime.fromisoformat(value)
+            value = dt.datetime.fromisoformat(value)
         except ValueError:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return None
 
 
@@ -63,7 +67,7 @@ def read_signoffs(path: Path) -> dict[str, Signoff]:
     for item, entry in table.items():
         if not isinstance(entry, dict) or not entry.get("by"):
             raise ConfigError(f"{path}: signoffs.{item} needs `by`")
-        at = _parse_time(entry.get("at"))
+        at = parse_time(entry.get("at"))
         if at is None:
             raise ConfigError(f"{path}: signoffs.{item}.at is not a date and time")
         note = entry.get("note")
