@@ -131,3 +131,23 @@ def test_restore_force_keeps_the_replaced_copy(backup_site: Callable[..., Backup
     assert tree_digest(Path(result.replaced_filestore)) == changed_files
     assert before != changed
     assert [e.name for e in list_backups(site.backup_dir)] == [created.name]
+
+
+def test_test_restore_reports_missing_files(backup_site: Callable[..., BackupSite]) -> None:
+    site = backup_site()
+    names = site.add_files(4, prefix="gone")
+    (site.filestore() / names[0]).unlink()  # lost before the backup was taken
+    target = site.target()
+    created = create_backup(target, CreateOptions())
+    result = run_test_restore(target, created.name)
+    assert not result.ok
+    assert result.problems == [
+        f"1 stored attachment file(s) missing from the filestore (first: {names[0]})"
+    ]
+    status = find_backup(site.backup_dir, created.name).test_restored
+    assert status is not None and status["outcome"] == "fail"
+    # and the scratch copies are gone
+    with site.connect("postgres") as conn:
+        left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s",
+                            (f"{site.db.name}__testrestore%",)).fetchone()
+    assert left == (0,)
