@@ -366,7 +366,6 @@ def plan_project(options: InitOptions) -> InitPlan:
         "site_address": options.domain
         if options.https_port == 443
         else f"{options.domain}:{options.https_port}",
-        "tls_internal": options.cert_file == "internal",
         "log_max_size": "50m",
         "log_max_file": "5",
         "units": units,

@@ -138,6 +138,8 @@ def command(
         f" {s.limit_memory_hard // MIB} MiB ({options.cpus} CPU, {options.ram_mb} MiB,"
         f" {options.users} users)"
     )
+    for note in plan.notes:
+        app.warn(note)
     diffs = plan.differences
     if check_only:
         if not plan.existing:
