@@ -64,6 +64,7 @@ class DeployWorld:
 
     def release(self, version: str, extra: str = "", files: dict[str, str] | None = None) -> str:
         """Push a new commit of the shop addon to origin; returns its sha."""
+        git(self.seed, "pull", "-q", "--ff-only", "origin", "main")
         (self.seed / "addons" / "shop" / "__manifest__.py").write_text(manifest(version, extra))
         for rel, text in (files or {}).items():
             path = self.seed / rel
@@ -99,6 +100,13 @@ class DeployWorld:
             text=True,
             env={**os.environ, "NO_COLOR": "1"},
         )
+
+    def configure(self, extra: str) -> None:
+        """Append to the project's odoo-ops.toml, committed and pushed (no local change)."""
+        path = self.root / "odoo-ops.toml"
+        path.write_text(path.read_text() + extra)
+        git(self.root, "commit", "-qam", "config")
+        git(self.root, "push", "-q", "origin", "HEAD:main")
 
     def filestore(self) -> Path:
         return self.data_dir / "filestore" / self.db.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -168,3 +169,27 @@ def test_dry_run_changes_nothing(deploy_world: DeployWorld) -> None:
     proc = w.cli("deploy", "--dry-run")
     assert proc.returncode == 0 and "rollback-point" in proc.stdout
     assert w.state() == before
+
+
+def test_deploy_and_rollback_notify(deploy_world: DeployWorld, webhook_receiver: Any) -> None:
+    w = deploy_world
+    w.configure(f'[notifications]\nurls = ["{webhook_receiver.url.replace("http", "json", 1)}"]\n')
+    w.release("18.0.1.1.0")
+    proc = w.cli("deploy", "--force")
+    assert proc.returncode == 0, proc.stderr
+    posts = webhook_receiver.wait_for(1)
+    assert "deploy deployed" in posts[0].json()["title"]
+    w.release("18.0.1.2.0", extra=', "odoo_double": {"fail": "update"}')
+    proc = w.cli("deploy", "--force")
+    assert proc.returncode >= 1
+    posts = webhook_receiver.wait_for(2)
+    body = posts[1].json()
+    assert "rolled-back" in body["title"] and "failed in modules" in body["message"]
+    record = w.journal()[0]
+    proc = w.cli("rollback", record["id"])
+    assert proc.returncode == 0, proc.stderr
+    posts = webhook_receiver.wait_for(3)
+    assert "rolled back" in posts[2].json()["title"]
+    # a finished rollback cannot be rolled back twice
+    again = w.cli("rollback", record["id"])
+    assert again.returncode == 1 and "already ended" in again.stderr

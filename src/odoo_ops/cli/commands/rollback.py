@@ -41,6 +41,10 @@ def command(app: App, deploy_id: str | None, wait: float, dry_run: bool) -> int:
         )
         if record is None:
             raise OpsError("no deploy to roll back", hint="see `odoo-ops deploy history`")
+    if record.kind != "deploy":
+        raise OpsError(f"{record.id} is a {record.kind}, not a deploy")
+    if record.result in ("rolled-back", "failed") and record.finished_at:
+        raise OpsError(f"deploy {record.id} already ended {record.result}: nothing to roll back")
     source = (
         f"instant copy {record.instant_copy}"
         if record.instant_copy
@@ -71,11 +75,22 @@ def command(app: App, deploy_id: str | None, wait: float, dry_run: bool) -> int:
             entry.result, entry.error, entry.finished_at = "failed", exc.message, now_iso()
             journal.write(entry)
             raise
-    if record.result == "running":
-        record.result = "rolled-back"
-        record.finished_at = now_iso()
-        journal.write(record)
+    record.result = "rolled-back"
+    record.finished_at = record.finished_at or now_iso()
+    journal.write(record)
     entry.result, entry.finished_at = "rolled-back", now_iso()
     journal.write(entry)
+    from odoo_ops.notify import notify
+
+    urls = target.project.config.notifications.urls
+    for delivery in notify(
+        urls,
+        f"[odoo-ops] {target.name}: deploy {record.id} rolled back",
+        f"rollback by {entry.who}: code at {(record.ref_before or '?')[:12]},"
+        f" database from {source}",
+        level="warning",
+    ):
+        if not delivery.ok:
+            app.warn(f"notification to {delivery.channel} not delivered: {delivery.error}")
     app.out(f"rolled back deploy {record.id}\n")
     return 0
