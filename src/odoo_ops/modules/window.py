@@ -174,7 +174,8 @@ def change_window(
                     paused = True
                     result.window += pause.commands
                     say(f"{len(pause.ids)} active cron(s) paused")
-            if compose_service_stopped(target):
+            we_stopped = turned_on and mx.workers_of(target).mode == "compose"
+            if we_stopped or compose_service_stopped(target):
                 steps.use_run = True
                 say("the Odoo service is stopped: odoo runs in a one-off container (run --rm)")
             yield

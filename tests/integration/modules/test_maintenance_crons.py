@@ -245,3 +245,35 @@ def test_already_paused_crons_stay_paused_after_a_wrapped_run(make_world, tmp_pa
     assert result.ok
     assert active_ids(world) == set()  # the user's pause is left as it was
     assert cronx.crons_status(world.target()).paused
+
+
+def test_compose_install_with_maintenance_uses_a_one_off_container(make_world) -> None:  # type: ignore[no-untyped-def]
+    world = make_world()
+    root = world.root
+    (root / "docker-compose.yml").write_text(
+        "services:\n  odoo:\n    image: odoo:18\n"
+        f"    volumes:\n      - {root}:{root}\n  db:\n    image: postgres:15\n"
+    )
+    toml = (root / "odoo-ops.toml").read_text()
+    toml = toml.replace(
+        'runner = "local"', 'runner = "compose"\ncompose_file = "docker-compose.yml"'
+    )
+    toml = toml.replace("stop_workers = false", "stop_workers = true")
+    toml = toml.replace(f'database = "{world.db.name}"',
+                        f'database = "{world.db.name}"\ndsn = "{world.db.dsn}"')
+    (root / "odoo-ops.toml").write_text(toml)
+    # docker compose ps keeps saying "running": odoo-ops knows it stopped the service itself
+    world.fake.set_compose_ps([{"Service": "odoo", "State": "running", "Name": "p-odoo-1"}])
+    world.addons.add("tool_a", depends=["base"])
+    result = install_modules(world.target(), ["tool_a"], maintenance=True)
+    assert result.ok, result.message
+    assert world.states()["tool_a"] == "installed"
+    subcommands = []
+    for call in world.fake.docker_calls():
+        argv = shlex.split(call)
+        sub = next((a for a in argv if a in ("stop", "start", "run", "exec")), None)
+        if sub:
+            subcommands.append(sub)
+    assert subcommands == ["stop", "run", "start"], world.fake.docker_calls()
+    run_call = next(c for c in world.fake.docker_calls() if " run " in c)
+    assert "--rm -T odoo" in run_call and f"-c {root}/odoo.conf" in run_call
