@@ -6,8 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from odoo_ops.addons import findings as F
-from odoo_ops.addons.core import core_addons, origin
-from odoo_ops.addons.external import check_bin_dependencies, check_python_dependencies
+from odoo_ops.addons.core import core_addons, is_oca
 from odoo_ops.addons.findings import Finding, sort_findings
 from odoo_ops.addons.graph import find_cycles
 from odoo_ops.addons.scan import (
@@ -63,31 +62,12 @@ _ENTRY_PROBLEMS = {
 }
 
 
-def analyse(
-    scan: AddonsScan,
-    series: str,
-    *,
-    installed: Collection[str] = (),
-    python_cmd: Sequence[str] | None = None,
-    check_python: bool = False,
-    check_bin: bool = False,
-) -> AddonsReport:
-    """Every finding about the scanned addons path, for Odoo ``series``.
+def scan_findings(scan: AddonsScan) -> list[Finding]:
+    """What the scan itself found: bad path entries, invalid manifests, shadowed addons.
 
-    Missing dependencies (neither core nor on the path), cycles, ``installable:
-    False``, versions Odoo ``series`` refuses, invalid manifests, shadowed
-    addons and bad path entries. When ``installed`` is given, installed addons
-    not found are errors too. External dependencies are checked only on request:
-    Python ones with ``check_python`` (in ``python_cmd``, see
-    :func:`~odoo_ops.addons.external.check_python_dependencies`), programs with
-    ``check_bin`` (on this host's ``PATH``).
+    Cheap (no graph work): every ``addons`` command reports these.
     """
-    series = check_series(series)
-    core = core_addons(series)
-    report = AddonsReport(series=series)
-    out = report.findings
-    installed_set = frozenset(installed)
-
+    out: list[Finding] = []
     for entry in scan.entries:
         if entry.status in _ENTRY_PROBLEMS:
             severity, what, hint = _ENTRY_PROBLEMS[entry.status]
@@ -118,13 +98,42 @@ def analyse(
                 data={"winner": str(sh.winner_path), "shadowed": str(sh.shadowed_path)},
             )
         )  # fmt: skip
+    return out
+
+
+def analyse(
+    scan: AddonsScan,
+    series: str,
+    *,
+    installed: Collection[str] = (),
+    python_cmd: Sequence[str] | None = None,
+    check_python: bool = False,
+    check_bin: bool = False,
+) -> AddonsReport:
+    """Every finding about the scanned addons path, for Odoo ``series``.
+
+    Missing dependencies (neither core nor on the path), cycles, ``installable:
+    False``, versions Odoo ``series`` refuses, invalid manifests, shadowed
+    addons and bad path entries. When ``installed`` is given, installed addons
+    not found are errors too. External dependencies are checked only on request:
+    Python ones with ``check_python`` (in ``python_cmd``, see
+    :func:`~odoo_ops.addons.external.check_python_dependencies`), programs with
+    ``check_bin`` (on this host's ``PATH``).
+    """
+    series = check_series(series)
+    core = core_addons(series)
+    report = AddonsReport(series=series)
+    out = report.findings
+    installed_set = frozenset(installed)
+
+    out.extend(scan_findings(scan))
 
     invalid = scan.invalid_names
     missing: dict[str, list[str]] = {}
     broken: dict[str, list[str]] = {}
     not_installable = {n for n, a in scan.addons.items() if not a.installable}
     for name, addon in sorted(scan.addons.items()):
-        report.origins[name] = origin(addon, series)
+        report.origins[name] = "core" if name in core else "oca" if is_oca(addon) else "custom"
         for dep in addon.depends:
             if dep in scan.addons or (dep in core and dep not in invalid):
                 if dep in not_installable and addon.installable:
@@ -219,6 +228,8 @@ def _external(
     check_python: bool,
     check_bin: bool,
 ) -> None:
+    from odoo_ops.addons.external import check_bin_dependencies, check_python_dependencies
+
     py_users: dict[str, list[str]] = {}
     bin_users: dict[str, list[str]] = {}
     for name, addon in sorted(scan.addons.items()):

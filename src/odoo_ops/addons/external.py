@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from collections.abc import Iterable, Sequence
 
 from odoo_ops.errors import TargetError
@@ -135,6 +134,8 @@ def check_python_dependencies(
     ``{requirement: reason}``; raises :class:`~odoo_ops.errors.TargetError` when
     the interpreter cannot be run.
     """
+    import subprocess
+
     unique = sorted(set(names))
     if not unique:
         return {}

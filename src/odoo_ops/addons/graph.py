@@ -234,19 +234,24 @@ def dependency_tree(
     status = status or {}
     root = TreeNode(name, status.get(name, ""))
     expanded: set[str] = set()
-    stack: list[tuple[TreeNode, frozenset[str]]] = [(root, frozenset())]
+    on_branch: set[str] = set()
+    # (node, leaving): a node is left once all its children were shown
+    stack: list[tuple[TreeNode, bool]] = [(root, False)]
     while stack:
-        node, ancestors = stack.pop()
-        if node.name in ancestors:
+        node, leaving = stack.pop()
+        if leaving:
+            on_branch.discard(node.name)
+            continue
+        if node.name in on_branch:
             node.cycle = True
             continue
         if node.name in expanded:
             node.repeated = True
             continue
         expanded.add(node.name)
-        branch = ancestors | {node.name}
-        node.children = [
-            TreeNode(d, status.get(d, "")) for d in sorted(set(graph.get(node.name, ())))
-        ]
-        stack.extend((child, branch) for child in reversed(node.children))
+        on_branch.add(node.name)
+        deps = sorted(set(graph.get(node.name, ())))
+        node.children = [TreeNode(d, status.get(d, "")) for d in deps]
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node.children))
     return root

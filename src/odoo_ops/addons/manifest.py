@@ -204,9 +204,19 @@ def read_manifest_text(text: str, source: str = "<manifest>") -> dict[str, Any]:
 
 
 def decode_manifest(data: bytes) -> str:
-    """The text of a manifest file (UTF-8, BOM allowed; raises :class:`ManifestProblem`)."""
+    """The text of a manifest file (raises :class:`ManifestProblem`).
+
+    UTF-8, as Odoo reads it. Odoo does not strip a byte-order mark, and the
+    parser refuses one: such a manifest is reported, not silently accepted.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise ManifestProblem(
+            "starts with a UTF-8 byte-order mark, which Odoo cannot parse",
+            1,
+            hint="save the file as UTF-8 without BOM",
+        )
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestProblem(f"not valid UTF-8 ({exc.reason})") from None
 

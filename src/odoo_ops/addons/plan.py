@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odoo_ops.addons import findings as F
-from odoo_ops.addons.core import core_addons, origin
+from odoo_ops.addons.core import core_addons, is_oca
 from odoo_ops.addons.findings import Finding, sort_findings
 from odoo_ops.addons.graph import closure, find_cycles
 from odoo_ops.addons.scan import AddonsScan
@@ -258,7 +258,11 @@ def plan_install(
             status=status,
             wave=levels.get(name),
             core=is_core,
-            origin=origin(addon, series) if addon else ("core" if is_core else "unknown"),
+            origin="core"
+            if is_core
+            else ("oca" if is_oca(addon) else "custom")
+            if addon
+            else "unknown",
             requested=name in requested_set,
             on_path=addon is not None,
             version=addon.version if addon else None,

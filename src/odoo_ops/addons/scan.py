@@ -164,7 +164,7 @@ class _Pending:
     """An addon directory that won its name: its manifest still to be turned into facts."""
 
     name: str
-    directory: str
+    directory: Path
     manifest_file: str
     source: str
     data: bytes | None = None
@@ -205,7 +205,7 @@ def _scan_entry(raw: str, directory: str, scan: AddonsScan, state: _ScanState) -
     winners = state.winners
     for name, addon_dir in children:
         manifest_file = os.path.join(addon_dir, MANIFEST_NAME)
-        item = _Pending(name, addon_dir, manifest_file, "")
+        item = _Pending(name, path / name, manifest_file, "")
         try:
             if cache is not None:
                 item.stat = os.stat(manifest_file)
@@ -343,10 +343,10 @@ def _resolve(scan: AddonsScan, state: _ScanState, jobs: int) -> None:
         record = item.record or {}
         fields = record.get("fields")
         if fields is not None:
-            scan.addons[item.name] = addon_from_fields(item.name, Path(item.directory), fields)
+            scan.addons[item.name] = addon_from_fields(item.name, item.directory, fields)
             continue
         reason, line, hint = record.get("problem") or ("unreadable manifest", None, None)
         problem = ManifestProblem(reason, line, hint)
         scan.invalid.append(
-            InvalidAddon(item.name, Path(item.directory), problem.located(item.source), hint)
+            InvalidAddon(item.name, item.directory, problem.located(item.source), hint)
         )

@@ -10,6 +10,8 @@ addon as not installable.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 
 from odoo_ops.errors import UsageError
 
@@ -73,3 +75,21 @@ def parse_version(version: str | None) -> tuple[int, ...]:
         match = _LEADING_INT.match(part)
         out.append(int(match.group()) if match else 0)
     return tuple(out)
+
+
+def detect_series(versions: Iterable[str | None]) -> str | None:
+    """The most common series among long versions (``18.0.1.0.0``), or ``None``.
+
+    Short versions (``1.0``) say nothing about the series and are ignored.
+    """
+    counts: Counter[str] = Counter()
+    for version in versions:
+        if not version:
+            continue
+        parts = version.strip().split(".")
+        if len(parts) >= 4 and parts[0].isdigit() and parts[1] == "0":
+            counts[f"{parts[0]}.0"] += 1
+    if not counts:
+        return None
+    best = max(counts.items(), key=lambda kv: (kv[1], int(kv[0].split(".")[0])))
+    return best[0]
