@@ -152,7 +152,8 @@ class CheckContext:
         if key in self.cache:
             answer: HttpAnswer = self.cache[key]
             return answer
-        host = httpx.URL(url).host
+        parsed = httpx.URL(url)
+        host = f"{parsed.host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
         if host in self._host_errors:
             raise Unavailable(self._host_errors[host])
         answer = HttpAnswer(url=url)

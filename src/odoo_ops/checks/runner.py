@@ -59,7 +59,7 @@ def select_checks(
             continue
         if c.id in skip or c.area in skip:
             continue
-        if c.slow and not full and c.id not in only:
+        if c.slow and not full and c.id not in only and c.area not in only:
             continue
         chosen.append(c)
     return chosen
