@@ -137,7 +137,8 @@ def check_target_host(base_url: str, *, allow_remote: bool) -> None:
     if not loopback:
         raise UsageError(
             f"refusing to load-test {host}: it is not a loopback address of this machine",
-            hint="load-test only hosts you own; confirm with --i-own-this-host",
+            hint="load-test only hosts you own: confirm with --i-own-this-host, or load Odoo's"
+            " local port (--url http://127.0.0.1:8069)",
         )
 
 
