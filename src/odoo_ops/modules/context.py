@@ -28,7 +28,8 @@ class ModulesContext:
 
     @property
     def installed(self) -> set[str]:
-        return {n for n, r in self.modules.items() if r.state == "installed"}
+        """Modules Odoo counts as installed (``installed``, ``to upgrade``, ``to remove``)."""
+        return {n for n, r in self.modules.items() if r.installed}
 
     def refresh(self) -> dict[str, ModuleRow]:
         self.modules = states(self.db)

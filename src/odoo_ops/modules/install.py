@@ -144,13 +144,8 @@ def install_modules(
                     result.notes.append(
                         f"checksums of {stored} newly installed module(s) stored for --changed"
                     )
-    if ok and not dry_run:
-        result.message = f"{len(result.installed)} module(s) installed in {len(waves)} wave(s)"
-    elif dry_run:
+    if dry_run:
         result.message = f"dry run: {len(waves)} wave(s)"
+    elif ok and result.ok:
+        result.message = f"{len(result.installed)} module(s) installed in {len(waves)} wave(s)"
     return result
-
-
-def load_and_plan(target: Target, names: Sequence[str]) -> tuple[ModulesContext, ModulesPlan]:
-    ctx = load_context(target)
-    return ctx, build_plan(ctx, names)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import psycopg
 import pytest
-from tests.integration.modules.conftest import World
 
 from odoo_ops.errors import LockError, OpsError
-from odoo_ops.locking import deployment_lock
+from odoo_ops.locking import deployment_lock_name
 from odoo_ops.modules.install import install_modules
 from odoo_ops.modules.plan import plan_modules
+from odoo_ops.target.database import lock_key
+from tests.integration.modules.conftest import World
 
 pytestmark = pytest.mark.pg
 
@@ -101,10 +105,21 @@ def test_unknown_module_is_refused_before_anything_runs(world: World) -> None:
     assert world.odoo_calls() == []
 
 
+@contextmanager
+def lock_held_elsewhere(world: World) -> Iterator[psycopg.Connection]:
+    """The deployment lock held by another session (as another odoo-ops process would)."""
+    key = lock_key(deployment_lock_name(world.target()))
+    conn = psycopg.connect(world.db.admin_dsn, autocommit=True)  # the 'postgres' database
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        yield conn
+    finally:
+        conn.close()
+
+
 def test_second_run_is_refused_while_the_lock_is_held(world: World) -> None:
     three_waves(world)
-    target = world.target()
-    with deployment_lock(target):
+    with lock_held_elsewhere(world):
         with pytest.raises(LockError, match="another odoo-ops run"):
             install_modules(world.target(), ["tool_a"])
         start = time.monotonic()
@@ -116,22 +131,14 @@ def test_second_run_is_refused_while_the_lock_is_held(world: World) -> None:
 
 def test_second_run_waits_for_the_lock(world: World) -> None:
     three_waves(world)
-    target = world.target()
-    held = threading.Event()
-    release = threading.Event()
-
-    def holder() -> None:
-        with deployment_lock(target):
-            held.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    held.wait(5)
-    threading.Timer(0.7, release.set).start()
-    start = time.monotonic()
-    result = install_modules(world.target(), ["tool_a"], wait=20)
-    thread.join()
+    with lock_held_elsewhere(world) as holder:
+        release = threading.Timer(
+            0.7, lambda: holder.execute("SELECT pg_advisory_unlock_all()")
+        )
+        release.start()
+        start = time.monotonic()
+        result = install_modules(world.target(), ["tool_a"], wait=20)
+        release.join()
     assert result.ok
     assert time.monotonic() - start >= 0.6
     assert world.states()["tool_a"] == "installed"
