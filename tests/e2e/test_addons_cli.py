@@ -242,3 +242,16 @@ def test_plan_with_unreachable_database_notes_it(project: Path) -> None:
     data = json.loads(proc.stdout)
     assert any(n.startswith("installed addons not checked") for n in data["notes"])
     assert "Traceback" not in proc.stderr
+
+
+def test_broken_config_does_not_stop_an_explicit_plan(project: Path) -> None:
+    (project / "odoo-ops.toml").write_text("this is = not [valid toml\n")
+    proc = odoo_ops("addons", "plan", *PATHS, "--format", "json", "my_sale", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert any(n.startswith("deployment not read: ") for n in json.loads(proc.stdout)["notes"])
+    # without --series the configuration is needed, and its error is the answer
+    assert_clean_error(
+        odoo_ops("addons", "plan", "--addons-path", "custom", "my_sale", cwd=project),
+        2,
+        "invalid TOML",
+    )

@@ -124,8 +124,17 @@ def _load(
     notes: list[str] = []
     target: Target | None = None
     base_dir = Path.cwd()
-    if not (paths and series) or _wants_deployment(app):
-        target = app.target()
+    explicit = bool(paths and series)
+    if not explicit or _wants_deployment(app):
+        try:
+            target = app.target()
+        except OpsError as exc:
+            if not explicit:
+                raise
+            # everything needed was given: a broken configuration only costs the database
+            notes.append(f"deployment not read: {exc}")
+            target = None
+    if target is not None:
         if not paths:
             paths = [str(p) for p in target.addons_paths]
             base_dir = target.root
