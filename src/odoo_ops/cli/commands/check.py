@@ -46,6 +46,11 @@ from odoo_ops.cli.common import App, deployment_options, pass_app, split_names
     help="Output format.",
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE.")
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Also keep the JSON report under .odoo-ops/<deployment>/checks/ (go-live evidence).",
+)
 @pass_app
 def command(
     app: App,
@@ -58,6 +63,7 @@ def command(
     planned: tuple[str, ...],
     fmt: str,
     output: str | None,
+    save: bool,
 ) -> int:
     """Check a deployment before it goes live (or before a deploy).
 
@@ -91,6 +97,16 @@ def command(
         app.info(f"discovered {note}")
     ctx = CheckContext(target, full=mode == "full", planned=split_names(planned))
     report = run_checks(ctx, chosen)
+    if save:
+        import datetime as dt
+
+        from odoo_ops.fileutil import atomic_write_text
+        from odoo_ops.golive.board import checks_dir
+
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        saved = checks_dir(target) / f"check-{stamp}.json"
+        atomic_write_text(saved, target.redactor(render.to_json(report)))
+        app.info(f"report saved to {saved}")
     if fmt == "json":
         text = render.to_json(report)
     elif fmt == "junit":
