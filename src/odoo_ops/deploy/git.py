@@ -26,22 +26,48 @@ def _git(repo: Path, *args: str, timeout: float = 120) -> str:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "PATH": _path()},
+            env=_env(),
         )
     except FileNotFoundError:
         raise GitError("git is not installed") from None
     except subprocess.TimeoutExpired:
         raise GitError(f"git {args[0]} gave no answer within {timeout:g}s") from None
     if proc.returncode != 0:
-        message = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-        raise GitError(f"git {' '.join(args[:2])}: {message[-1] if message else 'failed'}")
-    return proc.stdout.strip()
+        raise GitError(f"git {' '.join(args[:2])}: {_reason(proc.stderr or proc.stdout)}")
+    # trailing whitespace only: `status --porcelain` lines start with a space
+    return proc.stdout.rstrip()
 
 
-def _path() -> str:
+def _reason(output: str) -> str:
+    """git's reason for failing: its first fatal/error line (the last lines are advice)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
+    return lines[0] if lines else "failed"
+
+
+# variables that would point git at another repository or work tree than ours
+_GIT_REPO_VARS = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+)
+
+
+def _env() -> dict[str, str]:
+    """The caller's environment (HOME for ~/.gitconfig, SSH_AUTH_SOCK, proxies),
+    without variables that redirect git, in the C locale and never prompting."""
     import os
 
-    return os.environ.get("PATH", "/usr/bin:/bin")
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_REPO_VARS}
+    env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    env.setdefault("PATH", "/usr/bin:/bin")
+    return env
 
 
 @dataclass
@@ -82,6 +108,7 @@ class GitRepo:
             ["git", "-C", str(self.path), "merge-base", "--is-ancestor", older, newer],
             capture_output=True,
             text=True,
+            env=_env(),
         )
         return proc.returncode == 0
 
