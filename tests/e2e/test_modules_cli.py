@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from tests.integration.modules.conftest import World, make_world, world  # noqa: F401
 
 pytestmark = pytest.mark.pg

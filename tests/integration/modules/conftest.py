@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.support.addons import AddonsDir
 from tests.support.fakebin import FakeBin
 from tests.support.pg import OdooTestDb

@@ -7,12 +7,12 @@ import shlex
 from pathlib import Path
 
 import pytest
-from tests.integration.modules.conftest import World
-from tests.support import odoo_schema
 
 from odoo_ops.modules import crons as cronx
 from odoo_ops.modules import maintenance as mx
 from odoo_ops.modules.install import install_modules
+from tests.integration.modules.conftest import World
+from tests.support import odoo_schema
 
 pytestmark = pytest.mark.pg
 

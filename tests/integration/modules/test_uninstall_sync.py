@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from tests.integration.modules.conftest import World
-from tests.support import odoo_schema
 
 from odoo_ops.errors import UsageError
 from odoo_ops.modules.context import load_context
 from odoo_ops.modules.sync import sync_modules
 from odoo_ops.modules.uninstall import reinstall_module, uninstall_impact, uninstall_modules
+from tests.integration.modules.conftest import World
+from tests.support import odoo_schema
 
 pytestmark = pytest.mark.pg
 

@@ -9,12 +9,12 @@ import time
 
 import psutil
 import pytest
-from tests.integration.modules.conftest import World
 
 from odoo_ops.errors import UsageError
 from odoo_ops.modules import checksums as cks
 from odoo_ops.modules.install import install_modules
 from odoo_ops.modules.update import update_modules
+from tests.integration.modules.conftest import World
 
 pytestmark = pytest.mark.pg
 
