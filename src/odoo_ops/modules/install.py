@@ -56,14 +56,18 @@ class InstallResult(ActionResult):
         return data
 
 
-def plan_error(plan: ModulesPlan) -> OpsError:
+def plan_error(plan: ModulesPlan, *, host_addons: bool = True) -> OpsError:
     first = plan.plan.errors[0]
     more = len(plan.plan.errors) - 1
     extra = f" (and {more} more problem(s))" if more > 0 else ""
-    return OpsError(
-        f"cannot install: {first.message}{extra}",
-        hint="run `odoo-ops modules plan` with the same modules to see every problem",
-    )
+    hint = "run `odoo-ops modules plan` with the same modules to see every problem"
+    if not host_addons:
+        hint = (
+            "no addons path is readable on this host, so only the database's module list is"
+            " known: run `odoo-ops modules sync` first (it refreshes that list), or set"
+            " addons_paths in odoo-ops.toml"
+        )
+    return OpsError(f"cannot install: {first.message}{extra}", hint=hint)
 
 
 def run_waves(
@@ -121,7 +125,7 @@ def install_modules(
     plan = build_plan(ctx, names)
     result = InstallResult("install", ctx.db.name, dry_run, plan=plan)
     if not plan.ok:
-        raise plan_error(plan)
+        raise plan_error(plan, host_addons=bool(ctx.host_addons))
     waves = plan.waves
     if not waves:
         result.message = "nothing to install: " + ", ".join(names) + " already installed"

@@ -265,7 +265,7 @@ def reinstall_module(
     )
     result.plan = ModulesPlan(ctx.series, ctx.db.name, impact.removed, plan)
     if not plan.ok:
-        raise plan_error(result.plan)
+        raise plan_error(result.plan, host_addons=bool(ctx.host_addons))
     waves = [list(w.addons) for w in plan.waves]
     steps = OdooSteps(target, "reinstall", dry_run=dry_run, on_event=on_event, timeout=timeout)
     steps.total = len(waves) + 2

@@ -162,3 +162,22 @@ def test_two_real_runs_the_second_is_refused(world: World) -> None:
     assert first.returncode == 0, err
     states = world.states()
     assert states["slow_one"] == "installed" and states["tool_a"] == "uninstalled"
+
+
+def test_install_over_ssh_runs_odoo_on_the_remote_host(world: World) -> None:
+    world.addons.add("tool_a", depends=["base"])
+    toml = (world.root / "odoo-ops.toml").read_text()
+    toml = toml.replace(
+        'runner = "local"',
+        f'runner = "ssh"\nssh_host = "odoo.example.com"\nremote_runner = "local"\n'
+        f'dsn = "{world.db.dsn}"\naddons_paths = ["addons"]',
+    )
+    toml = toml.replace('odoo_conf = "odoo.conf"', f'odoo_conf = "{world.root}/odoo.conf"')
+    (world.root / "odoo-ops.toml").write_text(toml)
+    result = install_modules(world.target(), ["tool_a"])
+    assert result.ok, result.message
+    assert world.states()["tool_a"] == "installed"
+    ssh = world.fake.ssh_calls()
+    assert len(ssh) == 1 and "odoo.example.com" in ssh[0]
+    assert f"-c {world.root}/odoo.conf" in ssh[0] and "-i tool_a" in ssh[0]
+    assert result.steps[0].command.startswith("ssh ")
