@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.integration.audit.conftest import build_broken_world
 
 pytestmark = pytest.mark.pg

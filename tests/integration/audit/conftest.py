@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+
 from tests.support import odoo_schema as S
 from tests.support.addons import write_addon
 

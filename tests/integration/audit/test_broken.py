@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.audit.conftest import build_broken_world
 
 from odoo_ops.addons import scan_addons_path
 from odoo_ops.audit.broken import audit_broken
 from odoo_ops.target.database import Database
+from tests.integration.audit.conftest import build_broken_world
 
 pytestmark = pytest.mark.pg
 

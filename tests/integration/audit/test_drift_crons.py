@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.audit.conftest import build_broken_world
-from tests.support import odoo_schema as S
-from tests.support.addons import write_addon
 
 from odoo_ops.addons import scan_addons_path
 from odoo_ops.audit.crons import audit_crons
 from odoo_ops.audit.drift import audit_drift
 from odoo_ops.target.database import Database
+from tests.integration.audit.conftest import build_broken_world
+from tests.support import odoo_schema as S
+from tests.support.addons import write_addon
 
 pytestmark = pytest.mark.pg
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.e2e.test_audit_cli import odoo_ops, write_project
 from tests.support import odoo_schema as S
 from tests.support.addons import write_addon

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.e2e.test_audit_cli import odoo_ops
 from tests.integration.audit.conftest import build_broken_world
 from tests.support import odoo_schema as S
