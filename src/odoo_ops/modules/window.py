@@ -71,6 +71,11 @@ class ActionResult:
     changes: list[ModuleChange] = field(default_factory=list)
     failed_step: StepResult | None = None
 
+    @property
+    def error(self) -> str | None:
+        """The failure message (``None`` when the action succeeded)."""
+        return None if self.ok else (self.message or f"{self.action} failed")
+
     def fail(self, message: str, step: StepResult | None = None) -> None:
         self.ok = False
         self.message = message
