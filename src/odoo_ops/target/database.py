@@ -28,9 +28,10 @@ def _friendly(exc: Exception, dsn: str) -> str:
     return f"cannot connect to PostgreSQL ({redact_url(dsn)}): {text}"
 
 
-# advisory locks this process holds, by name: nested ``lock()`` calls of one
-# process (a deploy running an update that runs a backup) re-enter them.
-_HELD: dict[str, int] = {}
+# advisory locks held, by (thread, name): nested ``lock()`` calls of one thread
+# (a deploy running an update that runs a backup) re-enter them; another thread
+# takes the lock like another process would.
+_HELD: dict[tuple[int, str], int] = {}
 
 
 def lock_key(name: str) -> int:
@@ -127,12 +128,15 @@ class Database:
         """
         import psycopg
 
-        if _HELD.get(name):
-            _HELD[name] += 1
+        import threading
+
+        held = (threading.get_ident(), name)
+        if _HELD.get(held):
+            _HELD[held] += 1
             try:
                 yield
             finally:
-                _HELD[name] -= 1
+                _HELD[held] -= 1
             return
         try:
             conn = self.connect(autocommit=True, dbname="postgres")
@@ -158,11 +162,11 @@ class Database:
                         hint="wait for it to finish, or pass --wait SECONDS",
                     )
                 time.sleep(0.2)
-            _HELD[name] = 1
+            _HELD[held] = 1
             try:
                 yield
             finally:
-                _HELD.pop(name, None)
+                _HELD.pop(held, None)
         finally:
             try:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
