@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -151,15 +152,35 @@ def _plan(target: Target, options: CreateOptions, now: Any) -> _Plan:
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     notes: list[str] = []
-    dump_format = options.dump_format or policy.format or ("directory" if jobs > 1 else "custom")
+    pg_major = tool_version("pg_dump")[0]
+    requested = options.compress or policy.compress
+    chosen_format = options.dump_format or policy.format
     encrypt = options.encrypt
+    if chosen_format:
+        dump_format = chosen_format
+    elif (
+        pg_major < 16
+        and requested in (None, "zstd")
+        and not encrypt
+        and shutil.which("zstd") is not None
+    ):
+        # pg_dump 15 compresses only with gzip, the slowest part of a backup: an
+        # uncompressed custom-format dump streamed through zstd -T0 is faster and
+        # smaller (measured: bench/backup.py); restores then run as one job
+        dump_format = "custom"
+        requested = requested or "zstd:3"
+        if jobs > 1:
+            notes.append(
+                f"pg_dump {pg_major}: custom format streamed through zstd (no parallel jobs);"
+                " set [backup] format = \"directory\" for parallel dump and restore"
+            )
+    else:
+        dump_format = "directory" if jobs > 1 else "custom"
     if encrypt and dump_format == "directory":
         notes.append("encrypted backups use pg_dump's custom format (streamed through age)")
         dump_format = "custom"
-    if dump_format == "custom" and jobs > 1 and (options.dump_format or policy.format):
+    if dump_format == "custom" and jobs > 1 and chosen_format:
         notes.append("custom format dumps with one job (restores can still use --jobs)")
-    pg_major = tool_version("pg_dump")[0]
-    requested = options.compress or policy.compress
     # only zstd/lz4 on an old pg_dump turn a plain custom dump into a streamed one
     wants_outer = requested is not None and requested.split(":")[0] in ("zstd", "lz4")
     streamed = encrypt or (dump_format == "custom" and wants_outer and pg_major < 16)

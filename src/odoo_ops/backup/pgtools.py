@@ -121,7 +121,8 @@ def resolve_compression(
     """Pick the pg_dump options for ``requested`` on this pg_dump.
 
     Without a request: zstd (level 3) when pg_dump supports it (16+), else
-    gzip level 1 — light compression keeps pg_dump off the critical path.
+    gzip level 1 — light compression keeps pg_dump off the critical path
+    (the caller picks a zstd stream instead when the format is its choice).
     zstd/lz4 on pg_dump 15 or older: a custom-format dump that is streamed
     anyway (``streamed``) is piped through the ``zstd``/``lz4`` tool; a
     directory-format dump falls back to gzip level 1 and says so.

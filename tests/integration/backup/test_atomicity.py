@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -40,24 +41,42 @@ def _grow(site: BackupSite) -> None:
     with site.connect() as conn:
         conn.execute(
             "CREATE TABLE bulk AS SELECT g AS id, md5(g::text) || repeat('x', 200) AS v"
-            " FROM generate_series(1, 60000) g"
+            " FROM generate_series(1, 100000) g"
         )
-    site.add_files(250, size=20000, prefix="bulk")
+    site.add_files(300, size=20000, prefix="bulk")
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[bytes], limit: float = 60.0) -> float:
+    """Seconds until ``path`` exists (or the process ended)."""
+    start = time.monotonic()
+    while not path.exists() and proc.poll() is None:
+        if time.monotonic() - start > limit:
+            raise AssertionError(f"{path} never appeared")
+        time.sleep(0.003)
+    return time.monotonic() - start
 
 
 def test_killed_create_is_never_listed(backup_site: Callable[..., BackupSite]) -> None:
     site = backup_site()
     _grow(site)
+    site.backup_dir.mkdir()
+    proc = subprocess.Popen(_cli(site, "create", "--name", "full"), cwd=site.root)
+    _wait_for(site.backup_dir / ".full.partial", proc)
     start = time.monotonic()
-    subprocess.run(_cli(site, "create", "--name", "full"), check=True, cwd=site.root)
-    duration = time.monotonic() - start
+    assert proc.wait() == 0
+    writing = time.monotonic() - start  # from the partial directory to the end
     assert [e.name for e in list_backups(site.backup_dir)] == ["full"]
 
+    # two kills while the command starts, then KILLS spread over the writing
+    delays = [None, None] + [writing * 0.97 * i / (KILLS - 1) for i in range(KILLS)]
     mid_write = 0
-    for i in range(KILLS):
-        delay = duration * (0.1 + 0.9 * i / (KILLS - 1))
+    for i, delay in enumerate(delays):
         proc = subprocess.Popen(_cli(site, "create", "--name", f"k{i}"), cwd=site.root)
-        time.sleep(delay)
+        if delay is None:
+            time.sleep(0.05 + 0.15 * i)
+        else:
+            _wait_for(site.backup_dir / f".k{i}.partial", proc)
+            time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if (site.backup_dir / f".k{i}.partial").exists():
@@ -67,7 +86,7 @@ def test_killed_create_is_never_listed(backup_site: Callable[..., BackupSite]) -
             assert not entry.name.startswith("."), entry.name
             result = verify_entry(entry, record=False)
             assert result.ok, (entry.name, result.problems)
-    assert mid_write >= KILLS // 3, f"only {mid_write} kills landed while writing"
+    assert mid_write >= KILLS * 3 // 4, f"only {mid_write} kills landed while writing"
 
     time.sleep(0.5)  # orphaned pg_dump processes of the killed runs finish or fail
     subprocess.run(_cli(site, "create", "--name", "after"), check=True, cwd=site.root)

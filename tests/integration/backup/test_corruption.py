@@ -33,7 +33,9 @@ def pristine(
     site = BackupSite(root, db, data_dir, root / "backups", write_config(root, db))
     site.add_files(30, size=4000)
     target = site.target()
-    directory = create_backup(target, CreateOptions(name="dirformat", jobs=2))
+    directory = create_backup(
+        target, CreateOptions(name="dirformat", jobs=2, dump_format="directory")
+    )
     custom = create_backup(target, CreateOptions(name="customformat", dump_format="custom"))
     assert directory.path and custom.path
     yield {"directory": directory.path, "custom": custom.path}

@@ -103,7 +103,7 @@ def test_killed_restore_leaves_the_live_copy_untouched(
         with site.connect("postgres") as conn:
             conn.execute(f'DROP DATABASE "{site.db.name}" WITH (FORCE)')
             conn.execute(f'ALTER DATABASE "{kept}" RENAME TO "{site.db.name}"')
-        restore_backup(target, "good", RestoreOptions(to=probe + "2"))  # runs the recovery
+        restore_backup(target, "good", RestoreOptions(to=f"{probe}{i}"))  # runs the recovery
         kept_fs = site.data_dir / "filestore" / kept
         if kept_fs.exists():
             shutil.rmtree(site.filestore())

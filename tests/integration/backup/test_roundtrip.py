@@ -29,7 +29,7 @@ def _markers(site: BackupSite) -> None:
 
 
 @pytest.mark.parametrize(
-    "variant", ["directory", "custom", "custom-zstd-stream", "encrypted"]
+    "variant", ["auto", "directory", "custom", "custom-zstd-stream", "encrypted"]
 )
 def test_round_trip(backup_site: Callable[..., BackupSite], tmp_path: Path, variant: str) -> None:
     extra = ""
@@ -45,7 +45,8 @@ def test_round_trip(backup_site: Callable[..., BackupSite], tmp_path: Path, vari
     assert len(files_before) >= 14
 
     options = {
-        "directory": CreateOptions(jobs=2),
+        "directory": CreateOptions(jobs=2, dump_format="directory"),
+        "auto": CreateOptions(),
         "custom": CreateOptions(dump_format="custom", jobs=1),
         "custom-zstd-stream": CreateOptions(dump_format="custom", compress="zstd:3"),
         "encrypted": CreateOptions(encrypt=True),
