@@ -114,11 +114,12 @@ def journal_of(target: Target) -> Journal:
 
 
 def interrupted(target: Target, exclude: str | None = None) -> DeployRecord | None:
-    """The latest deploy whose process died half-way, if any (call under the lock)."""
+    """The latest deploy whose process died half-way, or whose automatic rollback
+    failed, if any (call under the lock)."""
     records = [
         r
         for r in journal_of(target).records()
-        if r.result == "running" and r.kind == "deploy" and r.id != exclude
+        if r.result in ("running", "rollback-failed") and r.kind == "deploy" and r.id != exclude
     ]
     return max(records, key=lambda r: r.started_at) if records else None
 
@@ -210,8 +211,13 @@ class Deployer:
                 self.record.error = f"deploy {pending.id} was interrupted"
                 self.record.finished_at = now_iso()
                 self._save()
+                how = (
+                    "was interrupted and not rolled back"
+                    if pending.result == "running"
+                    else "failed and its rollback did not finish"
+                )
                 raise OpsError(
-                    f"deploy {pending.id} was interrupted and not rolled back",
+                    f"deploy {pending.id} {how}",
                     hint=f"run `odoo-ops rollback {pending.id}` first",
                 )
             return self._locked(result)
@@ -245,6 +251,9 @@ class Deployer:
                     self.roll_back()
                     self.record.result = "rolled-back"
                 except OpsError as rb:
+                    # not "failed": `odoo-ops rollback ID` must still accept it, and the
+                    # next deploy must not start over it
+                    self.record.result = "rollback-failed"
                     result.rollback_error = rb.message
             elif exc.phase in ("maintenance", "rollback-point"):
                 # nothing changed yet but maintenance, crons and maybe the copy
@@ -447,8 +456,18 @@ class Deployer:
         from odoo_ops.modules.hostcmd import run_on_host
 
         workers = mx.workers_of(self.target)
-        if workers.configured and workers.start:
-            result = run_on_host(self.target, workers.start, timeout=300)
+        start = workers.start if workers.configured else []
+        if self.options.pull or self.options.build:
+            from odoo_ops.modules.hostcmd import compose_runner
+
+            compose = compose_runner(self.target)
+            if compose is not None:
+                # `start` would run the old container again: only a recreated
+                # container runs the pulled/built image
+                service = self.target.deployment.odoo_service
+                start = compose.compose_argv("up", "-d", "--no-deps", service)
+        if start:
+            result = run_on_host(self.target, start, timeout=300)
             if result.returncode != 0:
                 raise OpsError(
                     "starting Odoo failed: " + (result.output.strip().splitlines() or [""])[-1]
@@ -642,6 +661,16 @@ def roll_back_record(
     from odoo_ops.modules import maintenance as mx
 
     say = say or (lambda _m: None)
+    from odoo_ops.modules.hostcmd import run_on_host
+
+    workers = mx.workers_of(target)
+    if workers.configured:
+        # an Odoo started in the restart phase runs the new code: stop it before the
+        # database is swapped; maintenance_off below starts it on the old code
+        stopped = run_on_host(target, workers.stop, timeout=300)
+        if stopped.returncode != 0:
+            tail = (stopped.output.strip().splitlines() or [""])[-1]
+            say(f"stopping the Odoo workers failed (exit {stopped.returncode}): {tail}")
     repo = GitRepo.find(target.root)
     if repo is not None and record.ref_before and repo.head() != record.ref_before:
         repo.reset_to(record.ref_before)
@@ -673,9 +702,6 @@ def roll_back_record(
     if record.paused_crons:
         with contextlib.suppress(OpsError):
             cronx.resume_crons(target)
-    workers = mx.workers_of(target)
     if not record.maintenance_before:
         mx.maintenance_off(target, note=say)
-    elif workers.configured and workers.start:
-        pass
-    record.kind = record.kind
+    # maintenance was on before the deploy: the workers stay stopped, as they were
