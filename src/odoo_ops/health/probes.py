@@ -260,11 +260,11 @@ def probe_login_page(ctx: ProbeContext) -> ProbeResult:
 
 
 def probe_websocket(ctx: ProbeContext) -> ProbeResult:
-    """With workers, Odoo serves /websocket (16: /longpolling) on the gevent port."""
+    """With workers, Odoo serves /websocket (16+; before: /longpolling) on the gevent port."""
     if ctx.workers() <= 0:
         raise Unavailable("workers = 0: websocket is served by the main HTTP port")
     major = ctx.series_major() or 17
-    path = "/websocket" if major >= 17 else "/longpolling/poll"
+    path = "/websocket" if major >= 16 else "/longpolling/poll"
     response = _get(ctx, path)
     if response.status_code in (502, 503, 504):
         return ProbeResult(

@@ -106,8 +106,8 @@ def command(
             )
     ctx = ProbeContext(target)
     only = set(probes) or None
-    metrics = HealthMetrics() if (metrics_textfile or metrics_port) else None
     textfile = metrics_textfile or config.health.metrics_textfile
+    metrics = HealthMetrics() if (textfile or metrics_port) else None
     history = target.state_dir / "health" / "history.jsonl"
 
     def one_round() -> HealthReport:
