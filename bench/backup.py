@@ -237,6 +237,8 @@ def main() -> None:
             with psycopg.connect(args.dsn, autocommit=True) as conn:
                 for name in restore_dbs:
                     conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            for name in restore_dbs:
+                shutil.rmtree(data / "filestore" / name, ignore_errors=True)
             fs_bytes = du(fs)
         else:
             log(f"generating >= {args.db_gb} GB of rows in {BENCH_DB} (server-side)...")

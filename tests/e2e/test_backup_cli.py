@@ -60,14 +60,22 @@ def test_backup_commands_end_to_end(project: tuple[Path, Any], tmp_path: Path) -
     assert backups[0]["tags"] == ["nightly"] and backups[1]["keep"] is True
     assert backups[0]["verify"] is None and backups[0]["test_restore"] is None
 
-    verified = odoo_ops("backup", "verify", "--all", "--deep", "--format", "json", cwd=root)
+    verified = odoo_ops("backup", "verify", name, "--deep", "--format", "json", cwd=root)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert json.loads(verified.stdout)["ok"] is True
     tested = odoo_ops("backup", "test-restore", name, cwd=root)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert f"test-restore {name}: pass" in tested.stdout
-    table = odoo_ops("backup", "list", cwd=root)
-    assert "pass 20" in table.stdout and "ok 20" in table.stdout  # outcome and date
+    table = odoo_ops("backup", "list", "--format", "csv", cwd=root)
+    import csv
+    import io
+
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(table.stdout))}
+    assert rows[name]["test-restored"].startswith("pass 20")  # outcome and date
+    assert rows[name]["verified"].startswith("ok 20")
+    assert rows["second"]["test-restored"] == "never" and rows["second"]["keep"] == "yes"
+    assert rows["second"]["verified"] == "never"
+    assert odoo_ops("backup", "list", cwd=root).stdout.count("nightly") == 1
 
     # prune keeps the newest (daily #1, marked keep) and the newest verified
     pruned = odoo_ops("backup", "prune", "--dry-run", "--format", "json", cwd=root)
@@ -87,7 +95,8 @@ def test_backup_commands_end_to_end(project: tuple[Path, Any], tmp_path: Path) -
     # restore: refused without --force (one line, exit 1), works into a new database
     refused = odoo_ops("backup", "restore", "second", cwd=root)
     assert refused.returncode == 1
-    assert refused.stderr.splitlines()[0].startswith("error: ")
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "already there" in errors[0]
     assert "Traceback" not in refused.stderr
     assert any(line.startswith("hint: ") for line in refused.stderr.splitlines())
     other = f"{db.name}_e2e"
