@@ -127,8 +127,20 @@ def write_addons(root: Path, n: int = 100) -> None:
                 'registry.category("actions").add("bench.tag", A);\n')
 
 
+GNU_TIME = shutil.which("time") if Path("/usr/bin/time").exists() else None
+
+
 def run_child(argv: list[str], cwd: Path | None = None) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS (KB) and exit code of one child process."""
+    """Wall seconds, peak RSS (KB) and exit code of one child process.
+
+    The peak RSS is taken by GNU time when present: a child forked from this
+    (large) process would report this process's pages in its ru_maxrss.
+    """
+    rss_file = None
+    if GNU_TIME:
+        fd, rss_file = tempfile.mkstemp(prefix="rss-")
+        os.close(fd)
+        argv = [GNU_TIME, "-f", "%M", "-o", rss_file, *argv]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -137,7 +149,11 @@ def run_child(argv: list[str], cwd: Path | None = None) -> tuple[float, int, int
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{argv} failed ({proc.returncode}): {err}")
-    return wall, usage.ru_maxrss, proc.returncode
+    rss = usage.ru_maxrss
+    if rss_file:
+        rss = int(Path(rss_file).read_text().split()[-1])
+        os.unlink(rss_file)
+    return wall, rss, proc.returncode
 
 
 def main() -> None:
@@ -207,6 +223,8 @@ def main() -> None:
                     mem.append(rss)
                     w, _rss, _code = run_child([*psql_argv, "-f", str(sql)])
                     floor.append(w)
+                print(f"  {label}: peak RSS per run (MB): "
+                      + ", ".join(f"{m / 1024:.1f}" for m in mem), flush=True)
                 results.append((scale, label, ours, floor, inproc, max(mem),
                                 len(report.queries)))
             if not args.keep:

@@ -39,6 +39,14 @@ class DriftAudit:
     rows: list[DriftRow] = field(default_factory=list)
 
 
+def _key(parts: tuple[int, ...]) -> tuple[int, ...]:
+    """Trailing zeros do not count, as in Odoo's parse_version: 18.0.1.0 == 18.0.1.0.0."""
+    out = list(parts)
+    while out and out[-1] == 0:
+        out.pop()
+    return tuple(out)
+
+
 def drift_sql() -> str:
     return (
         "SELECT name, state, latest_version FROM ir_module_module"
@@ -78,7 +86,7 @@ def audit_drift(
                     {"name": name, "state": state, "db_version": latest, "disk_version": disk},
                 ))  # fmt: skip
             elif addon is not None and latest:
-                on_disk, in_db = parse_version(disk), parse_version(latest)
+                on_disk, in_db = _key(parse_version(disk)), _key(parse_version(latest))
                 if on_disk > in_db:
                     status = "needs-update"
                     report.add(Finding(

@@ -104,7 +104,10 @@ def git_state(root: Path) -> str:
         res = run_process(["git", "-C", str(root), *args], timeout=30)
         return res.returncode, res.output.strip()
 
-    code, head = git("rev-parse", "HEAD")
+    try:
+        code, head = git("rev-parse", "HEAD")
+    except OpsError as exc:
+        return f"git not available: {exc.message}\n"
     if code != 0:
         return "not a git repository\n"
     _, branch = git("rev-parse", "--abbrev-ref", "HEAD")
@@ -246,7 +249,11 @@ def create_snapshot(
             [[r.id, r.name, r.model, r.active, r.interval, r.module,
               "ok" if r.status == "overdue" else r.status] for r in crons.rows],
         )  # fmt: skip
-        conf = target.conf if target.odoo_conf_path else None
+        try:
+            conf = target.conf if target.odoo_conf_path else None
+        except OpsError as exc:
+            conf = None
+            notes.append(f"odoo.conf not read: {exc.message}")
         config = {
             "deployment": redact_mapping(target.deployment.model_dump()),
             "odoo_conf": redact_mapping(dict(sorted(conf.raw.items()))) if conf else None,

@@ -27,12 +27,14 @@ def test_drift(odoo_db: Any, odoo_version: int, tmp_path: Path) -> None:
     write_addon(addons, "x_newer", version=f"{series}.1.1.0")
     write_addon(addons, "x_older", version="1.0.0")
     write_addon(addons, "x_stuck", version="1.0")
+    write_addon(addons, "x_zeros", version=f"{series}.1.0.0")  # == SERIES.1.0 for Odoo
     conn = db.connect()
     S.add_module(conn, "x_same", latest_version=f"{series}.1.0")
     S.add_module(conn, "x_newer", latest_version=f"{series}.1.0.9")
     S.add_module(conn, "x_older", latest_version=f"{series}.2.0.0")
     S.add_module(conn, "x_stuck", state="to upgrade")
     S.add_module(conn, "x_noted", state="uninstalled")
+    S.add_module(conn, "x_zeros", latest_version=f"{series}.1.0")
     conn.close()
     result = audit_drift(Database(db.dsn), scan_addons_path([str(addons)]))
     status = {r.name: r.status for r in result.rows}
@@ -40,6 +42,7 @@ def test_drift(odoo_db: Any, odoo_version: int, tmp_path: Path) -> None:
     assert status["x_newer"] == "needs-update"
     assert status["x_older"] == "downgrade"
     assert status["x_stuck"] == "pending"
+    assert status["x_zeros"] == "same"
     assert status["base"] == "no-code"
     assert "x_noted" not in status
     found = sorted((f.kind, f.record["name"]) for f in result.report.findings)
