@@ -42,8 +42,8 @@ def broken_project(odoo_db: Any, tmp_path: Path) -> tuple[Path, Any]:
     return write_project(tmp_path / "proj", w.db.dsn, [w.addons]), w
 
 
-def test_broken_formats_and_ci(broken_project: tuple[Path, Any]) -> None:
-    proj, _ = broken_project
+def test_every_audit_command(broken_project: tuple[Path, Any]) -> None:
+    proj, w = broken_project
     proc = odoo_ops("audit", "broken", "--format", "json", cwd=proj)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -66,9 +66,7 @@ def test_broken_formats_and_ci(broken_project: tuple[Path, Any]) -> None:
     proc = odoo_ops("audit", "broken", cwd=proj)
     assert proc.returncode == 0 and "client-action-unregistered" in proc.stdout
 
-
-def test_modules_table_and_json(broken_project: tuple[Path, Any]) -> None:
-    proj, _ = broken_project
+    # the same project: modules, crons, drift, database
     proc = odoo_ops("audit", "modules", "--format", "json", cwd=proj)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -78,32 +76,6 @@ def test_modules_table_and_json(broken_project: tuple[Path, Any]) -> None:
     proc = odoo_ops("audit", "modules", "--ci", cwd=proj)
     assert proc.returncode == 1 and "x_dash" in proc.stdout
 
-
-def test_clean_database_passes_ci(odoo_db: Any, tmp_path: Path) -> None:
-    db = odoo_db(version=16)
-    proj = write_project(tmp_path / "p", db.dsn, [])
-    proc = odoo_ops("audit", "broken", "--ci", cwd=proj)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "no findings" in proc.stdout
-
-
-def test_unreachable_database_is_one_error_line(tmp_path: Path) -> None:
-    proj = write_project(tmp_path / "p", "postgresql://nobody:s3cretpw@127.0.0.1:1/x", [])
-    proc = odoo_ops("audit", "broken", cwd=proj)
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr and "s3cretpw" not in proc.stderr
-    assert proc.stderr.startswith("error: cannot connect to PostgreSQL")
-
-
-def test_not_an_odoo_database(make_database: Any, tmp_path: Path) -> None:
-    db = make_database("plain")
-    proj = write_project(tmp_path / "p", db.dsn, [])
-    proc = odoo_ops("audit", "modules", cwd=proj)
-    assert proc.returncode == 1 and "not an Odoo database" in proc.stderr
-
-
-def test_drift_crons_database_commands(broken_project: tuple[Path, Any]) -> None:
-    proj, w = broken_project
     proc = odoo_ops("audit", "crons", "--format", "json", cwd=proj)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -127,3 +99,26 @@ def test_drift_crons_database_commands(broken_project: tuple[Path, Any]) -> None
     assert {"table", "total_bytes", "dead_tuples"} <= set(data["tables"][0])
     proc = odoo_ops("audit", "database", cwd=proj)
     assert proc.returncode == 0 and "connections" in proc.stdout
+
+
+def test_clean_database_passes_ci(odoo_db: Any, tmp_path: Path) -> None:
+    db = odoo_db(version=16)
+    proj = write_project(tmp_path / "p", db.dsn, [])
+    proc = odoo_ops("audit", "broken", "--ci", cwd=proj)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no findings" in proc.stdout
+
+
+def test_unreachable_database_is_one_error_line(tmp_path: Path) -> None:
+    proj = write_project(tmp_path / "p", "postgresql://nobody:s3cretpw@127.0.0.1:1/x", [])
+    proc = odoo_ops("audit", "broken", cwd=proj)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "s3cretpw" not in proc.stderr
+    assert proc.stderr.startswith("error: cannot connect to PostgreSQL")
+
+
+def test_not_an_odoo_database(make_database: Any, tmp_path: Path) -> None:
+    db = make_database("plain")
+    proj = write_project(tmp_path / "p", db.dsn, [])
+    proc = odoo_ops("audit", "modules", cwd=proj)
+    assert proc.returncode == 1 and "not an Odoo database" in proc.stderr

@@ -1,5 +1,5 @@
-"""``audit broken`` on fixture databases of every Odoo version: each planted breakage is
-found, and nothing healthy is flagged."""
+"""``audit broken`` and ``audit crons`` on fixture databases of every Odoo version: each
+planted breakage is found, and nothing healthy is flagged."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from odoo_ops.addons import scan_addons_path
 from odoo_ops.audit.broken import audit_broken
+from odoo_ops.audit.crons import audit_crons
 from odoo_ops.target.database import Database
 from tests.integration.audit.conftest import build_broken_world
 
@@ -77,6 +78,7 @@ def test_every_breakage_found_and_nothing_healthy(odoo_db: Any, odoo_version: in
     assert any("mail.action_discuss" in n for n in report.notes)
     for f in report.findings:
         assert f.breaks and f.fix
+    check_crons(w, odoo_version)
 
 
 def test_fixes_repair_the_database(odoo_db: Any, tmp_path: Path) -> None:
@@ -115,3 +117,33 @@ def test_read_only_transaction(odoo_db: Any) -> None:
         assert s.cur.fetchone()[0] == "on"
         s.cur.execute("SHOW statement_timeout")
         assert s.cur.fetchone()[0] == "7s"
+
+
+def check_crons(w: Any, odoo_version: int) -> None:
+    """``audit crons`` on the same world (built once per version)."""
+    result = audit_crons(Database(w.db.dsn))
+    rows = {r.id: r for r in result.rows}
+    ids = w.ids
+    assert rows[ids["cron_overdue"]].status == "overdue"
+    assert rows[ids["cron_ok_future"]].status == "ok"
+    assert rows[ids["cron_inactive_old"]].status == "inactive"
+    assert rows[ids["cron_model_gone"]].status == "model-missing"
+    assert rows[ids["cron_action_gone"]].status == "action-missing"
+    assert rows[ids["cron_uninstalled"]].status == "module-not-installed"
+    assert rows[ids["cron_uninstalled"]].module == "x_uninst"
+    assert rows[ids["cron_ok_future"]].name == "X: fine"  # jsonb in 16, varchar after
+    assert rows[ids["cron_ok_future"]].model == "res.partner"
+    if odoo_version <= 17:
+        assert rows[ids["cron_ok_future"]].numbercall == -1
+    else:
+        assert rows[ids["cron_ok_future"]].numbercall is None
+    flagged = {f.record["cron_id"]: f.kind for f in result.report.findings}
+    assert flagged == {
+        ids["cron_overdue"]: "cron-overdue",
+        ids["cron_model_gone"]: "cron-model-missing",
+        ids["cron_action_gone"]: "cron-action-missing",
+        ids["cron_uninstalled"]: "cron-module-not-installed",
+    }
+    # the seed's crons (autovacuum, mail queue...) are healthy, one inactive
+    seed = [r for r in result.rows if r.id not in set(ids.values())]
+    assert len(seed) == 6 and {r.status for r in seed} == {"ok", "inactive"}

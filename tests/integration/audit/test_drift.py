@@ -1,4 +1,4 @@
-"""``audit drift`` and ``audit crons`` on every Odoo version."""
+"""``audit drift`` on every Odoo version."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from typing import Any
 import pytest
 
 from odoo_ops.addons import scan_addons_path
-from odoo_ops.audit.crons import audit_crons
 from odoo_ops.audit.drift import audit_drift
 from odoo_ops.target.database import Database
-from tests.integration.audit.conftest import build_broken_world
 from tests.support import odoo_schema as S
 from tests.support.addons import write_addon
 
@@ -51,33 +49,3 @@ def test_drift(odoo_db: Any, odoo_version: int, tmp_path: Path) -> None:
     newer = next(f for f in result.report.findings if f.kind == "module-needs-update")
     assert newer.fix_command and "-u x_newer" in newer.fix_command
     assert f"{series}.1.1.0" in newer.problem
-
-
-def test_crons(odoo_db: Any, odoo_version: int, tmp_path: Path) -> None:
-    w = build_broken_world(odoo_db, odoo_version, tmp_path)
-    result = audit_crons(Database(w.db.dsn))
-    rows = {r.id: r for r in result.rows}
-    ids = w.ids
-    assert rows[ids["cron_overdue"]].status == "overdue"
-    assert rows[ids["cron_ok_future"]].status == "ok"
-    assert rows[ids["cron_inactive_old"]].status == "inactive"
-    assert rows[ids["cron_model_gone"]].status == "model-missing"
-    assert rows[ids["cron_action_gone"]].status == "action-missing"
-    assert rows[ids["cron_uninstalled"]].status == "module-not-installed"
-    assert rows[ids["cron_uninstalled"]].module == "x_uninst"
-    assert rows[ids["cron_ok_future"]].name == "X: fine"  # jsonb in 16, varchar after
-    assert rows[ids["cron_ok_future"]].model == "res.partner"
-    if odoo_version <= 17:
-        assert rows[ids["cron_ok_future"]].numbercall == -1
-    else:
-        assert rows[ids["cron_ok_future"]].numbercall is None
-    flagged = {f.record["cron_id"]: f.kind for f in result.report.findings}
-    assert flagged == {
-        ids["cron_overdue"]: "cron-overdue",
-        ids["cron_model_gone"]: "cron-model-missing",
-        ids["cron_action_gone"]: "cron-action-missing",
-        ids["cron_uninstalled"]: "cron-module-not-installed",
-    }
-    # the seed's crons (autovacuum, mail queue...) are healthy, one inactive
-    seed = [r for r in result.rows if r.id not in set(ids.values())]
-    assert len(seed) == 6 and {r.status for r in seed} == {"ok", "inactive"}
