@@ -283,6 +283,11 @@ class Deployer:
 
     # -- phases ------------------------------------------------------------------
     def preflight(self) -> None:
+        if self.options.pull or self.options.build:
+            from odoo_ops.modules.hostcmd import compose_runner
+
+            if compose_runner(self.target) is None:
+                raise UsageError('--pull/--build need a compose deployment (runner = "compose")')
         if not self.options.force:
             from odoo_ops.checks import all_checks
             from odoo_ops.checks.context import CheckContext
@@ -324,6 +329,17 @@ class Deployer:
             cronx.resume_crons(self.target)
         if not self.record.maintenance_before:
             mx.maintenance_off(self.target, note=self.say)
+            return
+        # maintenance was on before, with the workers stopped: the restart phase
+        # started them to verify the deploy; stop them again, as they were
+        from odoo_ops.modules.hostcmd import run_on_host
+
+        workers = mx.workers_of(self.target)
+        if workers.configured:
+            result = run_on_host(self.target, workers.stop, timeout=300)
+            if result.returncode != 0:
+                tail = (result.output.strip().splitlines() or [""])[-1]
+                self.say(f"stopping the Odoo workers again failed: {tail}")
 
     def rollback_point(self) -> None:
         from odoo_ops.backup.create import CreateOptions, create_backup

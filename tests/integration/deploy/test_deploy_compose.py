@@ -276,3 +276,46 @@ def test_compose_failing_start_keeps_maintenance_on_and_says_so(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert w.state() == before
     assert ps_state(w) == "running"
+
+
+def test_compose_deploy_under_maintenance_leaves_it_on_with_odoo_stopped(
+    compose_world: DeployWorld,
+) -> None:
+    """Maintenance was on (Odoo stopped) before the deploy: so it is afterwards."""
+    w = compose_world
+    proc = w.cli("maintenance", "on")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    before = w.state()
+    assert before["maintenance"] == "on" and ps_state(w) == "exited"
+    new = w.release("18.0.1.1.0")
+    proc = w.cli("deploy", "--force", "--restart-timeout", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    after = w.state()
+    assert after["commit"] == new
+    assert after["maintenance"] == "on"
+    assert ps_state(w) == "exited"
+    # and a deploy that fails under maintenance rolls back to maintenance on, Odoo stopped
+    before = w.state()
+    w.release("18.0.1.2.0")
+    w.web.set(status={"/web/login": 500})
+    proc = w.cli("deploy", "--force", "--restart-timeout", "2")
+    assert proc.returncode >= 1 and "failed in verify" in proc.stdout
+    assert w.state() == before
+    assert ps_state(w) == "exited"
+
+
+def test_pull_on_a_deployment_without_compose_is_refused_before_anything_changes(
+    deploy_world: DeployWorld,
+) -> None:
+    w = deploy_world  # runner = "local"
+    before = w.state()
+    w.release("18.0.1.1.0")
+    proc = w.cli("deploy", "--force", "--pull")
+    assert proc.returncode != 0
+    assert "compose deployment" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    record = w.journal()[-1]
+    assert record["failed_phase"] == "preflight" and record["backup"] is None
+    assert not (w.root / "backups").exists() or not any((w.root / "backups").iterdir())
+    assert w.state() == before
+    assert w.fake.docker_calls() == []
