@@ -40,6 +40,11 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 BENCH_DB = "odoo_ops_backup_bench"  # every database this bench makes starts with it
+#: odoo-ops configurations compared with the baseline: (label, extra create options)
+VARIANTS: list[tuple[str, list[str]]] = [
+    ("default", []),
+    ("directory -j2", ["--dump-format", "directory", "--jobs", "2"]),
+]
 
 
 def log(text: str) -> None:
@@ -224,10 +229,11 @@ def main() -> None:
     fs = data / "filestore" / BENCH_DB
     env = pg_env(args.dsn)
     odoo_ops = shutil.which("odoo-ops") or sys.exit("odoo-ops is not installed")
-    restore_dbs = [f"{BENCH_DB}_baseline_restore", f"{BENCH_DB}_ops_restore"]
+    restore_dbs = [f"{BENCH_DB}_baseline_restore"] + [
+        f"{BENCH_DB}_ops_restore{i}" for i in range(len(VARIANTS))]
     try:
         if args.reuse:
-            for stale in ("backups", "baseline.dump", "baseline-filestore.tgz",
+            for stale in ("backups", "baseline.dump", "baseline-filestore.tgz", ".odoo-ops",
                           "baseline-restored"):
                 path = work / stale
                 if path.is_dir():
@@ -269,12 +275,16 @@ def main() -> None:
         base_size = du(work / "baseline.dump") + du(work / "baseline-filestore.tgz")
         log(f"  {base_create:.1f}s (pg_dump {t_dump:.1f}s + tar {t_tar:.1f}s), "
             f"{base_size / 1024**2:.0f} MiB")
-        log("odoo-ops backup create ...")
-        ops_create, create_rss = timed([odoo_ops, "-q", "backup", "create", "--name", "bench"],
-                                       env, cwd=work, track=True)
-        ops_size = du(work / "backups" / "bench")
-        log(f"  {ops_create:.1f}s, {ops_size / 1024**2:.0f} MiB, peak RSS "
-            f"{create_rss / 1024**2:.0f} MiB")
+        results = []
+        for index, (label, extra) in enumerate(VARIANTS):
+            log(f"odoo-ops backup create ({label}) ...")
+            name = f"bench{index}"
+            t_ops, rss = timed([odoo_ops, "-q", "backup", "create", "--name", name, *extra],
+                               env, cwd=work, track=True)
+            size = du(work / "backups" / name)
+            log(f"  {t_ops:.1f}s, {size / 1024**2:.0f} MiB, peak RSS {rss / 1024**2:.0f} MiB")
+            results.append({"label": label, "name": name, "create": t_ops, "size": size,
+                            "create_rss": rss})
 
         # -- restore --------------------------------------------------------------
         with psycopg.connect(args.dsn, autocommit=True) as conn:
@@ -290,24 +300,28 @@ def main() -> None:
                             str(target)], env)
         base_restore = t_create + t_restore + t_untar
         log(f"  {base_restore:.1f}s (pg_restore {t_restore:.1f}s + tar {t_untar:.1f}s)")
-        log("odoo-ops backup restore ...")
-        ops_restore, restore_rss = timed(
-            [odoo_ops, "-q", "backup", "restore", "bench", "--to", restore_dbs[1]], env,
-            cwd=work, track=True)
-        log(f"  {ops_restore:.1f}s, peak RSS {restore_rss / 1024**2:.0f} MiB")
+        for index, result in enumerate(results):
+            log(f"odoo-ops backup restore ({result['label']}) ...")
+            t_ops, rss = timed(
+                [odoo_ops, "-q", "backup", "restore", str(result["name"]), "--to",
+                 restore_dbs[1 + index]], env, cwd=work, track=True)
+            log(f"  {t_ops:.1f}s, peak RSS {rss / 1024**2:.0f} MiB")
+            result.update(restore=t_ops, restore_rss=rss)
 
         log("")
         log(f"data: database {db_size / 1024**3:.2f} GiB, filestore {args.files} files "
-            f"{fs_bytes / 1024**2:.0f} MiB; {os.cpu_count()} CPUs; warm page cache for both")
-        log(f"{'':10}{'baseline':>12}{'odoo-ops':>12}{'ratio':>10}")
-        log(f"{'create':10}{base_create:>11.1f}s{ops_create:>11.1f}s"
-            f"{base_create / ops_create:>9.2f}x")
-        log(f"{'restore':10}{base_restore:>11.1f}s{ops_restore:>11.1f}s"
-            f"{base_restore / ops_restore:>9.2f}x")
-        log(f"{'size':10}{base_size / 1024**2:>9.0f}MiB{ops_size / 1024**2:>9.0f}MiB"
-            f"{ops_size / base_size:>9.2f}x")
-        log(f"odoo-ops peak RSS: create {create_rss / 1024**2:.0f} MiB, "
-            f"restore {restore_rss / 1024**2:.0f} MiB")
+            f"{fs_bytes / 1024**2:.0f} MiB; {os.cpu_count()} CPUs; warm page cache for all; "
+            f"load average at the end {os.getloadavg()[0]:.1f}")
+        log(f"{'':34}{'create':>9}{'ratio':>7}{'restore':>10}{'ratio':>7}{'size':>9}{'ratio':>7}"
+            f"{'peak RSS':>10}")
+        log(f"{'baseline (pg_dump -Fc + tar czf)':34}{base_create:>8.1f}s{'':>7}"
+            f"{base_restore:>9.1f}s{'':>7}{base_size / 1024**2:>6.0f}MiB")
+        for r in results:
+            log(f"{'odoo-ops ' + str(r['label']):34}{r['create']:>8.1f}s"
+                f"{base_create / r['create']:>6.2f}x{r['restore']:>9.1f}s"
+                f"{base_restore / r['restore']:>6.2f}x{r['size'] / 1024**2:>6.0f}MiB"
+                f"{r['size'] / base_size:>6.2f}x"
+                f"{max(r['create_rss'], r['restore_rss']) / 1024**2:>7.0f}MiB")
     finally:
         if args.keep:
             log(f"kept: database {BENCH_DB}, {work} (rerun with --reuse --workdir {work})")

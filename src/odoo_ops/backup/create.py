@@ -172,7 +172,7 @@ def _plan(target: Target, options: CreateOptions, now: Any) -> _Plan:
         if jobs > 1:
             notes.append(
                 f"pg_dump {pg_major}: custom format streamed through zstd (no parallel jobs);"
-                " set [backup] format = \"directory\" for parallel dump and restore"
+                ' set [backup] format = "directory" for parallel dump and restore'
             )
     else:
         dump_format = "directory" if jobs > 1 else "custom"
