@@ -71,4 +71,12 @@ class HealthMetrics:
         """Serve /metrics on host:port (loopback by default); returns the server."""
         from prometheus_client import start_http_server
 
-        return start_http_server(port, addr=host, registry=self.registry)
+        from odoo_ops.errors import OpsError
+
+        try:
+            return start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise OpsError(
+                f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}",
+                hint="choose another --metrics-port (or --metrics-host)",
+            ) from None

@@ -399,3 +399,37 @@ def test_watch_json_prints_one_json_object_per_round(
     # the alert after the 2nd failure goes to stderr, not into the JSON stream
     assert proc.stderr.count("alert: web-health") == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_metrics_port_in_use_is_one_error_line(
+    tmp_path: Path, odoo_db: Callable[..., Any], odoo_web: Any
+) -> None:
+    db = odoo_db(version=18)
+    root = write_project(tmp_path / "p", base_url=odoo_web.url, dsn=db.dsn)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [
+                *odoo_ops(),
+                "health",
+                "--watch",
+                "--probe",
+                "database",
+                "--max-rounds",
+                "1",
+                "--metrics-port",
+                str(port),
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            env=cli_env(),
+            timeout=60,
+        )
+    assert proc.returncode == 1, proc.stderr
+    assert f"error: cannot serve metrics on 127.0.0.1:{port}: Address already in use" in (
+        proc.stderr
+    )
+    assert "unexpected error" not in proc.stderr and "traceback" not in proc.stderr.lower()
