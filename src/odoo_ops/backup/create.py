@@ -148,6 +148,10 @@ def _plan(target: Target, options: CreateOptions, now: Any) -> _Plan:
         raise UsageError("no database to back up", hint="pass -d DB or set database in the config")
     backup_dir = backup_dir_of(target)
     name = check_name(options.name or default_name(database, now))
+    if not options.name:
+        base, counter = name, 2
+        while (backup_dir / name).exists():  # two backups in the same second
+            name, counter = f"{base}-{counter}", counter + 1
     jobs = options.jobs or policy.jobs
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")

@@ -634,20 +634,27 @@ def _compare(
             " AND table_name = 'ir_attachment' AND column_name = 'store_fname'"
         ).fetchone()
         missing: list[str] = []
+        missing_more = 0
         checked = 0
         if has_store:
-            cur = conn.execute(
-                "SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname <> ''"
-            )
-            for (fname,) in cur:
-                checked += 1
-                if not (fs_dir / str(fname)).is_file():
-                    missing.append(str(fname))
+            # a server-side cursor: millions of attachments never sit in memory at once
+            with conn.transaction(), conn.cursor(name="odoo_ops_attachments") as cur:
+                cur.itersize = 5000
+                cur.execute(
+                    "SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname <> ''"
+                )
+                for (fname,) in cur:
+                    checked += 1
+                    if not (fs_dir / str(fname)).is_file() and len(missing) < 1000:
+                        missing.append(str(fname))
+                    elif not (fs_dir / str(fname)).is_file():
+                        missing_more += 1
         checks["attachments_checked"] = checked
-        checks["attachments_missing"] = len(missing)
+        checks["attachments_missing"] = len(missing) + missing_more
         if missing:
             problems.append(
-                f"{len(missing)} stored attachment file(s) missing from the filestore"
+                f"{len(missing) + missing_more} stored attachment file(s) missing from"
+                " the filestore"
                 f" (first: {', '.join(missing[:3])})"
             )
         result = neutralize_sql(conn)
