@@ -319,3 +319,23 @@ def test_pull_on_a_deployment_without_compose_is_refused_before_anything_changes
     assert not (w.root / "backups").exists() or not any((w.root / "backups").iterdir())
     assert w.state() == before
     assert w.fake.docker_calls() == []
+
+
+def test_compose_rollback_by_hand_restarts_odoo_on_the_old_code(
+    compose_world: DeployWorld,
+) -> None:
+    w = compose_world
+    before = w.state()
+    w.release("18.0.1.1.0", files={"addons/shop/data.txt": "v2\n"})
+    proc = w.cli("deploy", "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = w.journal()[-1]
+    done = len(compose_calls(w))
+    proc = w.cli("rollback", record["id"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "restored from backup" in proc.stderr  # the instant copy was dropped
+    calls = compose_calls(w)[done:]
+    stop = index_of(calls, "stop", "odoo")
+    index_of(calls, "start", "odoo", start=stop)
+    assert ps_state(w) == "running"
+    assert w.state() == before
