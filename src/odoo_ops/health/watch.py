@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from odoo_ops.health.probes import FAIL, HealthReport
+from odoo_ops.health.probes import FAIL, SKIP, HealthReport
 from odoo_ops.notify import Delivery
 
 
@@ -58,6 +58,10 @@ class Watcher:
         events: list[Event] = []
         for probe in report.probes:
             if not probe.required:
+                continue
+            if probe.status == SKIP:
+                # could not run (e.g. the web server is down and web-health says so):
+                # neither a failure nor a recovery; the streak is kept as it is
                 continue
             state = self.states.setdefault(probe.name, ProbeState())
             if probe.status == FAIL:

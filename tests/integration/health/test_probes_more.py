@@ -433,3 +433,35 @@ def test_metrics_port_in_use_is_one_error_line(
         proc.stderr
     )
     assert "unexpected error" not in proc.stderr and "traceback" not in proc.stderr.lower()
+
+
+# -- watcher over real rounds ----------------------------------------------------------
+
+
+def test_a_probe_skipped_because_the_site_went_down_is_not_a_recovery(
+    tmp_path: Path, odoo_db: Callable[..., Any], odoo_web: Any
+) -> None:
+    """login-page fails, alerts; then the whole web server stops answering: login-page
+    is skipped (web-health carries the failure) — that is no "recovered" message."""
+    from odoo_ops.health.watch import AlertPolicy, Watcher
+
+    db = odoo_db(version=18)
+    root = write_project(tmp_path / "p", base_url=odoo_web.url, dsn=db.dsn)
+    ctx = ProbeContext(Target(resolve_project(root, environ={})), latency_samples=1)
+    watcher = Watcher(AlertPolicy(failures_before_alert=2, cooldown=0))
+    names = {"web-health", "login-page"}
+
+    def round_events() -> list[tuple[str, str]]:
+        report = run_probes(ctx, only=names)
+        return [(e.kind, e.probe) for e in watcher.observe(report)]
+
+    odoo_web.set(status={"/web/login": 500})
+    assert round_events() == []
+    assert round_events() == [("alert", "login-page")]
+    odoo_web.set(fail="close")  # nothing answers any more
+    events = round_events()
+    assert ("recovery", "login-page") not in events
+    assert round_events() == [("alert", "web-health")]
+    # the site comes back with a working login page: now both recover
+    odoo_web.set(fail=None, status={})
+    assert sorted(round_events()) == [("recovery", "login-page"), ("recovery", "web-health")]
