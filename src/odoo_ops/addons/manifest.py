@@ -102,8 +102,10 @@ def _first_non_literal(tree: ast.AST) -> ast.AST | None:
     return None
 
 
-def _key_line(tree: ast.Expression, key: str) -> int | None:
+def _key_line(tree: ast.Expression | None, key: str) -> int | None:
     """The line where ``key`` is written in a manifest dict (or where the dict starts)."""
+    if tree is None:
+        return None
     body = tree.body
     if isinstance(body, ast.Dict):
         for k in body.keys:
@@ -114,7 +116,8 @@ def _key_line(tree: ast.Expression, key: str) -> int | None:
 
 def _parse(text: str) -> tuple[Any, ast.Expression]:
     try:
-        tree = ast.parse(text, mode="eval")
+        # as ast.literal_eval (and so Odoo) does: spaces and tabs before the text go
+        tree = ast.parse(text.lstrip(" \t"), mode="eval")
     except SyntaxError as exc:
         raise ManifestProblem(exc.msg or "invalid syntax", exc.lineno) from None
     except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
@@ -131,7 +134,9 @@ def _parse(text: str) -> tuple[Any, ast.Expression]:
     return value, tree
 
 
-def _wrong_type(tree: ast.Expression, key: str, expected: str, value: Any) -> ManifestProblem:
+def _wrong_type(
+    tree: ast.Expression | None, key: str, expected: str, value: Any
+) -> ManifestProblem:
     return ManifestProblem(
         f"{key!r} must be {expected}, not {type(value).__name__}", _key_line(tree, key)
     )
@@ -141,7 +146,7 @@ def _is_str_list(value: Any) -> bool:
     return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
 
 
-def _check(manifest: dict[str, Any], tree: ast.Expression) -> None:
+def _check(manifest: dict[str, Any], tree: ast.Expression | None) -> None:
     """Check the types of the keys odoo-ops reads (raise :class:`ManifestProblem`)."""
     for key in ("name", "version", "author", "license", "website", "summary", "category"):
         value = manifest.get(key)

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.unit.addons.helpers import addon, graph_tree, raw_addon
 
 from odoo_ops.addons import analyse, scan_addons_path
 from odoo_ops.addons import findings as F
+from tests.unit.addons.helpers import addon, graph_tree, raw_addon
 
 
 def _codes(report) -> list[tuple[str, str, str | None]]:  # type: ignore[no-untyped-def]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.addons.helpers import graph_tree, raw_addon
-
 from odoo_ops.addons import addon_tree, find_cycles, scan_addons_path, why
 from odoo_ops.addons.graph import closure, dependency_tree, strongly_connected, why_chains
+from tests.unit.addons.helpers import graph_tree, raw_addon
 
 
 def test_find_cycles() -> None:

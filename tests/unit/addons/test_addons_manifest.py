@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.unit.addons.helpers import addon, raw_addon
 
 from odoo_ops.addons import Addon, load_addon, read_manifest, read_manifest_text
 from odoo_ops.addons.manifest import ManifestProblem, parse_manifest
 from odoo_ops.errors import ManifestError, OpsError
+from tests.unit.addons.helpers import addon, raw_addon
 
 
 def test_valid_manifest_becomes_an_addon(tmp_path: Path) -> None:
@@ -130,3 +130,12 @@ def test_missing_and_undecodable(tmp_path: Path) -> None:
     path = raw_addon(tmp_path, "latin", "{'name': 'caf\xe9'}".encode("latin-1"))
     with pytest.raises(ManifestError, match="not valid UTF-8"):
         read_manifest(path, display_path="latin/__manifest__.py")
+
+
+def test_layout_is_read_as_odoo_reads_it() -> None:
+    # ast.literal_eval (Odoo) strips spaces and tabs before the text, nothing else
+    assert parse_manifest("  {'a': 1}") == {"a": 1}
+    assert parse_manifest("# c\n\n  # c\n{'a': 1}\n  # end\n") == {"a": 1}
+    for text in ("# c\n  {'a': 1}", "{'a': 1}\n  "):
+        with pytest.raises(ManifestProblem, match="unexpected indent"):
+            parse_manifest(text)

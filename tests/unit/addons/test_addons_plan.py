@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.addons.helpers import addon, graph_tree, raw_addon
-
 from odoo_ops.addons import InstallPlan, plan_install, scan_addons_path
 from odoo_ops.addons import findings as F
+from tests.unit.addons.helpers import addon, graph_tree, raw_addon
 
 
 def _plan(root: Path, requested: list[str], **kwargs) -> InstallPlan:  # type: ignore[no-untyped-def]

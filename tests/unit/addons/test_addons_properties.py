@@ -9,9 +9,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit.addons.helpers import graph_tree, raw_addon
 
 from odoo_ops.addons import analyse, plan_install, scan_addons_path
+from tests.unit.addons.helpers import graph_tree, raw_addon
 
 KEYS = ["name", "version", "depends", "auto_install", "installable", "application", "author",
         "license", "website", "summary", "external_dependencies", "data"]  # fmt: skip

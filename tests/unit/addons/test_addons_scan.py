@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.unit.addons.helpers import addon, raw_addon
 
 from odoo_ops.addons import scan as scan_module
 from odoo_ops.addons import scan_addons_path, split_addons_path
 from odoo_ops.addons.cache import FILE_NAME, ManifestCache
+from tests.unit.addons.helpers import addon, raw_addon
 
 
 def test_split_addons_path() -> None:
