@@ -18,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from odoo_ops.addons.analyse import AddonsReport, analyse, scan_findings
+    from odoo_ops.addons.analyse import AddonsReport, analyse
     from odoo_ops.addons.core import core_addons, is_core, is_oca, origin
     from odoo_ops.addons.external import (
         PIP_TO_MODULE,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         requirement_name,
     )
     from odoo_ops.addons.findings import ERROR, INFO, WARNING, Finding
-    from odoo_ops.addons.graph import TreeNode, closure, dependency_tree, find_cycles
+    from odoo_ops.addons.graph import closure, find_cycles
     from odoo_ops.addons.manifest import (
         MANIFEST_NAME,
         Addon,
@@ -45,8 +45,10 @@ if TYPE_CHECKING:
         PathEntry,
         Shadowed,
         scan_addons_path,
+        scan_findings,
         split_addons_path,
     )
+    from odoo_ops.addons.tree import TreeNode, dependency_tree
     from odoo_ops.addons.versions import (
         check_series,
         detect_series,
@@ -73,7 +75,7 @@ _WHERE: dict[str, str] = {
     "PathEntry": "odoo_ops.addons.scan",
     "PlannedAddon": "odoo_ops.addons.plan",
     "Shadowed": "odoo_ops.addons.scan",
-    "TreeNode": "odoo_ops.addons.graph",
+    "TreeNode": "odoo_ops.addons.tree",
     "WARNING": "odoo_ops.addons.findings",
     "Wave": "odoo_ops.addons.plan",
     "Why": "odoo_ops.addons.query",
@@ -85,7 +87,7 @@ _WHERE: dict[str, str] = {
     "check_series": "odoo_ops.addons.versions",
     "closure": "odoo_ops.addons.graph",
     "core_addons": "odoo_ops.addons.core",
-    "dependency_tree": "odoo_ops.addons.graph",
+    "dependency_tree": "odoo_ops.addons.tree",
     "detect_series": "odoo_ops.addons.versions",
     "find_cycles": "odoo_ops.addons.graph",
     "is_core": "odoo_ops.addons.core",
@@ -100,7 +102,7 @@ _WHERE: dict[str, str] = {
     "read_manifest_text": "odoo_ops.addons.manifest",
     "requirement_name": "odoo_ops.addons.external",
     "scan_addons_path": "odoo_ops.addons.scan",
-    "scan_findings": "odoo_ops.addons.analyse",
+    "scan_findings": "odoo_ops.addons.scan",
     "split_addons_path": "odoo_ops.addons.scan",
     "version_in_series": "odoo_ops.addons.versions",
     "version_problem": "odoo_ops.addons.versions",

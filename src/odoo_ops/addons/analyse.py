@@ -9,14 +9,7 @@ from odoo_ops.addons import findings as F
 from odoo_ops.addons.core import core_addons, is_oca
 from odoo_ops.addons.findings import Finding, sort_findings
 from odoo_ops.addons.graph import find_cycles
-from odoo_ops.addons.scan import (
-    ENTRY_DUPLICATE,
-    ENTRY_EMPTY,
-    ENTRY_IS_ADDON,
-    ENTRY_MISSING,
-    ENTRY_NOT_A_DIRECTORY,
-    AddonsScan,
-)
+from odoo_ops.addons.scan import AddonsScan, scan_findings
 from odoo_ops.addons.versions import check_series, version_problem
 
 
@@ -47,58 +40,6 @@ class AddonsReport:
 
     def for_addon(self, name: str) -> list[Finding]:
         return [f for f in self.findings if f.addon == name]
-
-
-_ENTRY_PROBLEMS = {
-    ENTRY_MISSING: (F.ERROR, "does not exist", "fix or remove the entry: Odoo refuses to start"),
-    ENTRY_NOT_A_DIRECTORY: (F.ERROR, "is not a directory", "list directories only"),
-    ENTRY_IS_ADDON: (
-        F.ERROR,
-        "is an addon itself, not a directory of addons",
-        "list the directory that contains it",
-    ),
-    ENTRY_EMPTY: (F.WARNING, "holds no addon", "remove the entry"),
-    ENTRY_DUPLICATE: (F.INFO, "is listed more than once", "remove the repeated entry"),
-}
-
-
-def scan_findings(scan: AddonsScan) -> list[Finding]:
-    """What the scan itself found: bad path entries, invalid manifests, shadowed addons.
-
-    Cheap (no graph work): every ``addons`` command reports these.
-    """
-    out: list[Finding] = []
-    for entry in scan.entries:
-        if entry.status in _ENTRY_PROBLEMS:
-            severity, what, hint = _ENTRY_PROBLEMS[entry.status]
-            out.append(
-                Finding(
-                    F.PATH_ENTRY, severity,
-                    f"addons path entry {entry.raw} ({entry.path}) {what}",
-                    path=str(entry.path), hint=hint,
-                    data={"entry": entry.raw, "status": entry.status},
-                )
-            )  # fmt: skip
-
-    for bad in scan.invalid:
-        out.append(
-            Finding(
-                F.INVALID_MANIFEST, F.ERROR, bad.error, addon=bad.name, path=str(bad.path),
-                hint=bad.hint,
-            )
-        )  # fmt: skip
-
-    for sh in scan.shadowed:
-        out.append(
-            Finding(
-                F.SHADOWED, F.WARNING,
-                f"{sh.name} in {sh.shadowed_path.parent} is shadowed by {sh.winner_path}",
-                addon=sh.name, path=str(sh.shadowed_path),
-                hint="Odoo uses the first one on the addons path; remove the other copy",
-                data={"winner": str(sh.winner_path), "shadowed": str(sh.shadowed_path)},
-            )
-        )  # fmt: skip
-    return out
 
 
 def analyse(

@@ -8,13 +8,15 @@ The checks on the value follow what Odoo 16+ accepts when it loads a manifest
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from odoo_ops.errors import ManifestError
+
+if TYPE_CHECKING:
+    import ast
 
 MANIFEST_NAME = "__manifest__.py"
 LEGACY_MANIFEST_NAME = "__openerp__.py"
@@ -88,16 +90,16 @@ class ManifestProblem(ManifestError):
         return ManifestError(self.located(source), hint=self.hint)
 
 
-_LITERAL_NODES = (
-    ast.Expression, ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set,
-    ast.UnaryOp, ast.UAdd, ast.USub, ast.Load,
-)  # fmt: skip
-
-
 def _first_non_literal(tree: ast.AST) -> ast.AST | None:
     """The first node that :func:`ast.literal_eval` refuses (for the error line)."""
+    import ast
+
+    literal_nodes = (
+        ast.Expression, ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set,
+        ast.UnaryOp, ast.UAdd, ast.USub, ast.Load,
+    )  # fmt: skip
     for node in ast.walk(tree):
-        if not isinstance(node, _LITERAL_NODES):
+        if not isinstance(node, literal_nodes):
             return node
     return None
 
@@ -106,6 +108,8 @@ def _key_line(tree: ast.Expression | None, key: str) -> int | None:
     """The line where ``key`` is written in a manifest dict (or where the dict starts)."""
     if tree is None:
         return None
+    import ast
+
     body = tree.body
     if isinstance(body, ast.Dict):
         for k in body.keys:
@@ -115,6 +119,8 @@ def _key_line(tree: ast.Expression | None, key: str) -> int | None:
 
 
 def _parse(text: str) -> tuple[Any, ast.Expression]:
+    import ast  # only when parsing: a run served by the cache does not pay for it
+
     try:
         # as ast.literal_eval (and so Odoo) does: spaces and tabs before the text go
         tree = ast.parse(text.lstrip(" \t"), mode="eval")

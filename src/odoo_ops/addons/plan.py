@@ -14,7 +14,7 @@ eligible and the other addons they pull in.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,24 +131,28 @@ def _dedupe(names: Iterable[str]) -> list[str]:
     return out
 
 
-def _levels(nodes: set[str], deps_of: dict[str, tuple[str, ...]]) -> dict[str, int]:
-    """Longest-path level of each node of an acyclic sub-graph (iterative)."""
+def _levels(nodes: set[str], deps_of: Mapping[str, Sequence[str]]) -> dict[str, int] | None:
+    """Longest-path level of each node (iterative); ``None`` when there is a cycle."""
     level: dict[str, int] = {}
+    on_path: set[str] = set()
     for start in sorted(nodes):
         if start in level:
             continue
         stack = [(start, False)]
         while stack:
             node, done = stack.pop()
-            if node in level:
-                continue
-            pending = [d for d in deps_of.get(node, ()) if d in nodes and d not in level]
-            if done or not pending:
+            if done:
+                on_path.discard(node)
                 dep_levels = [level[d] for d in deps_of.get(node, ()) if d in nodes]
                 level[node] = 1 + max(dep_levels) if dep_levels else 0
                 continue
+            if node in level:
+                continue
+            if node in on_path:
+                return None  # reached again before it was finished: a cycle
+            on_path.add(node)
             stack.append((node, True))
-            stack.extend((d, False) for d in pending)
+            stack.extend((d, False) for d in deps_of.get(node, ()) if d in nodes and d not in level)
     return level
 
 
@@ -210,38 +214,11 @@ def plan_install(
             statuses[name] = MISSING
 
     planned = {n for n, s in statuses.items() if s == PLANNED}
-    sub = {n: graph.get(n, ()) for n in planned}
-    on_cycle: set[str] = set()
-    for cycle in find_cycles(sub):
-        on_cycle.update(cycle)
-        found.append(
-            Finding(
-                F.CYCLE, F.ERROR,
-                "dependency cycle: " + " -> ".join((*cycle, cycle[0])),
-                addon=cycle[0],
-                data={"cycle": list(cycle)},
-            )
-        )  # fmt: skip
-    if on_cycle:
-        rev: dict[str, list[str]] = {}
-        for node, deps in sub.items():
-            for dep in deps:
-                rev.setdefault(dep, []).append(node)
-        blocked = closure(rev, on_cycle)
-        for name in sorted(blocked - on_cycle):
-            statuses[name] = BLOCKED
-        for name in on_cycle:
-            statuses[name] = BLOCKED
-        planned -= blocked
-        found.append(
-            Finding(
-                F.BLOCKED, F.ERROR,
-                f"{len(blocked)} addon(s) cannot be ordered because of dependency cycles",
-                data={"addons": sorted(blocked)},
-            )
-        )  # fmt: skip
-
-    levels = _levels(planned, {n: graph.get(n, ()) for n in planned})
+    levels = _levels(planned, graph)
+    if levels is None:  # only then look for the cycles, to report and block them
+        _block_cycles(planned, graph, statuses, found)
+        planned = {n for n, st in statuses.items() if st == PLANNED}
+        levels = _levels(planned, graph) or {}
     by_wave: dict[int, list[str]] = {}
     for name, lvl in levels.items():
         by_wave.setdefault(lvl, []).append(name)
@@ -289,6 +266,41 @@ def plan_install(
     plan.auto_installed = _auto_installs(scan, series, plan, levels, installed_set)
     plan.findings = sort_findings(found)
     return plan
+
+
+def _block_cycles(
+    planned: set[str],
+    graph: Mapping[str, Sequence[str]],
+    statuses: dict[str, str],
+    found: list[Finding],
+) -> None:
+    """Report the cycles among ``planned`` and mark them and what sits on them blocked."""
+    sub = {n: graph.get(n, ()) for n in planned}
+    on_cycle: set[str] = set()
+    for cycle in find_cycles(sub):
+        on_cycle.update(cycle)
+        found.append(
+            Finding(
+                F.CYCLE, F.ERROR,
+                "dependency cycle: " + " -> ".join((*cycle, cycle[0])),
+                addon=cycle[0],
+                data={"cycle": list(cycle)},
+            )
+        )  # fmt: skip
+    rev: dict[str, list[str]] = {}
+    for node, deps in sub.items():
+        for dep in deps:
+            rev.setdefault(dep, []).append(node)
+    blocked = closure(rev, on_cycle)
+    for name in blocked:
+        statuses[name] = BLOCKED
+    found.append(
+        Finding(
+            F.BLOCKED, F.ERROR,
+            f"{len(blocked)} addon(s) cannot be ordered because of dependency cycles",
+            data={"addons": sorted(blocked)},
+        )
+    )  # fmt: skip
 
 
 def _addon_findings(item: PlannedAddon, scan: AddonsScan, series: str) -> list[Finding]:

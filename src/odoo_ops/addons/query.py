@@ -6,8 +6,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from odoo_ops.addons.core import core_addons
-from odoo_ops.addons.graph import TreeNode, dependency_tree, reverse, shortest_paths_to, why_chains
+from odoo_ops.addons.graph import reverse, shortest_paths_to, why_chains
 from odoo_ops.addons.scan import AddonsScan
+from odoo_ops.addons.tree import TreeNode, dependency_tree
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from odoo_ops.addons import findings as F
 from odoo_ops.addons.cache import ManifestCache, Record
+from odoo_ops.addons.findings import Finding
 from odoo_ops.addons.manifest import (
     LEGACY_MANIFEST_NAME,
     MANIFEST_NAME,
@@ -350,3 +352,55 @@ def _resolve(scan: AddonsScan, state: _ScanState, jobs: int) -> None:
         scan.invalid.append(
             InvalidAddon(item.name, item.directory, problem.located(item.source), hint)
         )
+
+
+_ENTRY_PROBLEMS = {
+    ENTRY_MISSING: (F.ERROR, "does not exist", "fix or remove the entry: Odoo refuses to start"),
+    ENTRY_NOT_A_DIRECTORY: (F.ERROR, "is not a directory", "list directories only"),
+    ENTRY_IS_ADDON: (
+        F.ERROR,
+        "is an addon itself, not a directory of addons",
+        "list the directory that contains it",
+    ),
+    ENTRY_EMPTY: (F.WARNING, "holds no addon", "remove the entry"),
+    ENTRY_DUPLICATE: (F.INFO, "is listed more than once", "remove the repeated entry"),
+}
+
+
+def scan_findings(scan: AddonsScan) -> list[Finding]:
+    """What the scan itself found: bad path entries, invalid manifests, shadowed addons.
+
+    Cheap (no graph work): every ``addons`` command reports these.
+    """
+    out: list[Finding] = []
+    for entry in scan.entries:
+        if entry.status in _ENTRY_PROBLEMS:
+            severity, what, hint = _ENTRY_PROBLEMS[entry.status]
+            out.append(
+                Finding(
+                    F.PATH_ENTRY, severity,
+                    f"addons path entry {entry.raw} ({entry.path}) {what}",
+                    path=str(entry.path), hint=hint,
+                    data={"entry": entry.raw, "status": entry.status},
+                )
+            )  # fmt: skip
+
+    for bad in scan.invalid:
+        out.append(
+            Finding(
+                F.INVALID_MANIFEST, F.ERROR, bad.error, addon=bad.name, path=str(bad.path),
+                hint=bad.hint,
+            )
+        )  # fmt: skip
+
+    for sh in scan.shadowed:
+        out.append(
+            Finding(
+                F.SHADOWED, F.WARNING,
+                f"{sh.name} in {sh.shadowed_path.parent} is shadowed by {sh.winner_path}",
+                addon=sh.name, path=str(sh.shadowed_path),
+                hint="Odoo uses the first one on the addons path; remove the other copy",
+                data={"winner": str(sh.winner_path), "shadowed": str(sh.shadowed_path)},
+            )
+        )  # fmt: skip
+    return out

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from odoo_ops.addons import addon_tree, find_cycles, scan_addons_path, why
-from odoo_ops.addons.graph import closure, dependency_tree, strongly_connected, why_chains
+from odoo_ops.addons.graph import closure, strongly_connected, why_chains
+from odoo_ops.addons.tree import dependency_tree
 from tests.unit.addons.helpers import graph_tree, raw_addon
 
 

@@ -76,7 +76,22 @@ def _source_options(func: F) -> F:
     return deployment_options(func)
 
 
-@click.group("addons")
+class _AddonsGroup(click.Group):
+    """Builds a subcommand only when it is used: defining them all costs start-up time."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            make = _SUBCOMMANDS.get(cmd_name)
+            if make is None:
+                return None
+            self.commands[cmd_name] = make()
+        return self.commands[cmd_name]
+
+
+@click.group("addons", cls=_AddonsGroup)
 def command() -> None:
     """Addons on the addons path: list, dependency tree, install plan, why.
 
@@ -264,8 +279,7 @@ def _json_text(data: dict[str, Any]) -> str:
     """
     import json
 
-    def compact(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
     def item(value: Any) -> str:
         if isinstance(value, list) and value and all(isinstance(v, dict | list) for v in value):
@@ -281,136 +295,141 @@ def _json_text(data: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------
 
 
-@command.command("list")
-@_source_options
-@click.option(
-    "--origin",
-    "origins",
-    multiple=True,
-    type=click.Choice(["core", "oca", "custom"]),
-    help="Only addons of this origin (repeatable).",
-)
-@click.option(
-    "--check-external",
-    is_flag=True,
-    help="Check Python dependencies (in --python) and programs (on this host's PATH).",
-)
-@click.option(
-    "--python",
-    "python_cmd",
-    metavar="CMD",
-    help="Interpreter that runs Odoo, for --check-external (e.g. "
-    "'docker compose exec -T odoo python3'). Default: python3.",
-)
-@pass_app
-def list_addons(
-    app: App,
-    addons_path: tuple[str, ...],
-    series: str | None,
-    no_cache: bool,
-    fmt: str,
-    origins: tuple[str, ...],
-    check_external: bool,
-    python_cmd: str | None,
-) -> int:
-    """List the addons on the addons path, with every problem found.
+def _make_list() -> click.Command:
+    """Build ``addons list`` (on first use)."""
 
-    Problems: invalid manifests, missing dependencies, cycles, installable
-    False, versions of another series, shadowed addons, bad path entries and,
-    with --check-external, missing Python packages and programs. Exit 0 even
-    when problems are found (use `odoo-ops check` to gate a deploy).
-    """
-    import shlex
-
-    from odoo_ops.addons import analyse
-    from odoo_ops.report.table import Table
-
-    source = _load(app, addons_path, series, no_cache)
-    report = analyse(
-        source.scan,
-        source.series,
-        python_cmd=shlex.split(python_cmd) if python_cmd else None,
-        check_python=check_external,
-        check_bin=check_external,
+    @click.command("list")
+    @_source_options
+    @click.option(
+        "--origin",
+        "origins",
+        multiple=True,
+        type=click.Choice(["core", "oca", "custom"]),
+        help="Only addons of this origin (repeatable).",
     )
-    problems: dict[str, list[str]] = {}
-    for f in report.findings:
-        if f.addon:
-            problems.setdefault(f.addon, []).append(f.code.removeprefix("addons-"))
-    table = Table(
-        ["name", "version", "origin", "installable", "depends", "path", "problems"],
-        title=f"addons ({source.series})",
+    @click.option(
+        "--check-external",
+        is_flag=True,
+        help="Check Python dependencies (in --python) and programs (on this host's PATH).",
     )
-    rows: list[dict[str, Any]] = []
-    for name, addon in sorted(source.scan.addons.items()):
-        addon_origin = report.origins.get(name, "custom")
-        if origins and addon_origin not in origins:
-            continue
-        codes = sorted(set(problems.get(name, [])))
-        table.add(
-            name,
-            addon.version or "",
-            addon_origin,
-            addon.installable,
-            len(addon.depends),
-            str(addon.path.parent),
-            codes,
+    @click.option(
+        "--python",
+        "python_cmd",
+        metavar="CMD",
+        help="Interpreter that runs Odoo, for --check-external (e.g. "
+        "'docker compose exec -T odoo python3'). Default: python3.",
+    )
+    @pass_app
+    def list_addons(
+        app: App,
+        addons_path: tuple[str, ...],
+        series: str | None,
+        no_cache: bool,
+        fmt: str,
+        origins: tuple[str, ...],
+        check_external: bool,
+        python_cmd: str | None,
+    ) -> int:
+        """List the addons on the addons path, with every problem found.
+
+        Problems: invalid manifests, missing dependencies, cycles, installable
+        False, versions of another series, shadowed addons, bad path entries and,
+        with --check-external, missing Python packages and programs. Exit 0 even
+        when problems are found (use `odoo-ops check` to gate a deploy).
+        """
+        import shlex
+
+        from odoo_ops.addons import analyse
+        from odoo_ops.report.table import Table
+
+        source = _load(app, addons_path, series, no_cache)
+        report = analyse(
+            source.scan,
+            source.series,
+            python_cmd=shlex.split(python_cmd) if python_cmd else None,
+            check_python=check_external,
+            check_bin=check_external,
         )
-        rows.append(
-            {
-                "name": name,
-                "version": addon.version,
-                "origin": addon_origin,
-                "installable": addon.installable,
-                "application": addon.application,
-                "auto_install": addon.auto_install,
-                "depends": list(addon.depends),
-                "path": str(addon.path),
-                "license": addon.license,
-                "author": addon.author,
-                "summary": addon.summary,
-                "external_dependencies": {
-                    k: list(v) for k, v in addon.external_dependencies.items()
-                },
-                "problems": codes,
-            }
+        problems: dict[str, list[str]] = {}
+        for f in report.findings:
+            if f.addon:
+                problems.setdefault(f.addon, []).append(f.code.removeprefix("addons-"))
+        table = Table(
+            ["name", "version", "origin", "installable", "depends", "path", "problems"],
+            title=f"addons ({source.series})",
         )
-    if not origins:
-        for bad in source.scan.invalid:
-            table.add(bad.name, "", "", "", "", str(bad.path.parent), ["invalid-manifest"])
-    notes = [*source.notes, *report.notes]
-    counts = (
-        f"{len(source.scan.addons)} addons, {len(source.scan.invalid)} invalid, "
-        f"{len(source.scan.shadowed)} shadowed; {len(report.errors)} errors, "
-        f"{len(report.warnings)} warnings"
-    )
-    notes.insert(0, counts)
-    data = {
-        "series": source.series,
-        "entries": [
-            {
-                "entry": e.raw,
-                "path": str(e.path),
-                "exists": e.exists,
-                "status": e.status,
-                "addons": e.addon_count,
-            }
-            for e in source.scan.entries
-        ],
-        "addons": rows,
-        "invalid": [
-            {"name": i.name, "path": str(i.path), "error": i.error, "hint": i.hint}
-            for i in source.scan.invalid
-        ],
-        "shadowed": [
-            {"name": s.name, "winner": str(s.winner_path), "shadowed": str(s.shadowed_path)}
-            for s in source.scan.shadowed
-        ],
-        "findings": [_finding_dict(f) for f in report.findings],
-        "ok": report.ok,
-    }
-    _emit(app, fmt, data, [table, _findings_table(report.findings)], notes)
-    return 0
+        rows: list[dict[str, Any]] = []
+        for name, addon in sorted(source.scan.addons.items()):
+            addon_origin = report.origins.get(name, "custom")
+            if origins and addon_origin not in origins:
+                continue
+            codes = sorted(set(problems.get(name, [])))
+            table.add(
+                name,
+                addon.version or "",
+                addon_origin,
+                addon.installable,
+                len(addon.depends),
+                str(addon.path.parent),
+                codes,
+            )
+            rows.append(
+                {
+                    "name": name,
+                    "version": addon.version,
+                    "origin": addon_origin,
+                    "installable": addon.installable,
+                    "application": addon.application,
+                    "auto_install": addon.auto_install,
+                    "depends": list(addon.depends),
+                    "path": str(addon.path),
+                    "license": addon.license,
+                    "author": addon.author,
+                    "summary": addon.summary,
+                    "external_dependencies": {
+                        k: list(v) for k, v in addon.external_dependencies.items()
+                    },
+                    "problems": codes,
+                }
+            )
+        if not origins:
+            for bad in source.scan.invalid:
+                table.add(bad.name, "", "", "", "", str(bad.path.parent), ["invalid-manifest"])
+        notes = [*source.notes, *report.notes]
+        counts = (
+            f"{len(source.scan.addons)} addons, {len(source.scan.invalid)} invalid, "
+            f"{len(source.scan.shadowed)} shadowed; {len(report.errors)} errors, "
+            f"{len(report.warnings)} warnings"
+        )
+        notes.insert(0, counts)
+        data = {
+            "series": source.series,
+            "entries": [
+                {
+                    "entry": e.raw,
+                    "path": str(e.path),
+                    "exists": e.exists,
+                    "status": e.status,
+                    "addons": e.addon_count,
+                }
+                for e in source.scan.entries
+            ],
+            "addons": rows,
+            "invalid": [
+                {"name": i.name, "path": str(i.path), "error": i.error, "hint": i.hint}
+                for i in source.scan.invalid
+            ],
+            "shadowed": [
+                {"name": s.name, "winner": str(s.winner_path), "shadowed": str(s.shadowed_path)}
+                for s in source.scan.shadowed
+            ],
+            "findings": [_finding_dict(f) for f in report.findings],
+            "ok": report.ok,
+        }
+        _emit(app, fmt, data, [table, _findings_table(report.findings)], notes)
+        return 0
+
+    return list_addons
 
 
 # ---------------------------------------------------------------------------
@@ -418,66 +437,71 @@ def list_addons(
 # ---------------------------------------------------------------------------
 
 
-@command.command("plan")
-@click.argument("names", nargs=-1, required=True)
-@_source_options
-@click.option(
-    "--installed",
-    "installed_opt",
-    multiple=True,
-    metavar="NAME[,NAME]",
-    help="Addons to treat as installed (instead of asking the database).",
-)
-@click.option("--no-db", is_flag=True, help="Do not ask the database what is installed.")
-@pass_app
-def plan(
-    app: App,
-    names: tuple[str, ...],
-    addons_path: tuple[str, ...],
-    series: str | None,
-    no_cache: bool,
-    fmt: str,
-    installed_opt: tuple[str, ...],
-    no_db: bool,
-) -> int:
-    """Plan the installation of NAMES (separate or comma-separated): waves of `-i`.
+def _make_plan() -> click.Command:
+    """Build ``addons plan`` (on first use)."""
 
-    Each wave can be installed with one `odoo -i a,b,c` call; addons already
-    installed (when the database is reachable) are skipped; addons Odoo will
-    auto-install are listed with the wave that triggers them. Exit 0 when the
-    plan can be carried out, 1 when it cannot (unknown addon, missing
-    dependency, cycle, not installable).
-    """
-    from odoo_ops.addons import plan_install
-
-    requested = split_names(names)
-    source = _load(app, addons_path, series, no_cache)
-    installed: frozenset[str] = frozenset(split_names(installed_opt))
-    known_to_db: frozenset[str] | None = None
-    if not installed_opt and not no_db:
-        state = _database_modules(app, source)
-        if state is not None:
-            installed, known_to_db = state
-    result = plan_install(
-        source.scan, requested, source.series, installed=installed, available_in_db=known_to_db
+    @click.command("plan")
+    @click.argument("names", nargs=-1, required=True)
+    @_source_options
+    @click.option(
+        "--installed",
+        "installed_opt",
+        multiple=True,
+        metavar="NAME[,NAME]",
+        help="Addons to treat as installed (instead of asking the database).",
     )
-    unknown = [f.addon for f in result.findings if f.code == "addons-unknown" and f.addon]
-    if unknown:
-        raise OpsError(
-            f"unknown addon{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: not on the "
-            f"addons path and not an Odoo {source.series} core addon",
-            hint="check the name and --addons-path",
-        )
-    in_plan = set(result.addons)
-    extra = [f for f in _scan_findings(source) if f.addon not in in_plan]
-    from odoo_ops.addons import WARNING, Finding
+    @click.option("--no-db", is_flag=True, help="Do not ask the database what is installed.")
+    @pass_app
+    def plan(
+        app: App,
+        names: tuple[str, ...],
+        addons_path: tuple[str, ...],
+        series: str | None,
+        no_cache: bool,
+        fmt: str,
+        installed_opt: tuple[str, ...],
+        no_db: bool,
+    ) -> int:
+        """Plan the installation of NAMES (separate or comma-separated): waves of `-i`.
 
-    findings = result.findings + [
-        Finding(f.code, WARNING, f.message, f.addon, f.path, f.hint, f.data) for f in extra
-    ]
-    _emit(app, fmt, _plan_data(result, findings), lambda: _plan_tables(result, findings, fmt),
-          _plan_notes(result, source))  # fmt: skip
-    return 0 if result.ok else 1
+        Each wave can be installed with one `odoo -i a,b,c` call; addons already
+        installed (when the database is reachable) are skipped; addons Odoo will
+        auto-install are listed with the wave that triggers them. Exit 0 when the
+        plan can be carried out, 1 when it cannot (unknown addon, missing
+        dependency, cycle, not installable).
+        """
+        from odoo_ops.addons import plan_install
+
+        requested = split_names(names)
+        source = _load(app, addons_path, series, no_cache)
+        installed: frozenset[str] = frozenset(split_names(installed_opt))
+        known_to_db: frozenset[str] | None = None
+        if not installed_opt and not no_db:
+            state = _database_modules(app, source)
+            if state is not None:
+                installed, known_to_db = state
+        result = plan_install(
+            source.scan, requested, source.series, installed=installed, available_in_db=known_to_db
+        )
+        unknown = [f.addon for f in result.findings if f.code == "addons-unknown" and f.addon]
+        if unknown:
+            raise OpsError(
+                f"unknown addon{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: not on the "
+                f"addons path and not an Odoo {source.series} core addon",
+                hint="check the name and --addons-path",
+            )
+        in_plan = set(result.addons)
+        extra = [f for f in _scan_findings(source) if f.addon not in in_plan]
+        from odoo_ops.addons import WARNING, Finding
+
+        findings = result.findings + [
+            Finding(f.code, WARNING, f.message, f.addon, f.path, f.hint, f.data) for f in extra
+        ]
+        _emit(app, fmt, _plan_data(result, findings), lambda: _plan_tables(result, findings, fmt),
+              _plan_notes(result, source))  # fmt: skip
+        return 0 if result.ok else 1
+
+    return plan
 
 
 def _plan_notes(result: InstallPlan, source: _Source) -> list[str]:
@@ -606,55 +630,60 @@ def _node_label(node: TreeNode) -> str:
     return node.name + (f" ({', '.join(marks)})" if marks else "")
 
 
-@command.command("tree")
-@click.argument("name")
-@_source_options
-@pass_app
-def tree(
-    app: App,
-    name: str,
-    addons_path: tuple[str, ...],
-    series: str | None,
-    no_cache: bool,
-    fmt: str,
-) -> int:
-    """Show the dependencies of NAME as a tree (each addon expanded once)."""
-    from odoo_ops.addons import addon_tree
-    from odoo_ops.report.table import Table
+def _make_tree() -> click.Command:
+    """Build ``addons tree`` (on first use)."""
 
-    source = _load(app, addons_path, series, no_cache)
-    _require_known(source, name)
-    root = addon_tree(source.scan, name, source.series)
-    findings = _scan_findings(source)
-    if fmt == "json":
-        data = {
-            "series": source.series,
-            "tree": root.to_dict(),
-            "findings": [_finding_dict(f) for f in findings],
-        }
-        _emit(app, "json", data, [], source.notes)
-        return 0
-    if fmt == "table":
-        for prefix, node in _tree_lines(root):
-            app.out(prefix + _node_label(node))
-        for f in findings:
-            app.warn(f.message)
-        for note in source.notes:
-            app.info(f"note: {note}")
-        return 0
-    table = Table(
-        ["depth", "addon", "status", "repeated", "cycle"], title=f"dependencies of {name}"
-    )
-    if fmt == "markdown":
-        lines = [f"## dependencies of {name}", ""]
+    @click.command("tree")
+    @click.argument("name")
+    @_source_options
+    @pass_app
+    def tree(
+        app: App,
+        name: str,
+        addons_path: tuple[str, ...],
+        series: str | None,
+        no_cache: bool,
+        fmt: str,
+    ) -> int:
+        """Show the dependencies of NAME as a tree (each addon expanded once)."""
+        from odoo_ops.addons import addon_tree
+        from odoo_ops.report.table import Table
+
+        source = _load(app, addons_path, series, no_cache)
+        _require_known(source, name)
+        root = addon_tree(source.scan, name, source.series)
+        findings = _scan_findings(source)
+        if fmt == "json":
+            data = {
+                "series": source.series,
+                "tree": root.to_dict(),
+                "findings": [_finding_dict(f) for f in findings],
+            }
+            _emit(app, "json", data, [], source.notes)
+            return 0
+        if fmt == "table":
+            for prefix, node in _tree_lines(root):
+                app.out(prefix + _node_label(node))
+            for f in findings:
+                app.warn(f.message)
+            for note in source.notes:
+                app.info(f"note: {note}")
+            return 0
+        table = Table(
+            ["depth", "addon", "status", "repeated", "cycle"], title=f"dependencies of {name}"
+        )
+        if fmt == "markdown":
+            lines = [f"## dependencies of {name}", ""]
+            for depth, node in root.walk():
+                lines.append("  " * depth + f"- {_node_label(node)}")
+            app.out("\n".join([*lines, "", *(f"- {n}" for n in source.notes)]).rstrip() + "\n")
+            return 0
         for depth, node in root.walk():
-            lines.append("  " * depth + f"- {_node_label(node)}")
-        app.out("\n".join([*lines, "", *(f"- {n}" for n in source.notes)]).rstrip() + "\n")
+            table.add(depth, node.name, node.status, node.repeated, node.cycle)
+        _emit(app, "csv", {}, [table], source.notes)
         return 0
-    for depth, node in root.walk():
-        table.add(depth, node.name, node.status, node.repeated, node.cycle)
-    _emit(app, "csv", {}, [table], source.notes)
-    return 0
+
+    return tree
 
 
 # ---------------------------------------------------------------------------
@@ -662,52 +691,65 @@ def tree(
 # ---------------------------------------------------------------------------
 
 
-@command.command("why")
-@click.argument("name")
-@_source_options
-@click.option(
-    "--root",
-    "roots",
-    multiple=True,
-    metavar="NAME[,NAME]",
-    help="Start the chains at these addons (default: the addons nothing depends on).",
-)
-@pass_app
-def why_cmd(
-    app: App,
-    name: str,
-    addons_path: tuple[str, ...],
-    series: str | None,
-    no_cache: bool,
-    fmt: str,
-    roots: tuple[str, ...],
-) -> int:
-    """Explain why NAME is needed: the chains of addons that depend on it."""
-    from odoo_ops.addons import why
-    from odoo_ops.report.table import Table
+def _make_why() -> click.Command:
+    """Build ``addons why`` (on first use)."""
 
-    source = _load(app, addons_path, series, no_cache)
-    _require_known(source, name)
-    root_names = split_names(roots) or None
-    answer = why(source.scan, name, root_names)
-    table = Table(["root", "length", "chain"], title=f"why {name}")
-    for chain in answer.chains:
-        table.add(chain[0], len(chain) - 1, " -> ".join(chain))
-    notes = list(source.notes)
-    if not answer.dependents:
-        notes.insert(0, f"no addon on the addons path depends on {name}")
-    else:
-        notes.insert(
-            0,
-            f"{len(answer.direct)} addon(s) depend on {name} directly, "
-            f"{len(answer.dependents)} in all",
-        )
-    data = {
-        "name": answer.name,
-        "series": source.series,
-        "direct": list(answer.direct),
-        "dependents": list(answer.dependents),
-        "chains": [list(c) for c in answer.chains],
-    }
-    _emit(app, fmt, data, [table], notes)
-    return 0
+    @click.command("why")
+    @click.argument("name")
+    @_source_options
+    @click.option(
+        "--root",
+        "roots",
+        multiple=True,
+        metavar="NAME[,NAME]",
+        help="Start the chains at these addons (default: the addons nothing depends on).",
+    )
+    @pass_app
+    def why_cmd(
+        app: App,
+        name: str,
+        addons_path: tuple[str, ...],
+        series: str | None,
+        no_cache: bool,
+        fmt: str,
+        roots: tuple[str, ...],
+    ) -> int:
+        """Explain why NAME is needed: the chains of addons that depend on it."""
+        from odoo_ops.addons import why
+        from odoo_ops.report.table import Table
+
+        source = _load(app, addons_path, series, no_cache)
+        _require_known(source, name)
+        root_names = split_names(roots) or None
+        answer = why(source.scan, name, root_names)
+        table = Table(["root", "length", "chain"], title=f"why {name}")
+        for chain in answer.chains:
+            table.add(chain[0], len(chain) - 1, " -> ".join(chain))
+        notes = list(source.notes)
+        if not answer.dependents:
+            notes.insert(0, f"no addon on the addons path depends on {name}")
+        else:
+            notes.insert(
+                0,
+                f"{len(answer.direct)} addon(s) depend on {name} directly, "
+                f"{len(answer.dependents)} in all",
+            )
+        data = {
+            "name": answer.name,
+            "series": source.series,
+            "direct": list(answer.direct),
+            "dependents": list(answer.dependents),
+            "chains": [list(c) for c in answer.chains],
+        }
+        _emit(app, fmt, data, [table], notes)
+        return 0
+
+    return why_cmd
+
+
+_SUBCOMMANDS: dict[str, Callable[[], click.Command]] = {
+    "list": _make_list,
+    "plan": _make_plan,
+    "tree": _make_tree,
+    "why": _make_why,
+}
