@@ -11,7 +11,9 @@ What it does, in one run:
 2. Unpacks ``odoo/addons/<name>/`` of every wheel into one addons tree
    (``<cache>/tree/``).
 3. Installs manifestoo into a venv of its own (``<cache>/venv-manifestoo``): it is
-   the tool a user would otherwise run, and no dependency of odoo-ops.
+   the tool a user would otherwise run, and no dependency of odoo-ops. odoo-ops
+   is installed from this checkout (``pip install -e``) into another venv
+   (``<cache>/venv-odoo-ops``), so that both start the same way.
 4. Runs, side by side and alternating, several times each:
 
    * ``odoo-ops addons plan --addons-path TREE --series 18.0 --format json <all>``
@@ -48,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 NAMES_FILE = HERE / "oca_addons_18.txt"
 SERIES = "18.0"
 BATCH = 60
@@ -136,7 +139,9 @@ def fetch(names: list[str], cache: Path, offline: bool) -> dict[str, Path]:
                 continue
             deps.update(d for d in manifest.get("depends", []) if isinstance(d, str))
         extra = deps - core - wanted - failed
-        if not extra or offline:
+        if offline:
+            extra &= set(have)  # offline: close the set over what the cache holds
+        if not extra:
             break
         wanted |= extra
     have = have_wheels(wheels)
@@ -192,15 +197,24 @@ def manifestoo_exe(cache: Path, offline: bool) -> Path:
     return exe
 
 
-def odoo_ops_exe() -> str:
-    """The installed ``odoo-ops`` script next to this interpreter (not a pyenv shim)."""
-    beside = Path(sys.executable).parent / "odoo-ops"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("odoo-ops")
-    if found is None:
-        sys.exit("odoo-ops is not installed (pip install -e .)")
-    return found
+def odoo_ops_exe(cache: Path, offline: bool) -> str:
+    """``odoo-ops`` installed from this checkout into a venv of its own (created once).
+
+    Both tools then start the same way: from a clean venv, with no ``.pth``
+    hooks of the machine's main interpreter. ``pip install -e`` keeps it current
+    with the checkout.
+    """
+    env_dir = cache / "venv-odoo-ops"
+    exe = env_dir / "bin" / "odoo-ops"
+    if exe.exists():
+        return str(exe)
+    if offline:
+        sys.exit(f"odoo-ops is not installed in {env_dir} (run once without --offline)")
+    print(f"installing odoo-ops ({REPO}) into {env_dir} ...", flush=True)
+    venv.create(env_dir, with_pip=True)
+    pip = [str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--disable-pip-version-check", "-e", str(REPO)], check=True)
+    return str(exe)
 
 
 @dataclass
@@ -247,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     addons = unpack(wheels, tree)
     print(f"addons tree: {tree} ({len(addons)} addons from {len(names)} listed names)")
     mexe = manifestoo_exe(cache, args.offline)
-    ours = odoo_ops_exe()
+    ours = odoo_ops_exe(cache, args.offline)
 
     with tempfile.TemporaryDirectory(prefix="odoo-ops-bench-") as tmp:
         env = dict(os.environ)
