@@ -118,6 +118,37 @@ def _key_line(tree: ast.Expression | None, key: str) -> int | None:
     return getattr(body, "lineno", None)
 
 
+class _NotPlain(Exception):
+    """A node :func:`_plain_literal` leaves to :func:`ast.literal_eval`."""
+
+
+def _plain_literal(node: ast.AST, ast_module: Any) -> Any:
+    """The value of constants, lists, dicts, tuples and sets (what manifests hold).
+
+    A shortcut for :func:`ast.literal_eval`, which checks more node kinds for
+    each node; any other node raises :class:`_NotPlain` and the caller asks
+    ``ast.literal_eval`` itself, so the result is always the one Odoo gets.
+    """
+    kind = type(node)
+    if kind is ast_module.Constant:
+        return node.value  # type: ignore[attr-defined]
+    if kind is ast_module.List:
+        return [_plain_literal(e, ast_module) for e in node.elts]  # type: ignore[attr-defined]
+    if kind is ast_module.Dict:
+        keys, values = node.keys, node.values  # type: ignore[attr-defined]
+        if None in keys:  # {**other}
+            raise _NotPlain
+        return {
+            _plain_literal(k, ast_module): _plain_literal(v, ast_module)
+            for k, v in zip(keys, values, strict=True)
+        }
+    if kind is ast_module.Tuple:
+        return tuple(_plain_literal(e, ast_module) for e in node.elts)  # type: ignore[attr-defined]
+    if kind is ast_module.Set:
+        return {_plain_literal(e, ast_module) for e in node.elts}  # type: ignore[attr-defined]
+    raise _NotPlain
+
+
 def _parse(text: str) -> tuple[Any, ast.Expression]:
     import ast  # only when parsing: a run served by the cache does not pay for it
 
@@ -129,7 +160,10 @@ def _parse(text: str) -> tuple[Any, ast.Expression]:
     except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
         raise ManifestProblem(f"cannot be parsed ({exc or type(exc).__name__})") from None
     try:
-        value = ast.literal_eval(tree)
+        try:
+            value = _plain_literal(tree.body, ast)
+        except (_NotPlain, TypeError, RecursionError):
+            value = ast.literal_eval(tree)  # anything else: exactly what Odoo does
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         node = _first_non_literal(tree)
         what = type(node).__name__ if node is not None else "expression"

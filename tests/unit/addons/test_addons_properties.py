@@ -100,3 +100,39 @@ def test_every_wave_depends_only_on_earlier_waves_or_installed(
             status = plan.addons[dep].status
             assert dep in planned or dep in installed or status == "missing", (dep, status)
     assert plan.ok == ("ghost_dep" not in plan.addons)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=literals,
+    text=st.sampled_from(
+        [
+            "-1",
+            "+2.5",
+            "1+2j",
+            "set()",
+            "{**{}}",
+            "...",
+            "(1,)",
+            "{1, 2}",
+            "b'x'",
+            "-(1)",
+            "[[], {}]",
+        ]
+    ),
+)
+def test_manifest_values_are_exactly_literal_eval(value: Any, text: str) -> None:
+    import ast
+
+    from odoo_ops.addons.manifest import ManifestProblem, _parse
+
+    for source in (repr(value), text, f"{{'k': {text}, 'v': {value!r}}}"):
+        try:
+            expected: Any = ast.literal_eval(source)
+        except Exception:
+            expected = ManifestProblem
+        try:
+            got: Any = _parse(source)[0]
+        except ManifestProblem:
+            got = ManifestProblem
+        assert repr(got) == repr(expected), source
