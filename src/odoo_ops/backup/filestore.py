@@ -141,25 +141,95 @@ def scan(
     return stats, names
 
 
+class UnsafeEntry(OSError):
+    """A tar entry that would land outside the destination."""
+
+
+def _safe_parts(name: str) -> list[str]:
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if name.startswith("/") or not parts or ".." in parts:
+        raise UnsafeEntry(f"unsafe path in the filestore archive: {name!r}")
+    return parts
+
+
 def extract(
     stream: IO[bytes] | Any, destination: Path, *, progress: ProgressFn | None = None
 ) -> TarStats:
-    """Extract a tar+zstd stream into ``destination`` (created, mode 0700)."""
+    """Extract a tar+zstd stream into ``destination`` (created, mode 0700).
+
+    Entries are checked as tarfile's ``data`` filter would (no absolute
+    paths, no ``..``, no links leaving the tree, no devices), then written
+    directly: regular files keep their mode (without group/other write)
+    and mtime. Run as root, the files get the owner of the directory that
+    holds ``destination`` (``DATA_DIR/filestore``: Odoo's user), not root.
+    """
     destination.mkdir(mode=0o700, parents=False, exist_ok=True)
+    root = destination
+    owner: tuple[int, int] | None = None
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        st = destination.parent.stat()
+        if (st.st_uid, st.st_gid) != (0, 0):
+            owner = (st.st_uid, st.st_gid)
+            os.chown(destination, *owner)
     stats = TarStats()
+    made: set[Path] = {root}
     tar = open_tar_reader(stream)
     for member in tar:
-        tar.extract(member, destination, filter="data")
-        if member.isreg():
+        parts = _safe_parts(member.name)
+        path = root.joinpath(*parts)
+        parent = path.parent
+        if parent not in made:
+            _mkdirs(root, parts[:-1], made, owner)
+        if member.isdir():
+            _mkdirs(root, parts, made, owner)
+            stats.directories += 1
+        elif member.isreg():
+            source = tar.extractfile(member)
+            assert source is not None
+            mode = (member.mode & 0o755) | 0o600
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+            with os.fdopen(fd, "wb") as out:
+                while True:
+                    block = source.read(CHUNK)
+                    if not block:
+                        break
+                    out.write(block)
+            os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+            if owner is not None:
+                os.lchown(path, *owner)
             stats.files += 1
             stats.bytes += member.size
             if progress is not None:
                 progress(member.size, 1)
-        elif member.isdir():
-            stats.directories += 1
+        elif member.issym():
+            link = member.linkname
+            resolved = os.path.normpath(os.path.join(os.path.dirname(member.name), link))
+            if link.startswith("/") or resolved == ".." or resolved.startswith("../"):
+                raise UnsafeEntry(f"link leaving the filestore in the archive: {member.name!r}")
+            os.symlink(link, path)
+        else:
+            stats.skipped.append(member.name)  # devices, fifos, hard links: not a filestore's
         forget_members(tar)
     tar.close()
     return stats
+
+
+def _mkdirs(root: Path, parts: list[str], made: set[Path], owner: tuple[int, int] | None) -> None:
+    path = root
+    for part in parts:
+        path = path / part
+        if path in made:
+            continue
+        if path.is_symlink():
+            raise UnsafeEntry(f"the archive writes through a link: {path.name!r}")
+        try:
+            path.mkdir(mode=0o755)
+            if owner is not None:
+                os.lchown(path, *owner)
+        except FileExistsError:
+            if not path.is_dir():
+                raise
+        made.add(path)
 
 
 def dir_stats(path: Path | None) -> TarStats:

@@ -143,3 +143,38 @@ def test_age_recipients() -> None:
         crypto.check_recipients(["not-a-key"])
     with pytest.raises(ConfigError):
         crypto.decrypt_argv(None)
+
+
+def test_extract_refuses_entries_leaving_the_tree(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    import zstandard
+
+    from odoo_ops.backup import filestore
+
+    def archive(*members: tarfile.TarInfo) -> io.BytesIO:
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w") as tar:
+            for m in members:
+                tar.addfile(m, io.BytesIO(b"x" * m.size) if m.isreg() else None)
+        return io.BytesIO(zstandard.ZstdCompressor().compress(raw.getvalue()))
+
+    def reg(name: str) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.size = 1
+        return info
+
+    def sym(name: str, target: str) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname = tarfile.SYMTYPE, target
+        return info
+
+    for i, bad in enumerate([reg("../escape"), reg("/etc/x"), reg("a/../../x"),
+                             sym("l", "/etc"), sym("d/l", "../../x")]):
+        with pytest.raises(filestore.UnsafeEntry):
+            filestore.extract(archive(bad), tmp_path / f"out{i}")
+    good = filestore.extract(archive(reg("ab/abc"), sym("ab/link", "abc")), tmp_path / "ok")
+    assert good.files == 1 and (tmp_path / "ok/ab/abc").read_bytes() == b"x"
+    assert (tmp_path / "ok/ab/link").resolve() == (tmp_path / "ok/ab/abc").resolve()
+    assert not (tmp_path.parent / "escape").exists()
