@@ -207,6 +207,12 @@ def _scan_entry(raw: str, directory: str, scan: AddonsScan, state: _ScanState) -
     winners = state.winners
     for name, addon_dir in children:
         manifest_file = os.path.join(addon_dir, MANIFEST_NAME)
+        if name in winners:  # Odoo never reads this one: no need to either
+            legacy = os.path.join(addon_dir, LEGACY_MANIFEST_NAME)
+            if os.path.isfile(manifest_file) or os.path.isfile(legacy):
+                count += 1
+                scan.shadowed.append(Shadowed(name, Path(winners[name]), path / name))
+            continue
         item = _Pending(name, path / name, manifest_file, "")
         try:
             if cache is not None:
@@ -231,9 +237,6 @@ def _scan_entry(raw: str, directory: str, scan: AddonsScan, state: _ScanState) -
             _unusable(scan, state, name, addon_dir, reason)
             continue
         count += 1
-        if name in winners:
-            scan.shadowed.append(Shadowed(name, Path(winners[name]), Path(addon_dir)))
-            continue
         winners[name] = addon_dir
         item.source = _display(manifest_file, state.base)
         state.pending.append(item)
@@ -242,9 +245,6 @@ def _scan_entry(raw: str, directory: str, scan: AddonsScan, state: _ScanState) -
 
 def _unusable(scan: AddonsScan, state: _ScanState, name: str, addon_dir: str, error: str) -> None:
     """An addon directory that is there but cannot be read: it still takes its name."""
-    if name in state.winners:
-        scan.shadowed.append(Shadowed(name, Path(state.winners[name]), Path(addon_dir)))
-        return
     state.winners[name] = addon_dir
     hint = "rename it to __manifest__.py" if LEGACY_MANIFEST_NAME in error else None
     scan.invalid.append(InvalidAddon(name, Path(addon_dir), error, hint))

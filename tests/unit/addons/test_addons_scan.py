@@ -250,3 +250,13 @@ def _explode_in_child(parent: int):  # type: ignore[no-untyped-def]
         return real(data)
 
     return parse
+
+
+def test_a_shadowed_copy_is_not_read(tmp_path: Path) -> None:
+    addon(tmp_path / "first", "dup")
+    raw_addon(tmp_path / "second", "dup", "{ broken")
+    raw_addon(tmp_path / "third", "dup", "{'name': 'old'}", manifest_name="__openerp__.py")
+    scan = scan_addons_path(["first", "second", "third"], base_dir=tmp_path)
+    assert scan.invalid == [] and "dup" in scan.addons
+    assert [s.shadowed_path.parent.name for s in scan.shadowed] == ["second", "third"]
+    assert [e.addon_count for e in scan.entries] == [1, 1, 1]
