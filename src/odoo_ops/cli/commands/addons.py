@@ -258,7 +258,9 @@ def _emit(
     shown = [t for i, t in enumerate(built) if i == 0 or t.rows]
     if shown:
         shown[-1].notes.extend(notes)
-    for table in shown:
+    for i, table in enumerate(shown):
+        if i and fmt == "markdown":
+            app.out("\n")
         app.render(table, fmt)
 
 
@@ -352,8 +354,11 @@ def _make_list() -> click.Command:
         )
         problems: dict[str, list[str]] = {}
         for f in report.findings:
+            code = f.code.removeprefix("addons-")
             if f.addon:
-                problems.setdefault(f.addon, []).append(f.code.removeprefix("addons-"))
+                problems.setdefault(f.addon, []).append(code)
+            for user in f.data.get("needed_by", ()):
+                problems.setdefault(user, []).append(code)
         table = Table(
             ["name", "version", "origin", "installable", "depends", "path", "problems"],
             title=f"addons ({source.series})",
@@ -398,8 +403,8 @@ def _make_list() -> click.Command:
         notes = [*source.notes, *report.notes]
         counts = (
             f"{len(source.scan.addons)} addons, {len(source.scan.invalid)} invalid, "
-            f"{len(source.scan.shadowed)} shadowed; {len(report.errors)} errors, "
-            f"{len(report.warnings)} warnings"
+            f"{len(source.scan.shadowed)} shadowed; {len(report.errors)} error(s), "
+            f"{len(report.warnings)} warning(s)"
         )
         notes.insert(0, counts)
         data = {
