@@ -160,6 +160,9 @@ def test_list_formats(project: Path) -> None:
     codes = {f["code"] for f in data["findings"]}
     assert {"addons-invalid-manifest", "addons-missing-depends", "addons-shadowed"} <= codes
     assert data["ok"] is False
+    by_name = {a["name"]: a for a in data["addons"]}
+    assert by_name["needs_ghost"]["problems"] == ["missing-depends"]
+    assert by_name["oca_tool"]["origin"] == "oca" and by_name["my_base"]["problems"] == []
     table = odoo_ops("addons", "list", *PATHS, cwd=project)
     assert table.returncode == 0 and "invalid-manifest" in table.stdout
     assert "custom/broken/__manifest__.py:3:" in table.stdout
