@@ -250,6 +250,13 @@ class Deployer:
                 try:
                     self.roll_back()
                     self.record.result = "rolled-back"
+                    # verify again: is the old version up and serving?
+                    self.record.after_rollback = self._verify_rollback()
+                    if self.record.after_rollback:
+                        result.notes.append(
+                            "after the rollback Odoo still fails: "
+                            + "; ".join(self.record.after_rollback)
+                        )
                 except OpsError as rb:
                     # not "failed": `odoo-ops rollback ID` must still accept it, and the
                     # next deploy must not start over it
@@ -533,26 +540,21 @@ class Deployer:
                 failures,
             )
 
-    def _verifications(self) -> list[str]:
-        import httpx
-
-        from odoo_ops.modules.db import states
-        from odoo_ops.target import Unavailable
-
-        failures: list[str] = []
+    def _verify_rollback(self) -> list[str]:
+        """/web/health and /web/login after a rollback (Odoo runs again unless
+        maintenance was on before the deploy)."""
+        if self.record.maintenance_before:
+            return []
         try:
-            http = self._internal_http()
-            with http.client() as client:
-                for path, expect in (("/web/health", "pass"), ("/web/login", "password")):
-                    try:
-                        response = client.get(path)
-                    except httpx.HTTPError as exc:
-                        failures.append(f"{path}: {exc or type(exc).__name__}")
-                        continue
-                    if response.status_code != 200 or expect not in response.text.lower():
-                        failures.append(f"{path}: HTTP {response.status_code}")
-        except Unavailable as exc:
-            self.say(f"HTTP verification skipped: {exc.message}")
+            self._wait_healthy(self.options.restart_timeout)
+        except OpsError as exc:
+            return [exc.message]
+        return self._http_failures()
+
+    def _verifications(self) -> list[str]:
+        from odoo_ops.modules.db import states
+
+        failures = self._http_failures()
         modules = states(self.target.database())
         stuck = sorted(
             n for n, r in modules.items() if r.state in ("to upgrade", "to install", "to remove")
@@ -578,6 +580,27 @@ class Deployer:
                 f"{len(errors)} ERROR/CRITICAL line(s) in the Odoo log"
                 f" (limit {limit}): {errors[0][:160]}"
             )
+        return failures
+
+    def _http_failures(self) -> list[str]:
+        import httpx
+
+        from odoo_ops.target import Unavailable
+
+        failures: list[str] = []
+        try:
+            http = self._internal_http()
+            with http.client() as client:
+                for path, expect in (("/web/health", "pass"), ("/web/login", "password")):
+                    try:
+                        response = client.get(path)
+                    except httpx.HTTPError as exc:
+                        failures.append(f"{path}: {exc or type(exc).__name__}")
+                        continue
+                    if response.status_code != 200 or expect not in response.text.lower():
+                        failures.append(f"{path}: HTTP {response.status_code}")
+        except Unavailable as exc:
+            self.say(f"HTTP verification skipped: {exc.message}")
         return failures
 
     def _broken_keys(self) -> set[tuple[str, str]]:
@@ -647,6 +670,8 @@ class Deployer:
         body = f"deploy {r.id} by {r.who}: {r.result}"
         if r.failed_phase:
             body += f" (failed in {r.failed_phase}: {r.error})"
+        if r.after_rollback:
+            body += "; after the rollback Odoo still fails: " + "; ".join(r.after_rollback)
         for d in notify(
             urls, title, body, level="success" if r.result == "deployed" else "failure"
         ):

@@ -48,6 +48,8 @@ class DeployRecord:
     error: str | None = None
     finished_at: str | None = None
     failed_verifications: int = 0
+    # what still failed when Odoo was verified again after an automatic rollback
+    after_rollback: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeployRecord:

@@ -15,6 +15,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,9 +189,10 @@ def test_compose_deploy_stops_updates_in_a_one_off_container_then_starts(
 
 
 def test_compose_verify_failure_rolls_back_and_starts_odoo_again(
-    compose_world: DeployWorld,
+    compose_world: DeployWorld, webhook_receiver: Any
 ) -> None:
     w = compose_world
+    w.configure(f'[notifications]\nurls = ["{webhook_receiver.url.replace("http", "json", 1)}"]\n')
     before = w.state()
     w.release("18.0.1.1.0", files={"addons/shop/data.txt": "v2\n"})
     w.web.set(status={"/web/login": 500})
@@ -198,8 +200,15 @@ def test_compose_verify_failure_rolls_back_and_starts_odoo_again(
     assert proc.returncode >= 1, proc.stdout + proc.stderr
     assert "failed in verify" in proc.stdout and "/web/login" in proc.stdout
     assert "Traceback" not in proc.stderr
-    assert w.journal()[-1]["result"] == "rolled-back"
+    record = w.journal()[-1]
+    assert record["result"] == "rolled-back"
     assert w.state() == before  # commit, modules, markers, crons, filestore, maintenance off
+    # verified again after the rollback: the login page is still broken, and that is said
+    assert record["after_rollback"] == ["/web/login: HTTP 500"]
+    assert "after the rollback Odoo still fails: /web/login: HTTP 500" in proc.stderr
+    body = webhook_receiver.wait_for(1)[0].json()
+    assert "rolled-back" in body["title"]
+    assert "after the rollback Odoo still fails: /web/login: HTTP 500" in body["message"]
     calls = compose_calls(w)
     first_stop = index_of(calls, "stop", "odoo")
     restart_start = index_of(calls, "start", "odoo", start=first_stop)
@@ -241,6 +250,8 @@ def test_compose_failing_pull_rolls_back_to_the_old_commit(compose_world: Deploy
     assert "fake failure of 'pull'" in proc.stdout
     record = w.journal()[-1]
     assert record["failed_phase"] == "code" and record["result"] == "rolled-back"
+    assert record["after_rollback"] == []  # the old version answers again
+    assert "after the rollback" not in proc.stderr
     # the fast-forward had happened before the pull: the code is back at the old commit
     assert w.state() == before
     calls = compose_calls(w)
