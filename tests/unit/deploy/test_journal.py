@@ -125,3 +125,12 @@ def test_id_shape() -> None:
     a = new_id()
     assert len(a) == len("20261125T100000-0042")
     assert a[8] == "T" and a[15] == "-"
+
+
+def test_records_written_before_after_rollback_existed_still_load(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    data = asdict(record("d1", "2026-11-25T10:00:00+00:00", "rolled-back"))
+    del data["after_rollback"]
+    journal.path.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    got = journal.get("d1")
+    assert got is not None and got.after_rollback == [] and got.result == "rolled-back"
