@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +43,12 @@ class App:
         return sys.stdout.isatty()
 
     def setup_logging(self) -> None:
+        """Configure logging for -v/-vv; without them Python's default applies
+        (warnings and errors on stderr) and logging is not even imported here."""
+        if not self.verbose:
+            return
+        import logging
+
         level = logging.WARNING
         if self.verbose == 1:
             level = logging.INFO

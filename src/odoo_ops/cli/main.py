@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import os
-import pkgutil
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +21,17 @@ class LazyGroup(click.Group):
     """Finds commands in ``odoo_ops.cli.commands`` and imports one only when used."""
 
     def _module_names(self) -> list[str]:
+        import pkgutil
+
         from odoo_ops.cli import commands
 
         return sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+
+    @staticmethod
+    def _has_module(name: str) -> bool:
+        from odoo_ops.cli import commands
+
+        return any((Path(p) / f"{name}.py").is_file() for p in commands.__path__)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = {n.replace("_", "-") for n in self._module_names()}
@@ -37,7 +41,7 @@ class LazyGroup(click.Group):
         if cmd_name in self.commands:
             return self.commands[cmd_name]
         module_name = cmd_name.replace("-", "_")
-        if module_name not in self._module_names():
+        if not module_name.isidentifier() or not self._has_module(module_name):
             return None
         module = importlib.import_module(f"{_COMMANDS_PACKAGE}.{module_name}")
         command = getattr(module, "command", None)
@@ -71,6 +75,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool) -> None:
 
 
 def _crash_log(exc: BaseException) -> Path | None:
+    import datetime as dt
+    import tempfile
+    import traceback
+
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     directory = Path(state) / "odoo-ops"
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
