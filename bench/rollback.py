@@ -68,7 +68,7 @@ def build(dsn: str, size_gb: float) -> int:
                 break
             conn.execute(
                 "INSERT INTO mail_message (model, res_id, author_id, date, subject, body, tracking)"
-                " SELECT 'res.partner', g % 5000, g % 97, now() - (g || ' minutes')::interval,"
+                " SELECT 'res.partner', g %% 5000, g %% 97, now() - (g || ' minutes')::interval,"
                 " 'Subject ' || g, repeat(md5(g::text), 12) || ' <p>message body</p>',"
                 " jsonb_build_object('old', g, 'new', g + 1)"
                 " FROM generate_series(%s, %s) g",

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from tests.support.fakebin import FakeBin
 from tests.support.pg import OdooTestDb
 from tests.support.web import FakeOdooWeb
