@@ -86,7 +86,7 @@ def test_killed_create_is_never_listed(backup_site: Callable[..., BackupSite]) -
             assert not entry.name.startswith("."), entry.name
             result = verify_entry(entry, record=False)
             assert result.ok, (entry.name, result.problems)
-    assert mid_write >= KILLS * 3 // 4, f"only {mid_write} kills landed while writing"
+    assert mid_write >= KILLS // 2, f"only {mid_write} kills landed while writing"
 
     time.sleep(0.5)  # orphaned pg_dump processes of the killed runs finish or fail
     subprocess.run(_cli(site, "create", "--name", "after"), check=True, cwd=site.root)
