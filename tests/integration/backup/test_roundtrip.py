@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from psycopg import connect as psycopg_connect
 from tests.support import odoo_schema
 
 from odoo_ops.backup.create import CreateOptions, create_backup
@@ -152,3 +154,34 @@ def test_test_restore_reports_missing_files(backup_site: Callable[..., BackupSit
         left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s",
                             (f"{site.db.name}__testrestore%",)).fetchone()
     assert left == (0,)
+
+
+def test_restore_neutralizes_with_odoo_when_available(
+    backup_site: Callable[..., BackupSite], fake_bin: Any
+) -> None:
+    site = backup_site()
+    conf = site.db.write_odoo_conf(site.root / "odoo.conf", data_dir=site.data_dir)
+    text = site.config.read_text().replace(
+        "production = false\n", f'production = false\nodoo_conf = "{conf}"\n'
+    )
+    site.config.write_text(text)
+    target = site.target()
+    with site.connect() as conn:
+        odoo_schema.add_mail_server(conn, "smtp")
+    created = create_backup(target, CreateOptions())
+    other = f"{site.db.name}_n"
+    result = restore_backup(
+        target, created.name, RestoreOptions(to=other, neutralize=True, use_odoo=True)
+    )
+    assert result.neutralized is not None and result.neutralized.method == "odoo+sql"
+    calls = fake_bin.odoo_calls()
+    assert any("neutralize" in call and other in " ".join(call) for call in calls), calls
+    # the copy was neutralized before it took the database's name
+    assert not any(other + "__restoring_" not in " ".join(c) for c in calls
+                   if "neutralize" in c)
+    from tests.support import pg
+
+    with psycopg_connect(pg.dsn_for(site.db.admin_dsn, other)) as conn:
+        assert odoo_schema.get_param(conn, "database.is_neutralized") == "true"
+        assert conn.execute("SELECT bool_or(active) FROM ir_mail_server WHERE name = 'smtp'"
+                            ).fetchone() == (False,)
