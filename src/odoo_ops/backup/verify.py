@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ class VerifyResult:
     notes: list[str] = field(default_factory=list)
 
 
+_STATUS_TEMP = re.compile(r"\.status\.json\.[^/]+\.tmp")
+
+
 def _actual_files(root: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for dirpath, dirnames, filenames in os.walk(root):
@@ -91,6 +95,9 @@ def verify_entry(
     actual = _actual_files(root)
     for special in UNCHECKED:
         actual.pop(special, None)
+    for name in [n for n in actual if _STATUS_TEMP.fullmatch(n)]:
+        # a status.json update killed half-way (atomic write): not part of the backup
+        actual.pop(name)
     # the manifest and SHA256SUMS
     manifest = entry.manifest
     if manifest is None:

@@ -89,6 +89,7 @@ def test_terminate_idle(odoo_db: Any, make_database: Any, tmp_path: Path) -> Non
         assert [s["pid"] for s in data["sessions"]] == [pids["victim"]]
         assert data["sql"] in proc.stderr and "pg_terminate_backend" in data["sql"]
         assert victim.execute("SELECT 2").fetchone() == (2,)  # still alive after the dry run
+        time.sleep(1.5)  # that query restarted the victim's idle time
 
         proc = odoo_ops("db", "terminate-idle", "--older-than", "1s", "--format", "json",
                         cwd=proj)
