@@ -14,6 +14,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
+
 from tests.integration.checks_live.helpers import HangingServer, closed_port, write_config
 from tests.support.fakebin import FakeBin
 from tests.support.web import FakeOdooWeb

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+
 from tests.support import odoo_schema, pg
 from tests.support.addons import AddonsDir
 from tests.support.fakebin import FakeBin

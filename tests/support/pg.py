@@ -29,6 +29,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+
 from tests.support import odoo_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

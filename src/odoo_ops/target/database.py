@@ -126,9 +126,9 @@ class Database:
         ``wait`` > 0 the call retries for that many seconds, then raises
         :class:`LockError`.
         """
-        import psycopg
-
         import threading
+
+        import psycopg
 
         held = (threading.get_ident(), name)
         if _HELD.get(held):

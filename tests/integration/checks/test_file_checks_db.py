@@ -11,11 +11,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from tests.support import odoo_schema
-from tests.unit.checks.helpers import GOOD_CONF, FileProject, assert_status, text_of
 
 from odoo_ops.checks import python_deps
 from odoo_ops.checks.base import Status
+from tests.support import odoo_schema
+from tests.unit.checks.helpers import GOOD_CONF, FileProject, assert_status, text_of
 
 pytestmark = pytest.mark.pg
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.support.fakebin import FakeBin
 
 from odoo_ops.checks.base import Status
+from tests.support.fakebin import FakeBin
 
 from .helpers import LiveProject
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from tests.support import odoo_schema
-from tests.support.addons import write_addon
-from tests.support.fakebin import FakeBin
 
 from odoo_ops.checks.base import Status
 from odoo_ops.checks.full import COPY_INFIX, copy_name
+from tests.support import odoo_schema
+from tests.support.addons import write_addon
+from tests.support.fakebin import FakeBin
 
 from .helpers import LiveProject
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support import odoo_schema
-from tests.support.addons import write_addon
 
 from odoo_ops.checks.base import Status
+from tests.support import odoo_schema
+from tests.support.addons import write_addon
 
 from .helpers import HangingServer, HeaderServer, LiveProject, Route, closed_port
 

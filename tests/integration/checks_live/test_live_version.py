@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.support.fakebin import FakeBin
-from tests.support.web import FakeOdooWeb
 
 from odoo_ops.checks.base import Status
+from tests.support.fakebin import FakeBin
+from tests.support.web import FakeOdooWeb
 
 from .helpers import LiveProject, closed_port
 

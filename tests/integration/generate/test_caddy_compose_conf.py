@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.integration.generate.conftest import CADDY, needs_caddy
 
 from odoo_ops.checks import all_checks
 from odoo_ops.checks.context import CheckContext
@@ -18,6 +17,7 @@ from odoo_ops.checks.runner import run_checks
 from odoo_ops.config.project import resolve_project
 from odoo_ops.generate import InitOptions, apply_plan, plan_project
 from odoo_ops.target import Target
+from tests.integration.generate.conftest import CADDY, needs_caddy
 
 SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
 

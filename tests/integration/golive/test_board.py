@@ -7,9 +7,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from tests.integration.golive.conftest import target_of
-from tests.integration.loadtest.conftest import OdooLike
-
 from odoo_ops.backup.layout import FORMAT, update_status
 from odoo_ops.checks import all_checks
 from odoo_ops.checks.base import CheckResult, Severity, Status
@@ -21,6 +18,8 @@ from odoo_ops.health.probes import HealthReport, ProbeResult
 from odoo_ops.health.watch import append_history
 from odoo_ops.loadtest import LoadTestOptions, run_loadtest, save_result
 from odoo_ops.target import Target
+from tests.integration.golive.conftest import target_of
+from tests.integration.loadtest.conftest import OdooLike
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 

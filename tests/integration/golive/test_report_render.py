@@ -14,9 +14,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from tests.integration.golive.conftest import target_of
 
 from odoo_ops.golive import build_board, sign, to_html, to_markdown, write_report
+from tests.integration.golive.conftest import target_of
 
 CHROMIUM = next(
     (p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.integration.loadtest.conftest import OdooLike
 
 from odoo_ops.errors import UsageError
 from odoo_ops.loadtest import LoadTestOptions, percentile, run_loadtest, save_result
+from tests.integration.loadtest.conftest import OdooLike
 
 
 def test_logged_in_users_load_the_web_client(odoo_like: OdooLike) -> None:
