@@ -253,6 +253,22 @@ def format_option(*formats: str, default: str = "table") -> Callable[[F], F]:
     )
 
 
+def wait_option(func: F) -> F:
+    """--wait SECONDS: wait that long for another run holding the deployment lock."""
+    return click.option(
+        "--wait",
+        type=click.FloatRange(min=0),
+        default=0,
+        metavar="SECONDS",
+        help="Wait for another odoo-ops run on the deployment.",
+    )(func)
+
+
+def dry_run_option(func: F) -> F:
+    """--dry-run: say what would be done, change nothing."""
+    return click.option("--dry-run", is_flag=True, help="Print what would be done.")(func)
+
+
 def pass_app(func: F) -> F:
     return click.pass_obj(func)  # type: ignore[return-value]
 

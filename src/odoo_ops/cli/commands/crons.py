@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from odoo_ops.cli.common import App, deployment_options, format_option, pass_app
+from odoo_ops.cli.common import (
+    App,
+    deployment_options,
+    dry_run_option,
+    format_option,
+    pass_app,
+    wait_option,
+)
 
 
 @click.group("crons")
@@ -19,14 +26,8 @@ def _out(app: App, fmt: str, data: dict[str, object], text: str) -> None:
 
 
 @command.command("pause")
-@click.option("--dry-run", is_flag=True, help="Print what would be done.")
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=0,
-    metavar="SECONDS",
-    help="Wait for another odoo-ops run on the deployment.",
-)
+@dry_run_option
+@wait_option
 @click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0.1),
@@ -59,14 +60,8 @@ def pause_cmd(app: App, dry_run: bool, wait: float, lock_timeout: float, fmt: st
 
 
 @command.command("resume")
-@click.option("--dry-run", is_flag=True, help="Print what would be done.")
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=0,
-    metavar="SECONDS",
-    help="Wait for another odoo-ops run on the deployment.",
-)
+@dry_run_option
+@wait_option
 @deployment_options
 @format_option("table", "json")
 @pass_app

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from odoo_ops.cli.common import App, deployment_options, format_option, pass_app
+from odoo_ops.cli.common import (
+    App,
+    deployment_options,
+    dry_run_option,
+    format_option,
+    pass_app,
+    wait_option,
+)
 
 
 @click.group("maintenance")
@@ -27,14 +34,8 @@ def _dry(app: App, commands: list[str], fmt: str, data: dict[str, object]) -> No
 
 @command.command("on")
 @click.option("--reason", metavar="TEXT", help="Why (kept in the flag and the marker).")
-@click.option("--dry-run", is_flag=True, help="Print what would be done.")
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=0,
-    metavar="SECONDS",
-    help="Wait for another odoo-ops run on the deployment.",
-)
+@dry_run_option
+@wait_option
 @deployment_options
 @format_option("table", "json")
 @pass_app
@@ -60,14 +61,8 @@ def on_cmd(app: App, reason: str | None, dry_run: bool, wait: float, fmt: str) -
 
 
 @command.command("off")
-@click.option("--dry-run", is_flag=True, help="Print what would be done.")
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=0,
-    metavar="SECONDS",
-    help="Wait for another odoo-ops run on the deployment.",
-)
+@dry_run_option
+@wait_option
 @deployment_options
 @format_option("table", "json")
 @pass_app
