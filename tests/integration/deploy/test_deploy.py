@@ -60,6 +60,7 @@ def test_successful_deploy_and_history(deploy_world: DeployWorld) -> None:
     # a rollback by hand afterwards: from the backup (the instant copy was dropped)
     proc = w.cli("rollback", record["id"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "maintenance flag written" in proc.stderr  # users kept out during the swap
     back = w.state()
     assert back["commit"] == before["commit"]
     assert back["modules"] == before["modules"]

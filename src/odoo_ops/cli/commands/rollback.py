@@ -19,7 +19,9 @@ def command(app: App, deploy_id: str | None, wait: float, dry_run: bool) -> int:
     Code goes back to the commit recorded before the deploy; the database and
     filestore to the instant copy when it still exists, else to the deploy's
     backup (the current database is kept as <db>_before_restore_<time>);
-    crons and maintenance mode as they were before the deploy.
+    crons and maintenance mode as they were before the deploy. A finished
+    deploy is rolled back under maintenance mode (users kept out while the
+    database is swapped).
     """
     from odoo_ops.deploy import interrupted, journal_of, roll_back_record
     from odoo_ops.deploy.journal import DeployRecord, new_id, now_iso, who
@@ -70,6 +72,12 @@ def command(app: App, deploy_id: str | None, wait: float, dry_run: bool) -> int:
     )
     with deployment_lock(target, wait=wait):
         try:
+            if record.result == "deployed" and not record.maintenance_before:
+                # the live database is about to be replaced: keep users out
+                # while it is; the rollback turns maintenance off at the end
+                from odoo_ops.modules.maintenance import maintenance_on
+
+                maintenance_on(target, reason=f"rollback of deploy {record.id}", note=app.info)
             roll_back_record(target, record, say=app.info)
         except OpsError as exc:
             entry.result, entry.error, entry.finished_at = "failed", exc.message, now_iso()
