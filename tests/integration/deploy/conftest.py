@@ -19,27 +19,9 @@ import psycopg
 import pytest
 
 from tests.support.fakebin import FakeBin
+from tests.support.git import git
 from tests.support.pg import OdooTestDb
 from tests.support.web import FakeOdooWeb
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **GIT_ENV},
-        check=True,
-    )
-    return proc.stdout.strip()
 
 
 def manifest(version: str, extra: str = "") -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,20 +13,10 @@ import pytest
 from odoo_ops.config.project import resolve_project
 from odoo_ops.errors import ConfigError
 from odoo_ops.oca import load_specs, read_lock, sync_oca
+from tests.support.git import git
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 
-GIT_ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    out = subprocess.run(["git", "-C", str(cwd), *args], env=GIT_ENV, check=True,
-                         capture_output=True, text=True)
-    return out.stdout.strip()
 
 
 class Remote:
