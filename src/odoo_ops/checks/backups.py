@@ -139,6 +139,17 @@ def _backup_dir(ctx: CheckContext) -> Path | Outcome:
     return path
 
 
+def _existing_backup_dir(ctx: CheckContext) -> tuple[Path, str] | Outcome:
+    """The backup directory and its display name, or the skip when it is not there."""
+    path = _backup_dir(ctx)
+    if isinstance(path, Outcome):
+        return path
+    shown = display(ctx, path)
+    if not path.is_dir():
+        return Outcome(Status.SKIP, f"backup_dir {shown} does not exist (see backups-dir)")
+    return path, shown
+
+
 def _age(delta: dt.timedelta) -> str:
     hours = delta.total_seconds() / 3600
     if hours < 48:
@@ -182,12 +193,10 @@ def backups_dir(ctx: CheckContext) -> Outcome:
     needs=["files"],
 )
 def backups_free_space(ctx: CheckContext) -> Outcome:
-    path = _backup_dir(ctx)
-    if isinstance(path, Outcome):
-        return path
-    shown = display(ctx, path)
-    if not path.is_dir():
-        return Outcome(Status.SKIP, f"backup_dir {shown} does not exist (see backups-dir)")
+    found = _existing_backup_dir(ctx)
+    if isinstance(found, Outcome):
+        return found
+    path, shown = found
     factor = ctx.config.thresholds.backup_free_space_factor
     free = shutil.disk_usage(path).free
     backups = find_backups(path, ctx.target.database_name)
@@ -225,12 +234,10 @@ def backups_free_space(ctx: CheckContext) -> Outcome:
     needs=["files"],
 )
 def backups_recent(ctx: CheckContext) -> Outcome:
-    path = _backup_dir(ctx)
-    if isinstance(path, Outcome):
-        return path
-    shown = display(ctx, path)
-    if not path.is_dir():
-        return Outcome(Status.SKIP, f"backup_dir {shown} does not exist (see backups-dir)")
+    found = _existing_backup_dir(ctx)
+    if isinstance(found, Outcome):
+        return found
+    path, shown = found
     max_hours = ctx.config.thresholds.backup_max_age_hours
     backups = find_backups(path, ctx.target.database_name)
     if not backups:
