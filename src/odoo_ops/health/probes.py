@@ -211,20 +211,13 @@ def probe_memory(ctx: ProbeContext) -> ProbeResult:
 
 
 def _get(ctx: ProbeContext, path: str) -> Any:
-    import httpx
+    """GET through the HTTP adapter; a host that does not answer is :class:`Unreachable`."""
+    from odoo_ops.errors import TargetError
 
-    http = ctx.target.http()
-    with http.client() as client:
-        try:
-            return client.get(path)
-        except httpx.TimeoutException:
-            raise Unreachable(
-                f"{http.base_url}{path}: no answer within {http.timeout:g}s"
-            ) from None
-        except httpx.HTTPError as exc:
-            from odoo_ops.target.http import describe_http_error
-
-            raise Unreachable(f"{http.base_url}{path}: {describe_http_error(exc)}") from None
+    try:
+        return ctx.target.http().get(path)
+    except TargetError as exc:
+        raise Unreachable(exc.message) from None
 
 
 def probe_web_health(ctx: ProbeContext) -> ProbeResult:
