@@ -236,3 +236,30 @@ def test_full_update_base_through_the_cli(
     assert result["id"] == "full-update-base" and result["status"] == "pass"
     updates = [c for c in fake_bin.odoo_calls() if "-u" in c]
     assert len(updates) == 1 and "_odoo_ops_check_" in updates[0][updates[0].index("-d") + 1]
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "compose-project"
+
+
+def test_project_option_is_the_project_checked(tmp_path: Path) -> None:
+    by_arg = odoo_ops("check", "--format", "json", str(EXAMPLE), cwd=tmp_path)
+    by_option = odoo_ops("check", "--format", "json", "-C", str(EXAMPLE), cwd=tmp_path)
+    by_long = odoo_ops("check", "--format", "json", "--project", str(EXAMPLE), cwd=tmp_path)
+    here = odoo_ops("check", "--format", "json", cwd=tmp_path)
+    no_traceback(by_option)
+    summaries = [
+        {k: v for k, v in json.loads(p.stdout)["summary"].items() if k != "duration_seconds"}
+        for p in (by_arg, by_option, by_long, here)
+    ]
+    assert summaries[0] == summaries[1] == summaries[2]
+    assert summaries[0] != summaries[3]  # the empty directory has far less to check
+    assert "UserWarning" not in by_option.stderr + by_arg.stderr
+
+
+def test_project_option_to_a_missing_directory_is_an_error(tmp_path: Path) -> None:
+    one_error(odoo_ops("check", "-C", str(tmp_path / "nope"), cwd=tmp_path), 2, "not found")
+
+
+def test_two_different_projects_are_refused(tmp_path: Path) -> None:
+    proc = odoo_ops("check", str(EXAMPLE), "-C", str(tmp_path), cwd=tmp_path)
+    one_error(proc, 2, "two project directories")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import click
 
 from odoo_ops.cli.common import App, deployment_options, pass_app, split_names
+from odoo_ops.errors import UsageError
 
 
 @click.command("check")
-@click.argument("project", required=False, type=click.Path(file_okay=False))
+@click.argument(
+    "project_arg", metavar="[PROJECT]", required=False, type=click.Path(file_okay=False)
+)
 @deployment_options
 @click.option(
     "--quick",
@@ -54,7 +57,7 @@ from odoo_ops.cli.common import App, deployment_options, pass_app, split_names
 @pass_app
 def command(
     app: App,
-    project: str | None,
+    project_arg: str | None,
     mode: str,
     only: tuple[str, ...],
     skip: tuple[str, ...],
@@ -87,8 +90,12 @@ def command(
             )
         app.render(table, "json" if fmt == "json" else "markdown" if fmt == "markdown" else "table")
         return 0
-    if project:
-        app.options.setdefault("project_dir", project)
+    if project_arg:
+        if app.options.get("project_dir") and app.options["project_dir"] != project_arg:
+            raise UsageError(
+                f"two project directories given: {project_arg} and -C {app.options['project_dir']}"
+            )
+        app.options["project_dir"] = project_arg
     chosen = select_checks(
         checks, full=mode == "full", only=split_names(only), skip=split_names(skip)
     )
