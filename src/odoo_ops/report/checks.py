@@ -90,8 +90,13 @@ def to_table(report: CheckReport, *, color: bool, verbose: bool, width: int | No
     from rich.table import Table
     from rich.text import Text
 
+    from odoo_ops.report.table import terminal_width
+
     console = Console(
-        file=io.StringIO(), force_terminal=color, no_color=not color, width=width or 120
+        file=io.StringIO(),
+        force_terminal=color,
+        no_color=not color,
+        width=width or terminal_width(),
     )
     table = Table(
         title=f"odoo-ops check: {report.deployment}", title_justify="left", show_lines=False

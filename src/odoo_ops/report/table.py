@@ -100,6 +100,13 @@ def _csv(table: Table) -> str:
     return buf.getvalue()
 
 
+def terminal_width() -> int:
+    """The terminal's width (or ``COLUMNS``); 120 when output goes to a file or pipe."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((120, 24)).columns)
+
+
 def _rich(table: Table, color: bool, width: int | None) -> str:
     from rich.console import Console
     from rich.table import Table as RichTable
@@ -110,7 +117,10 @@ def _rich(table: Table, color: bool, width: int | None) -> str:
     for row in table.rows:
         rt.add_row(*(_cell(v) for v in row))
     console = Console(
-        file=io.StringIO(), force_terminal=color, no_color=not color, width=width or 120
+        file=io.StringIO(),
+        force_terminal=color,
+        no_color=not color,
+        width=width or terminal_width(),
     )
     console.print(rt)
     for note in table.notes:

@@ -176,6 +176,11 @@ def test_golive_cli(signed_project: Path, capsys: pytest.CaptureFixture[str]) ->
     assert by_id["go-decision"]["signoff"]["by"] == "CFO"
     assert by_id["restore-tested"]["evidence"]["summary"].startswith("no evidence yet")
     assert run("golive", "status", "--gate")[0] == 1
+    code, out, err = run("golive", "status", "--format", "csv")
+    assert code == 0, err
+    header, *rows = out.splitlines()
+    assert header.split(",")[:3] == ["phase", "status", "item"]
+    assert any("go-decision" in row for row in rows)
     code, out, err = run("golive", "sign", "no-such-item", "--by", "x")
     assert code == 2 and "no go-live item 'no-such-item'" in err
     code, out, err = run("golive", "report")

@@ -82,7 +82,7 @@ def _build(app: App, run_checks: bool) -> Board:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "markdown"]),
+    type=click.Choice(["table", "json", "csv", "markdown"]),
     default="table",
     show_default=True,
 )
