@@ -108,3 +108,19 @@ def test_check_on_example_project_reports_real_findings() -> None:
     db_checks = [r for r in doc["results"] if r["area"] == "database"]
     assert all(r["status"] in ("skip", "fail") for r in db_checks)
     assert by_id  # at least one check ran
+
+
+def test_deployment_options_before_or_after_the_subcommand(tmp_path: Path) -> None:
+    """`odoo-ops -C DIR backup list` works like `odoo-ops backup list -C DIR`."""
+    project = tmp_path / "acme"
+    (project / "backups").mkdir(parents=True)
+    (project / "odoo-ops.toml").write_text(
+        '[deployments.production]\nseries = "18.0"\nbackup_dir = "backups"\n'
+    )
+    before = odoo_ops("-C", str(project), "backup", "list", "--format", "json", cwd=tmp_path)
+    after = odoo_ops("backup", "list", "--format", "json", "-C", str(project), cwd=tmp_path)
+    assert before.returncode == after.returncode == 0, before.stderr + after.stderr
+    assert before.stdout == after.stdout
+    clash = odoo_ops("-C", str(project), "backup", "list", "-C", str(tmp_path), cwd=tmp_path)
+    assert clash.returncode == 2
+    assert "given twice" in clash.stderr and "Traceback" not in clash.stderr

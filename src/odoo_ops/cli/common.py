@@ -184,8 +184,15 @@ class Progress:
 
 def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        app = ctx.find_object(App)
-        if app is not None and value not in (None, (), []):
+        if value not in (None, (), []):
+            app = ctx.find_object(App) or ctx.ensure_object(App)
+            given = app.options.get(name)
+            if name in app.options and given != value and ctx.parent is not None:
+                # given before the subcommand (root option) and again after it
+                raise click.UsageError(
+                    f"--{param.name.replace('_', '-') if param.name else name} given twice "
+                    f"with different values: {given} and {value}"
+                )
             app.options[name] = value
         return value
 

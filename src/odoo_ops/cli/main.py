@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from odoo_ops import __version__
-from odoo_ops.cli.common import App
+from odoo_ops.cli.common import App, deployment_options
 from odoo_ops.errors import OpsError
 
 _COMMANDS_PACKAGE = "odoo_ops.cli.commands"
@@ -58,6 +58,7 @@ class LazyGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More detail (repeat for debug logs).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the result.")
 @click.option("--no-color", is_flag=True, envvar="NO_COLOR", help="No colours in output.")
+@deployment_options
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool) -> None:
     """odoo-ops: run self-hosted Odoo in production.
@@ -70,8 +71,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool) -> None:
     discovered from the project directory (compose file, odoo.conf, .env,
     addons). Select one with --deployment NAME, a directory with -C DIR.
     """
-    ctx.obj = App(verbose=verbose, quiet=quiet, color=not no_color)
-    ctx.obj.setup_logging()
+    app = ctx.ensure_object(App)  # the deployment options may have made it already
+    app.verbose, app.quiet, app.color = verbose, quiet, not no_color
+    app.setup_logging()
 
 
 def _crash_log(exc: BaseException) -> Path | None:
