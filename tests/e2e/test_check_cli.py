@@ -263,3 +263,21 @@ def test_project_option_to_a_missing_directory_is_an_error(tmp_path: Path) -> No
 def test_two_different_projects_are_refused(tmp_path: Path) -> None:
     proc = odoo_ops("check", str(EXAMPLE), "-C", str(tmp_path), cwd=tmp_path)
     one_error(proc, 2, "two project directories")
+
+
+def test_quiet_keeps_only_failures_and_warnings(tmp_path: Path) -> None:
+    loud = odoo_ops("check", str(EXAMPLE), cwd=tmp_path)
+    quiet = odoo_ops("-q", "check", str(EXAMPLE), cwd=tmp_path)
+    assert loud.returncode == quiet.returncode == 1
+    status_cells = [
+        line.split("│")[1].strip()
+        for line in quiet.stdout.splitlines()
+        if line.startswith("│") and line.split("│")[1].strip()
+    ]
+    assert status_cells and set(status_cells) <= {"FAIL", "WARN"}
+    assert "PASS" in loud.stdout and "SKIP" in loud.stdout
+    def counts(proc: subprocess.CompletedProcess[str]) -> str:
+        return proc.stdout.splitlines()[-1].rsplit(" in ", 1)[0]
+
+    assert counts(quiet) == counts(loud)  # the summary still counts every check
+    assert quiet.stderr == ""

@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops.errors import ManifestError
+from odoo_ops.inputs import MANIFEST_LIMIT, is_regular_file, read_input_bytes
 
 if TYPE_CHECKING:
     import ast
 
 MANIFEST_NAME = "__manifest__.py"
 LEGACY_MANIFEST_NAME = "__openerp__.py"
+#: How a manifest file is named in errors about reading it.
+MANIFEST_KIND = "addon manifest"
 
 #: The keys of ``external_dependencies`` that odoo-ops checks.
 EXTERNAL_KINDS = ("python", "bin")
@@ -275,17 +278,17 @@ def read_manifest(addon_dir: str | Path, *, display_path: str | None = None) -> 
     directory = Path(addon_dir)
     path = directory / MANIFEST_NAME
     source = display_path or str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        if (directory / LEGACY_MANIFEST_NAME).is_file():
+    data = read_input_bytes(
+        path, kind=MANIFEST_KIND, limit=MANIFEST_LIMIT, error=ManifestError, display=source,
+        missing_ok=True,
+    )  # fmt: skip
+    if data is None:
+        if is_regular_file(directory / LEGACY_MANIFEST_NAME):
             raise ManifestError(
                 f"{directory / LEGACY_MANIFEST_NAME}: __openerp__.py is not read by Odoo 16+",
                 hint="rename it to __manifest__.py",
-            ) from None
-        raise ManifestError(f"{source}: no such file") from None
-    except OSError as exc:
-        raise ManifestError(f"{source}: cannot read ({exc.strerror})") from None
+            )
+        raise ManifestError(f"{source}: no such file")
     try:
         return parse_manifest(decode_manifest(data))
     except ManifestProblem as problem:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import marshal
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from odoo_ops.addons.cache import ManifestCache, Record
 from odoo_ops.addons.findings import Finding
 from odoo_ops.addons.manifest import (
     LEGACY_MANIFEST_NAME,
+    MANIFEST_KIND,
     MANIFEST_NAME,
     Addon,
     ManifestProblem,
@@ -28,6 +30,8 @@ from odoo_ops.addons.manifest import (
     decode_manifest,
     parse_manifest,
 )
+from odoo_ops.errors import ManifestError
+from odoo_ops.inputs import MANIFEST_LIMIT, read_input_bytes
 
 _GLOB_CHARS = frozenset("*?[")
 #: Parallel parsing only pays off with at least this many manifests per process.
@@ -214,13 +218,24 @@ def _scan_entry(raw: str, directory: str, scan: AddonsScan, state: _ScanState) -
                 scan.shadowed.append(Shadowed(name, Path(winners[name]), path / name))
             continue
         item = _Pending(name, path / name, manifest_file, "")
+        source = _display(manifest_file, state.base)
         try:
             if cache is not None:
                 item.stat = os.stat(manifest_file)
-                item.record = cache.get(manifest_file, item.stat)
+                if stat.S_ISREG(item.stat.st_mode):
+                    item.record = cache.get(manifest_file, item.stat)
             if item.record is None:
-                with open(manifest_file, "rb") as fh:
-                    item.data = fh.read()
+                # never blocks on a FIFO, never reads a device or a huge file
+                item.data = read_input_bytes(
+                    manifest_file, kind=MANIFEST_KIND, limit=MANIFEST_LIMIT,
+                    error=ManifestError, display=source, missing_ok=True,
+                )  # fmt: skip
+                if item.data is None:
+                    raise FileNotFoundError(manifest_file)
+        except ManifestError as exc:
+            count += 1
+            _unusable(scan, state, name, addon_dir, exc.message)
+            continue
         except (FileNotFoundError, NotADirectoryError):
             legacy = os.path.join(addon_dir, LEGACY_MANIFEST_NAME)
             if not os.path.isfile(legacy):
@@ -233,12 +248,12 @@ def _scan_entry(raw: str, directory: str, scan: AddonsScan, state: _ScanState) -
             continue
         except OSError as exc:
             count += 1
-            reason = f"{_display(manifest_file, state.base)}: cannot read ({exc.strerror})"
+            reason = f"{source}: cannot read ({exc.strerror})"
             _unusable(scan, state, name, addon_dir, reason)
             continue
         count += 1
         winners[name] = addon_dir
-        item.source = _display(manifest_file, state.base)
+        item.source = source
         state.pending.append(item)
     return PathEntry(raw, path, True, count, ENTRY_OK if count else ENTRY_EMPTY)
 

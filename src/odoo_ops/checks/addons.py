@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 from odoo_ops.checks.base import Outcome, Status, check, failed, passed, warned
 from odoo_ops.checks.conf import display
+from odoo_ops.errors import OpsError
+from odoo_ops.inputs import MANIFEST_LIMIT, read_input_bytes
 from odoo_ops.target import Unavailable
 
 if TYPE_CHECKING:
@@ -101,9 +103,10 @@ def addons_view(ctx: CheckContext) -> AddonsView:
 
 def _manifest_line(path: Path, needle: str) -> int | None:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        data = read_input_bytes(path, kind="addon manifest", limit=MANIFEST_LIMIT)
+    except OpsError:
         return None
+    text = data.decode("utf-8", errors="replace")
     pattern = re.compile(r"""["']""" + re.escape(needle) + r"""["']""")
     for number, line in enumerate(text.splitlines(), 1):
         if pattern.search(line):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from odoo_ops.errors import ConfigError
+from odoo_ops.inputs import ENV_FILE_LIMIT, read_input_text
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\$\$")
@@ -34,12 +35,11 @@ def parse_env_text(text: str, source: str = ".env") -> dict[str, str]:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = read_input_text(
+        path, kind=".env file", limit=ENV_FILE_LIMIT, error=ConfigError, missing_ok=True
+    )
+    if text is None:
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
     return parse_env_text(text, str(path))
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from odoo_ops.config.envfile import interpolate, read_env_file
 from odoo_ops.config.schema import Config
 from odoo_ops.errors import ConfigError
+from odoo_ops.inputs import CONFIG_LIMIT, parse_guard, read_input_text
 
 CONFIG_NAMES = ("odoo-ops.toml", ".odoo-ops.toml")
 
@@ -156,16 +157,14 @@ def parse_config(
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> LoadedConfig:
     """Read and validate ``path``; raise :class:`ConfigError` with a one-line message."""
+    text = read_input_text(
+        path, kind="odoo-ops.toml", limit=CONFIG_LIMIT, error=ConfigError, missing_ok=True
+    )
+    if text is None:
+        raise ConfigError(f"config file not found: {path}")
     try:
-        raw_bytes = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        raw = tomllib.loads(raw_bytes.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
+        with parse_guard(str(path), "odoo-ops.toml", ConfigError):
+            raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     loaded = parse_config(raw, path.parent, str(path), environ)

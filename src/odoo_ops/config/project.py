@@ -20,6 +20,7 @@ from odoo_ops.config.envfile import read_env_file
 from odoo_ops.config.loader import LoadedConfig, find_config_file, load_config
 from odoo_ops.config.schema import Config, Deployment
 from odoo_ops.errors import ConfigError
+from odoo_ops.inputs import check_input_path, is_regular_file, short
 
 ODOO_CONF_CANDIDATES = (
     "odoo.conf",
@@ -117,10 +118,10 @@ def _discover(root: Path, overrides: Overrides, environ: Mapping[str, str]) -> P
     if not conf and odoo_svc:
         for candidate in ("/etc/odoo/odoo.conf", "/etc/odoo"):
             host = odoo_svc.host_path(candidate)
-            if host and host.is_file():
+            if host and is_regular_file(host):
                 conf = str(host)
                 break
-            if host and host.is_dir() and (host / "odoo.conf").is_file():
+            if host and is_regular_file(host / "odoo.conf"):
                 conf = str(host / "odoo.conf")
                 break
     if not conf:
@@ -157,12 +158,19 @@ def resolve_project(
     """Find the configuration (or discover the project) and pick the deployment."""
     environ = dict(os.environ if environ is None else environ)
     overrides = overrides or Overrides()
+    if project_dir is not None:
+        check_input_path(project_dir, what="project directory", error=ConfigError)
+    if config_file is not None:
+        check_input_path(config_file, what="config file", error=ConfigError)
     root = (project_dir or Path.cwd()).expanduser()
-    if not root.exists():
-        raise ConfigError(f"project directory not found: {root}")
-    if not root.is_dir():
-        raise ConfigError(f"not a directory: {root}")
-    root = root.resolve()
+    try:
+        if not root.exists():
+            raise ConfigError(f"project directory not found: {short(root)}")
+        if not root.is_dir():
+            raise ConfigError(f"not a directory: {short(root)}")
+        root = root.resolve()
+    except OSError as exc:
+        raise ConfigError(f"project directory {short(root)}: {exc.strerror}") from None
     path = (
         config_file
         or (Path(environ["ODOO_OPS_CONFIG"]) if environ.get("ODOO_OPS_CONFIG") else None)
@@ -206,4 +214,15 @@ def resolve_project(
         dep.base_url = overrides.base_url
     if overrides.addons_paths:
         dep.addons_paths = list(overrides.addons_paths)
+    for setting in _LOCAL_PATH_SETTINGS:
+        value = getattr(dep, setting)
+        if isinstance(value, str):
+            check_input_path(value, what=setting, error=ConfigError)
     return project
+
+
+#: The settings that name files or directories on this machine (checked once, here).
+_LOCAL_PATH_SETTINGS = (
+    "compose_file", "odoo_conf", "env_file", "data_dir", "backup_dir", "log_dir",
+    "odoo_log_file",
+)  # fmt: skip

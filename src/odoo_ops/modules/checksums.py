@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from odoo_ops.inputs import feed_regular_file
+
 PARAM_INSTALLED_CHECKSUMS = "module_auto_update.installed_checksums"
 PARAM_EXCLUDE_PATTERNS = "module_auto_update.exclude_patterns"
 DEFAULT_EXCLUDE_PATTERNS = "*.pyc,*.pyo,i18n/*.pot,i18n_extra/*.pot,static/*,tests/*"
@@ -155,11 +157,8 @@ def addon_checksum(
     digest = hashlib.sha1()
     for rel in files:
         digest.update(os.fsencode(rel))
-        try:
-            with open(os.path.join(root, rel), "rb") as fh:
-                digest.update(fh.read())
-        except OSError:
-            continue  # a dangling symlink: its name counts, it has no content
+        # a dangling symlink, a FIFO or a device: its name counts, it has no content
+        feed_regular_file(os.path.join(root, rel), digest.update)
     value = digest.hexdigest()
     if cache is not None and signature is not None and not racy:
         cache.put(root, rules, signature, value)

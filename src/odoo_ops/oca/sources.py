@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from odoo_ops.errors import ConfigError
+from odoo_ops.inputs import REPOS_FILE_LIMIT, parse_guard, read_input_text
 
 _VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
@@ -105,12 +106,10 @@ def from_repos_yaml(path: Path, environ: Mapping[str, str]) -> list[RepoSpec]:
     """The repositories of a git-aggregator ``repos.yaml``."""
     import yaml
 
+    text = read_input_text(path, kind="repos file", limit=REPOS_FILE_LIMIT, error=ConfigError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(_expand(text, environ))
+        with parse_guard(str(path), "repos file", ConfigError):
+            data = yaml.safe_load(_expand(text, environ))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(data, dict):

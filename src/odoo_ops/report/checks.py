@@ -83,7 +83,15 @@ def to_markdown(report: CheckReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_table(report: CheckReport, *, color: bool, verbose: bool, width: int | None = None) -> str:
+def to_table(
+    report: CheckReport,
+    *,
+    color: bool,
+    verbose: bool,
+    width: int | None = None,
+    quiet: bool = False,
+) -> str:
+    """The report as a terminal table; ``quiet`` keeps only failures and warnings."""
     import io
 
     from rich.console import Console
@@ -105,6 +113,8 @@ def to_table(report: CheckReport, *, color: bool, verbose: bool, width: int | No
     table.add_column("Check", no_wrap=True)
     table.add_column("Result", overflow="fold")
     for r in report.results:
+        if quiet and r.status.value not in ("fail", "warn"):
+            continue
         body = Text(r.message)
         if r.remediation and r.status.value in ("fail", "warn"):
             body.append("\n→ " + r.remediation, style="cyan")

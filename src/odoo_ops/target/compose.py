@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from odoo_ops.errors import ConfigError
+from odoo_ops.inputs import COMPOSE_LIMIT, parse_guard, read_input_text
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 
@@ -148,16 +149,18 @@ def _parse_mount(item: Any, base: Path) -> Mount | None:
 def load_compose(path: Path) -> ComposeFile:
     import yaml
 
+    text = read_input_text(
+        path, kind="compose file", limit=COMPOSE_LIMIT, error=ConfigError, missing_ok=True
+    )
+    if text is None:
+        raise ConfigError(f"compose file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"compose file not found: {path}") from None
+        with parse_guard(str(path), "compose file", ConfigError):
+            data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{where}: invalid YAML") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
         raise ConfigError(f"{path}: not a compose file (no 'services' mapping)")
     services = {}

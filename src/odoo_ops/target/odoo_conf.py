@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from odoo_ops.errors import ConfigError
+from odoo_ops.inputs import ODOO_CONF_LIMIT, read_input_text
 
 # option -> (type, default) as in odoo/tools/config.py (16.0-19.0)
 OPTIONS: dict[str, tuple[str, Any]] = {
@@ -205,12 +206,9 @@ def parse_odoo_conf(
 
 
 def read_odoo_conf(path: Path, env: Mapping[str, str] | None = None) -> OdooConf:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"odoo.conf not found: {path}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    text = read_input_text(
+        path, kind="odoo.conf", limit=ODOO_CONF_LIMIT, error=ConfigError, missing_ok=True
+    )
+    if text is None:
+        raise ConfigError(f"odoo.conf not found: {path}")
     return parse_odoo_conf(text, path=path, env=env)

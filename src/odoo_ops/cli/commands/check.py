@@ -122,7 +122,10 @@ def command(
         text = render.to_markdown(report)
     else:
         text = render.to_table(
-            report, color=app.color and app.is_tty and not output, verbose=app.verbose > 0
+            report,
+            color=app.color and app.is_tty and not output,
+            verbose=app.verbose > 0,
+            quiet=app.quiet,
         )
     if output:
         from odoo_ops.fileutil import atomic_write_text
