@@ -258,3 +258,9 @@ def test_broken_config_does_not_stop_an_explicit_plan(project: Path) -> None:
         2,
         "invalid TOML",
     )
+
+
+@pytest.mark.parametrize("names", [[""], [" , ", ","], ["", ""]])
+def test_plan_of_no_name_is_a_usage_error(project: Path, names: list[str]) -> None:
+    proc = odoo_ops("addons", "plan", *PATHS, *names, cwd=project)
+    assert_clean_error(proc, 2, "no addon named")

@@ -478,6 +478,8 @@ def _make_plan() -> click.Command:
         from odoo_ops.addons import plan_install
 
         requested = split_names(names)
+        if not requested:
+            raise UsageError("no addon named: give NAMES (separate or comma-separated)")
         source = _load(app, addons_path, series, no_cache)
         installed: frozenset[str] = frozenset(split_names(installed_opt))
         known_to_db: frozenset[str] | None = None
