@@ -227,6 +227,21 @@ def read_input_text(
     return decode_input(data, name=name, kind=kind, error=error)
 
 
+def read_input_lenient(
+    path: str | os.PathLike[str], *, kind: str, limit: int = TEXT_LIMIT
+) -> str | None:
+    """The text of ``path`` with bad UTF-8 replaced, or ``None`` when it cannot be read.
+
+    For checks that look at a file for hints (line numbers, secrets) and skip it
+    when it is missing, not a regular file or larger than ``limit``.
+    """
+    try:
+        data = read_input_bytes(path, kind=kind, limit=limit, missing_ok=True)
+    except OpsError:
+        return None
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
 def feed_regular_file(path: str | os.PathLike[str], update: Callable[[bytes], object]) -> bool:
     """Pass the content of the regular file ``path`` to ``update``, 1 MiB at a time.
 

@@ -29,7 +29,14 @@ from odoo_ops.checks.base import (
     skipped,
     warned,
 )
-from odoo_ops.errors import ConfigError
+from odoo_ops.errors import ConfigError, OpsError
+from odoo_ops.inputs import (
+    COMPOSE_LIMIT,
+    ODOO_CONF_LIMIT,
+    parse_guard,
+    read_input_lenient,
+    read_input_text,
+)
 from odoo_ops.target import Unavailable
 from odoo_ops.target.odoo_conf import OPTIONS, SECRET_OPTIONS, OdooConf
 
@@ -164,9 +171,8 @@ class ConfText:
 def scan_conf_text(path: Path, shown: str) -> ConfText:
     """Line numbers of the ``[options]`` keys (configparser rules, no values parsed)."""
     out = ConfText(path=path, shown=shown)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    text = read_input_lenient(path, kind="odoo.conf", limit=ODOO_CONF_LIMIT)
+    if text is None:
         return out
     section = None
     comments: list[str] = []
@@ -209,8 +215,10 @@ def yaml_key_lines(path: Path) -> dict[tuple[str, ...], int]:
     import yaml
 
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        text = read_input_text(path, kind="compose file", limit=COMPOSE_LIMIT)
+        with parse_guard(str(path), "compose file"):
+            root = yaml.compose(text)
+    except (OpsError, yaml.YAMLError):
         return {}
     out: dict[tuple[str, ...], int] = {}
     stack: list[tuple[Any, tuple[str, ...]]] = [(root, ())]
@@ -352,9 +360,8 @@ def _ints(conf: OdooConf, *options: str) -> dict[str, int] | str:
 
 def _garbage_lines(path: Path) -> list[int]:
     """Lines configparser cannot read (not a section, ``key = value``, comment, continuation)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    text = read_input_lenient(path, kind="odoo.conf", limit=ODOO_CONF_LIMIT)
+    if text is None:
         return []
     bad = []
     seen_section = False
@@ -698,11 +705,8 @@ def proxy_evidence(ctx: CheckContext) -> list[str]:
         rel = path.relative_to(ctx.project.root).as_posix()
         if not _PROXY_FILE.search(rel) and not ("nginx" in rel.lower() or "caddy" in rel.lower()):
             continue
-        try:
-            if path.stat().st_size > 256 * 1024:
-                continue
-            content = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        content = read_input_lenient(path, kind="proxy config", limit=256 * 1024)
+        if content is None:
             continue
         for number, line in enumerate(content.splitlines(), 1):
             code = line.split("#", 1)[0]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from odoo_ops.checks.base import Outcome, Status, check, failed, passed
 from odoo_ops.checks.conf import compose_where, conf_text, display
 from odoo_ops.errors import OpsError
+from odoo_ops.inputs import read_input_lenient
 
 if TYPE_CHECKING:
     from odoo_ops.checks.context import CheckContext
@@ -83,9 +84,8 @@ def logrotate_rules(
         pass
     rules: list[tuple[str, str]] = []
     for path in files:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        text = read_input_lenient(path, kind="logrotate config")
+        if text is None:
             continue
         depth = 0
         pending: list[tuple[str, int]] = []

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING
 
 from odoo_ops.checks.base import Outcome, Status, check, failed, passed, skipped
 from odoo_ops.checks.conf import compose_where, display, scan_conf_text
-from odoo_ops.errors import ConfigError
+from odoo_ops.errors import ConfigError, OpsError
+from odoo_ops.inputs import (
+    COMPOSE_LIMIT,
+    CONFIG_LIMIT,
+    ENV_FILE_LIMIT,
+    ODOO_CONF_LIMIT,
+    read_input_bytes,
+    read_input_lenient,
+)
 
 if TYPE_CHECKING:
     from odoo_ops.checks.context import CheckContext
@@ -102,9 +110,8 @@ class EnvEntry:
 
 def read_env_entries(path: Path) -> list[EnvEntry]:
     """``KEY=value`` entries of an env file with their line numbers (compose syntax)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    text = read_input_lenient(path, kind=".env file", limit=ENV_FILE_LIMIT)
+    if text is None:
         return []
     out = []
     for number, raw in enumerate(text.splitlines(), 1):
@@ -144,9 +151,8 @@ def compose_references(ctx: CheckContext) -> list[Reference]:
     compose = ctx.target.compose_or_none()
     if compose is None:
         return []
-    try:
-        text = compose.path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    text = read_input_lenient(compose.path, kind="compose file", limit=COMPOSE_LIMIT)
+    if text is None:
         return []
     shown = display(ctx, compose.path)
     refs = []
@@ -168,9 +174,8 @@ def conf_references(ctx: CheckContext) -> list[Reference]:
         return []
     shown = display(ctx, path)
     refs = []
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    text = read_input_lenient(path, kind="odoo.conf", limit=ODOO_CONF_LIMIT)
+    if text is None:
         return []
     for number, line in enumerate(text.splitlines(), 1):
         if line.lstrip().startswith(("#", ";")):
@@ -187,10 +192,8 @@ def config_references(ctx: CheckContext) -> list[Reference]:
         return []
     mine = f"deployments.{project.name}."
     shown = display(ctx, project.config_path)
-    try:
-        lines = project.config_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        lines = []
+    text = read_input_lenient(project.config_path, kind="odoo-ops.toml", limit=CONFIG_LIMIT)
+    lines = text.splitlines() if text is not None else []
     refs = []
     for setting, names in sorted(project.unresolved.items()):
         if setting.startswith("deployments.") and not setting.startswith(mine):
@@ -571,10 +574,8 @@ def secrets_hardcoded(ctx: CheckContext) -> Outcome:
         if _in_addon(path, root, addon_cache):
             continue  # addon code and assets, not deployment configuration
         try:
-            if path.stat().st_size > 512 * 1024:
-                continue
-            data = path.read_bytes()
-        except OSError:
+            data = read_input_bytes(path, kind="config file", limit=512 * 1024)
+        except OpsError:
             continue
         if b"\0" in data[:4096]:
             continue

@@ -30,6 +30,7 @@ from odoo_ops.generate.passwords import (
 )
 from odoo_ops.generate.render import render_template
 from odoo_ops.generate.sizing import MIB, Sizing, compute_sizing
+from odoo_ops.inputs import CONFIG_LIMIT, parse_guard, read_input_text
 from odoo_ops.modules.maintenance import PAGE_NAME, caddy_snippet, nginx_snippet
 
 SUPPORTED_SERIES = ("16.0", "17.0", "18.0", "19.0")
@@ -170,9 +171,11 @@ def recorded_answers(directory: Path) -> dict[str, Any]:
     path = directory / "odoo-ops.toml"
     if not path.is_file():
         return {}
+    text = read_input_text(path, kind="odoo-ops.toml", limit=CONFIG_LIMIT)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        with parse_guard(str(path), "odoo-ops.toml"):
+            raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise OpsError(f"{path}: cannot read it ({exc})") from None
     answers: dict[str, Any] = {}
     deployments = raw.get("deployments") or {}

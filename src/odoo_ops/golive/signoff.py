@@ -21,6 +21,7 @@ from pathlib import Path
 
 from odoo_ops.errors import ConfigError
 from odoo_ops.fileutil import atomic_write_text
+from odoo_ops.inputs import CONFIG_LIMIT, parse_guard, read_input_text
 
 HEADER = (
     "# Go-live sign-offs, written by `odoo-ops golive sign`. Review changes in git.\n"
@@ -54,11 +55,15 @@ def parse_time(value: object) -> dt.datetime | None:
 
 def read_signoffs(path: Path) -> dict[str, Signoff]:
     """The sign-offs in ``path`` (none when the file does not exist)."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    text = read_input_text(
+        path, kind="sign-offs file", limit=CONFIG_LIMIT, error=ConfigError, missing_ok=True
+    )
+    if text is None:
         return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    try:
+        with parse_guard(str(path), "sign-offs file", ConfigError):
+            raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: cannot read the sign-offs ({exc})") from None
     out: dict[str, Signoff] = {}
     table = raw.get("signoffs") or {}
