@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from odoo_ops.errors import ConfigError, OpsError
-from odoo_ops.secrets import Redactor
+from odoo_ops.secrets import Redactor, redact_text
 
 if TYPE_CHECKING:
     from odoo_ops.config.project import Project
@@ -57,12 +57,16 @@ class App:
         logging.basicConfig(
             level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
         )
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_redact_log_record)
 
     def redact(self, text: str) -> str:
         return App.redact_any(text)
 
     @staticmethod
     def redact_any(text: str) -> str:
+        """``text`` with secret positions and every known secret value masked."""
+        text = redact_text(text)
         for redactor in _REDACTORS:
             text = redactor(text)
         return text
@@ -128,6 +132,7 @@ class App:
         """The resolved deployment (resolved once per invocation)."""
         if self._project is None:
             self._project = self._resolve_project()
+            _REDACTORS.append(Redactor.from_env(self._project.env))
         return self._project
 
     def _resolve_project(self) -> Project:
@@ -162,7 +167,33 @@ class App:
 
             self._target = Target(self.project())
             _REDACTORS.append(self._target.redactor)
+            self._settle_interrupted(self._target)
         return self._target
+
+    def _settle_interrupted(self, target: Target) -> None:
+        """Finish or undo what a killed restore left (its swap journal), and say so.
+
+        Every command that opens the deployment passes here; ``--dry-run`` only reports.
+        """
+        from odoo_ops.backup.swapjournal import recover_interrupted
+
+        ctx = click.get_current_context(silent=True)
+        dry_run = bool(ctx is not None and ctx.params.get("dry_run"))
+        for line in recover_interrupted(target, dry_run=dry_run):
+            self.warn(line)
+
+
+def _redact_log_record(record: Any) -> bool:
+    """Logging filter: a record's message (and traceback) leave the process redacted."""
+    import logging
+
+    record.msg = App.redact_any(record.getMessage())
+    record.args = None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = App.redact_any(record.exc_text)
+    return True
 
 
 class Progress:
@@ -271,9 +302,14 @@ def wait_option(func: F) -> F:
     )(func)
 
 
-def dry_run_option(func: F) -> F:
-    """--dry-run: say what would be done, change nothing."""
-    return click.option("--dry-run", is_flag=True, help="Print what would be done.")(func)
+def dry_run_option(func: F | None = None, *, help: str = "Print what would be done.") -> Any:
+    """--dry-run: say what would be done, change nothing.
+
+    Use bare (``@dry_run_option``) or with the command's own words
+    (``@dry_run_option(help="Print the SQL, run nothing.")``).
+    """
+    option = click.option("--dry-run", is_flag=True, help=help)
+    return option(func) if func is not None else option
 
 
 def pass_app(func: F) -> F:

@@ -8,15 +8,13 @@ from pathlib import Path
 
 import click
 
-from odoo_ops.cli.common import App, deployment_options, format_option, pass_app
-
-_wait_option = click.option(
-    "--wait",
-    type=float,
-    default=0.0,
-    metavar="SECONDS",
-    show_default=True,
-    help="Wait this long for another odoo-ops run to release the deployment lock.",
+from odoo_ops.cli.common import (
+    App,
+    deployment_options,
+    dry_run_option,
+    format_option,
+    pass_app,
+    wait_option,
 )
 
 
@@ -92,8 +90,8 @@ def command() -> None:
 @click.option("--encrypt", is_flag=True, help="Encrypt with age to [backup] age_recipients.")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the backup (repeatable).")
 @click.option("--keep", is_flag=True, help="Mark the backup so prune never deletes it.")
-@click.option("--dry-run", is_flag=True, help="Print the commands, do nothing.")
-@_wait_option
+@dry_run_option(help="Print the commands, do nothing.")
+@wait_option
 @format_option("table", "json")
 @pass_app
 def create(
@@ -284,7 +282,7 @@ def verify(app: App, names: tuple[str, ...], all_: bool, deep: bool, fmt: str) -
 @deployment_options
 @click.argument("name")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Parallel restore jobs.")
-@_wait_option
+@wait_option
 @format_option("table", "json")
 @pass_app
 def test_restore(app: App, name: str, jobs: int | None, wait: float, fmt: str) -> int:
@@ -330,8 +328,8 @@ def test_restore(app: App, name: str, jobs: int | None, wait: float, fmt: str) -
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Parallel restore jobs.")
 @click.option("--skip-filestore", is_flag=True, help="Restore the database only.")
 @click.option("--no-verify", is_flag=True, help="Do not check the checksums first.")
-@click.option("--dry-run", is_flag=True, help="Print the commands, do nothing.")
-@_wait_option
+@dry_run_option(help="Print the commands, do nothing.")
+@wait_option
 @format_option("table", "json")
 @pass_app
 def restore(
@@ -398,8 +396,8 @@ def restore(
 
 @command.command("prune")
 @deployment_options
-@click.option("--dry-run", is_flag=True, help="Say what would be deleted, delete nothing.")
-@_wait_option
+@dry_run_option(help="Say what would be deleted, delete nothing.")
+@wait_option
 @format_option()
 @pass_app
 def prune_(app: App, dry_run: bool, wait: float, fmt: str) -> int:
@@ -453,7 +451,8 @@ def keep(app: App, name: str, off: bool) -> int:
 @deployment_options
 @click.argument("name")
 @click.argument("zip_file", metavar="FILE.zip", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Replace FILE.zip when it exists.")
+@click.option("--force", is_flag=True,
+              help="Replace FILE.zip when it exists (a regular file only; never a link or device).")
 @pass_app
 def export_odoo_(app: App, name: str, zip_file: Path, force: bool) -> int:
     """Write a backup as Odoo's database-manager zip (dump.sql, filestore/, manifest.json)."""
@@ -470,7 +469,7 @@ def export_odoo_(app: App, name: str, zip_file: Path, force: bool) -> int:
 @click.argument("zip_file", metavar="FILE.zip", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--name", metavar="NAME", help="Name of the new backup.")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the backup (repeatable).")
-@_wait_option
+@wait_option
 @pass_app
 def import_odoo_(
     app: App, zip_file: Path, name: str | None, tags: tuple[str, ...], wait: float

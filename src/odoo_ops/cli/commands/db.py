@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from odoo_ops.cli.common import App, deployment_options, format_option, pass_app
+from odoo_ops.cli.common import (
+    App,
+    deployment_options,
+    dry_run_option,
+    format_option,
+    pass_app,
+    wait_option,
+)
 
 
 @click.group("db")
@@ -15,19 +22,13 @@ def command() -> None:
     """
 
 
-def _wait_option(func: click.decorators.FC) -> click.decorators.FC:
-    return click.option("--wait", type=float, default=0.0, show_default=True, metavar="SECONDS",
-                        help="Wait this long for another odoo-ops run to release the "
-                        "deployment lock.")(func)  # fmt: skip
-
-
 @command.command("vacuum")
 @deployment_options
 @click.option("--analyze", is_flag=True, help="Also refresh the planner statistics.")
 @click.option("--table", "tables", multiple=True, metavar="TABLE",
               help="Only these tables (repeatable); default: the whole database.")
-@click.option("--dry-run", is_flag=True, help="Print the SQL, run nothing.")
-@_wait_option
+@dry_run_option(help="Print the SQL, run nothing.")
+@wait_option
 @pass_app
 def vacuum_cmd(app: App, analyze: bool, tables: tuple[str, ...], dry_run: bool,
                wait: float) -> int:
@@ -56,8 +57,8 @@ def vacuum_cmd(app: App, analyze: bool, tables: tuple[str, ...], dry_run: bool,
               help="End sessions idle for longer than this (90s, 30m, 1h, 2d).")
 @click.option("--include-idle", is_flag=True,
               help="Also end plain 'idle' sessions (default: only 'idle in transaction').")
-@click.option("--dry-run", is_flag=True, help="Print the SQL and the sessions, end nothing.")
-@_wait_option
+@dry_run_option(help="Print the SQL and the sessions, end nothing.")
+@wait_option
 @format_option()
 @pass_app
 def terminate_idle_cmd(app: App, older_than: str, include_idle: bool, dry_run: bool,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from odoo_ops.cli.common import App, deployment_options, pass_app, split_names
+from odoo_ops.cli.common import (
+    App,
+    deployment_options,
+    dry_run_option,
+    pass_app,
+    split_names,
+    wait_option,
+)
 
 
 def _fault(value: str | None) -> tuple[str, str] | None:
@@ -50,8 +57,8 @@ def _fault(value: str | None) -> tuple[str, str] | None:
     show_default=True,
     help="Seconds to wait for Odoo to be healthy after the restart.",
 )
-@click.option("--wait", type=float, default=0.0, help="Wait up to N s for the deployment lock.")
-@click.option("--dry-run", is_flag=True, help="Print the phases and exit.")
+@wait_option
+@dry_run_option(help="Print the phases and exit.")
 @click.option(
     "--inject-fault",
     hidden=True,

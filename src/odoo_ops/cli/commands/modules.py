@@ -11,10 +11,12 @@ import click
 from odoo_ops.cli.common import (
     App,
     deployment_options,
+    dry_run_option,
     expand_module_sets,
     format_option,
     pass_app,
     split_names,
+    wait_option,
 )
 from odoo_ops.errors import OpsError, UsageError
 
@@ -36,14 +38,8 @@ def set_option(func: Callable[..., Any]) -> Callable[..., Any]:
 def change_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--dry-run, --wait, --maintenance, --timeout, --format."""
     options = [
-        click.option("--dry-run", is_flag=True, help="Print the exact commands; change nothing."),
-        click.option(
-            "--wait",
-            type=click.FloatRange(min=0),
-            default=0,
-            metavar="SECONDS",
-            help="Wait this long for another odoo-ops run on the deployment (default: fail).",
-        ),
+        dry_run_option(help="Print the exact commands; change nothing."),
+        wait_option,
         click.option(
             "--maintenance",
             is_flag=True,

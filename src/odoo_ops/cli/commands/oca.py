@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from odoo_ops.cli.common import App, deployment_options, format_option, pass_app
+from odoo_ops.cli.common import App, deployment_options, dry_run_option, format_option, pass_app
 
 
 @click.group("oca")
@@ -37,7 +37,7 @@ def command() -> None:
     help="Odoo series (default branch; default: the deployment's series).",
 )
 @click.option("--force", is_flag=True, help="Also reset checkouts that have local changes.")
-@click.option("--dry-run", is_flag=True, help="Print the git commands; change nothing.")
+@dry_run_option(help="Print the git commands; change nothing.")
 @deployment_options
 @format_option("table", "json")
 @pass_app

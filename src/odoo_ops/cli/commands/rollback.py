@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from odoo_ops.cli.common import App, deployment_options, pass_app
+from odoo_ops.cli.common import App, deployment_options, dry_run_option, pass_app, wait_option
 
 
 @click.command("rollback")
 @click.argument("deploy_id", required=False)
 @deployment_options
-@click.option("--wait", type=float, default=0.0, help="Wait up to N s for the deployment lock.")
-@click.option("--dry-run", is_flag=True, help="Say what would be put back, change nothing.")
+@wait_option
+@dry_run_option(help="Say what would be put back, change nothing.")
 @pass_app
 def command(app: App, deploy_id: str | None, wait: float, dry_run: bool) -> int:
     """Roll back deploy ID (default: an interrupted deploy, else the latest).

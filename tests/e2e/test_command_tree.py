@@ -1,0 +1,116 @@
+"""Walk the whole command tree: one option vocabulary, and every command that
+takes a deployment honours -C, --config and -D (before or after the subcommand)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from odoo_ops.cli.main import cli, main
+
+#: Commands that make a project rather than use one.
+NOT_ON_A_DEPLOYMENT = {("init",), ("config", "sample"), ("snapshot", "diff")}
+
+#: Arguments a command needs before it looks at the deployment.
+ARGS: dict[tuple[str, ...], list[str]] = {
+    ("backup", "export-odoo"): ["x", "out.zip"],
+    ("golive", "sign"): ["x", "--by", "y"],
+    ("modules", "install"): ["base"],
+    ("modules", "plan"): ["base"],
+    ("modules", "update"): ["base"],
+    ("modules", "uninstall"): ["base"],
+    ("modules", "reinstall"): ["base"],
+}
+
+
+def walk(
+    group: click.Group, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None
+        if isinstance(cmd, click.Group) and cmd.list_commands(click.Context(cmd)):
+            if cmd.invoke_without_command:
+                yield (*path, name), cmd
+            yield from walk(cmd, (*path, name))
+        else:
+            yield (*path, name), cmd
+
+
+COMMANDS = sorted(walk(cli))
+ON_A_DEPLOYMENT = [p for p, _ in COMMANDS if p not in NOT_ON_A_DEPLOYMENT]
+
+
+def options(cmd: click.Command) -> dict[str, click.Parameter]:
+    return {o: p for p in cmd.params for o in getattr(p, "opts", [])}
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    try:
+        code = main(args)
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return int(code or 0), captured.out + captured.err
+
+
+def test_the_tree_was_found() -> None:
+    names = {" ".join(p) for p, _ in COMMANDS}
+    assert {"check", "backup restore", "modules install", "deploy", "health"} <= names
+    assert len(COMMANDS) > 40
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=" ".join)
+def test_one_vocabulary(path: tuple[str, ...]) -> None:
+    cmd = dict(COMMANDS)[path]
+    opts = options(cmd)
+    if "--wait" in opts:
+        wait = opts["--wait"]
+        assert isinstance(wait.type, click.FloatRange) and wait.type.min == 0, path
+        assert wait.metavar == "SECONDS"
+    if "--dry-run" in opts:
+        assert getattr(opts["--dry-run"], "is_flag", False), path
+    if path not in NOT_ON_A_DEPLOYMENT:
+        assert {"-D", "--deployment", "--config", "-C", "--project", "-c", "-d"} <= set(opts), path
+    if "--format" in opts:
+        assert isinstance(opts["--format"].type, click.Choice), path
+
+
+@pytest.mark.parametrize("path", ON_A_DEPLOYMENT, ids=" ".join)
+def test_every_command_honours_the_deployment_options(
+    path: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "acme"
+    project.mkdir()
+    (project / "odoo-ops.toml").write_text('[deployments.production]\nseries = "18.0"\n')
+    cmd = dict(COMMANDS)[path]
+    required = [
+        "x"
+        for p in cmd.params
+        if isinstance(p, click.Argument) and p.required
+        for _ in range(max(p.nargs, 1))
+    ]
+    args = [*path, *ARGS.get(path, required)]
+    missing = str(tmp_path / "nowhere")
+    code, out = run([*args, "-C", missing], capsys)
+    assert code == 2 and f"project directory not found: {missing}" in out, out
+    code, out = run(["-C", missing, *args], capsys)
+    assert code == 2 and f"project directory not found: {missing}" in out, out
+    code, out = run([*args, "--config", str(tmp_path / "no.toml")], capsys)
+    assert code == 2 and "no.toml" in out, out
+    code, out = run([*args, "-C", str(project), "-D", "nosuch"], capsys)
+    assert code == 2 and "no deployment named 'nosuch'" in out, out
+    assert "Traceback" not in out
+
+
+def test_no_click_warning_while_building_the_tree() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for path, cmd in COMMANDS:
+            ctx = click.Context(cmd, info_name=path[-1])
+            cmd.get_help(ctx)
