@@ -114,3 +114,35 @@ def test_no_click_warning_while_building_the_tree() -> None:
         for path, cmd in COMMANDS:
             ctx = click.Context(cmd, info_name=path[-1])
             cmd.get_help(ctx)
+
+
+def test_root_help_summaries_are_what_each_command_says() -> None:
+    """`odoo-ops --help` lists commands from SUMMARIES without importing them."""
+    import inspect
+
+    from odoo_ops.cli.main import SUMMARIES
+
+    ctx = click.Context(cli)
+    names = cli.list_commands(ctx)
+    assert sorted(SUMMARIES) == names
+    for name in names:
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.help
+        first = inspect.cleandoc(command.help).split("\n\n")[0].replace("\n", " ")
+        assert SUMMARIES[name] == first, name
+
+
+def test_root_help_imports_no_command_module() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from odoo_ops.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "loaded = [m for m in sys.modules if m.startswith('odoo_ops.cli.commands.')]\n"
+        "print(loaded, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Commands:" in proc.stdout and "backup" in proc.stdout
+    assert proc.stderr.strip() == "[]"

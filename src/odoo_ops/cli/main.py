@@ -17,8 +17,56 @@ from odoo_ops.errors import OpsError
 _COMMANDS_PACKAGE = "odoo_ops.cli.commands"
 
 
+#: The first paragraph of each command's help, so that ``odoo-ops --help`` lists
+#: the commands without importing them. tests/e2e/test_command_tree.py keeps it
+#: equal to what each command says of itself.
+SUMMARIES: dict[str, str] = {
+    "addons": "Addons on the addons path: list, dependency tree, install plan, why.",
+    "audit": "Audit the database: modules, version drift, broken records, crons, PostgreSQL.",
+    "backup": "Backups that are proven: create, verify, test-restore, restore, prune.",
+    "check": "Check a deployment before it goes live (or before a deploy).",
+    "config": "Validate, show or write an odoo-ops.toml.",
+    "crons": "Pause the active crons (recording exactly which) and resume only those.",
+    "db": "Maintenance that writes: VACUUM, ending stale sessions.",
+    "deploy": "Deploy: preflight, lock, maintenance, rollback point, code, addons, modules,"
+    " restart, verify, snapshot, finish.",
+    "golive": "The go-live checklist as a board that fills itself from evidence.",
+    "health": "Probe the deployment: process, database, disk, memory, /web/health, login page,"
+    " websocket, Redis, cron lag, services, latency.",
+    "init": "Write a complete, hardened Odoo project into DIRECTORY (default: here).",
+    "loadtest": "Load the deployment with N virtual users and judge it for go-live.",
+    "maintenance": "Maintenance mode: proxy flag (503 page), Odoo workers stopped, database"
+    " marker.",
+    "modules": "Install, update (only what changed), sync and uninstall modules.",
+    "oca": "OCA (and other git) addon repositories.",
+    "rollback": "Roll back deploy ID (default: an interrupted deploy, else the latest).",
+    "snapshot": "Snapshots of a deployment (modules, menus, models, actions, crons, config,"
+    " HTTP).",
+    "verify": "Check the database against [verify] and [thresholds] of odoo-ops.toml.",
+}
+
+
 class LazyGroup(click.Group):
     """Finds commands in ``odoo_ops.cli.commands`` and imports one only when used."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of the root help, from :data:`SUMMARIES` (no imports)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        from click.utils import make_default_short_help
+
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            summary = SUMMARIES.get(name)
+            if summary is None:  # a command added without a summary: ask it
+                command = self.get_command(ctx, name)
+                rows.append((name, command.get_short_help_str(limit) if command else ""))
+            else:
+                rows.append((name, make_default_short_help(summary, limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def _module_names(self) -> list[str]:
         import pkgutil
