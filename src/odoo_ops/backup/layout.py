@@ -19,18 +19,28 @@ file is complete and fsynced, so a listing never shows a half-written backup.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odoo_ops.errors import OpsError, UsageError
+from odoo_ops.errors import OpsError
 from odoo_ops.fileutil import atomic_write_bytes
+from odoo_ops.names import (
+    InvalidName,
+    check_backup_name,
+    check_database_name,
+    check_relative,
+    path_under,
+    shown,
+)
 
 FORMAT = "odoo-ops-backup"
 FORMAT_VERSION = 1
@@ -45,17 +55,10 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 CHUNK = 1 << 20
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
-
 
 def check_name(name: str) -> str:
-    """A backup name must be a plain directory name."""
-    if not _NAME_RE.match(name) or name.endswith(PARTIAL_SUFFIX) or ".." in name:
-        raise UsageError(
-            f"invalid backup name {name!r}",
-            hint="use letters, digits, '.', '_' and '-' (no leading dot)",
-        )
-    return name
+    """A backup name must be a plain directory name (see :mod:`odoo_ops.names`)."""
+    return check_backup_name(name)
 
 
 def utcnow() -> dt.datetime:
@@ -169,17 +172,148 @@ class Manifest:
         return sum(int(f.get("size") or 0) for f in self.files.values())
 
 
+#: A manifest or SHA256SUMS larger than this is not one odoo-ops wrote.
+MAX_METADATA_BYTES = 64 << 20
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_RESERVED = frozenset({MANIFEST, SUMS, STATUS, OWNER_FILE})
+
+
+def read_small_file(path: Path, limit: int = MAX_METADATA_BYTES) -> bytes:
+    """The bytes of a backup's own metadata file: a regular file, not a link, at most ``limit``.
+
+    Opened without following links and without blocking, so a FIFO, a device
+    or a link planted in a backup directory is refused instead of read.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes")
+    return data
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def manifest_problem(data: Any, directory_name: str) -> str | None:
+    """Why ``data`` is not a manifest odoo-ops can trust for ``directory_name``, or None.
+
+    Checks the structure and types that the commands rely on, the format
+    version, that the name is the directory's, and that every path the
+    manifest lists is relative, normalised and inside the backup.
+    """
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return "is not an odoo-ops backup manifest"
+    version = data.get("format_version")
+    if not _int(version) or version != FORMAT_VERSION:
+        return (
+            f"format_version {shown(version)} is not supported"
+            f" (this odoo-ops reads version {FORMAT_VERSION})"
+        )
+    name = data.get("name")
+    if name != directory_name:
+        return f"names the backup {shown(name)}, but its directory is {shown(directory_name)}"
+    try:
+        check_database_name(data.get("database"), "database")
+    except InvalidName as exc:
+        return exc.message
+    for key in ("deployment", "created_at", "finished_at", "series", "odoo_version"):
+        if data.get(key) is not None and not isinstance(data.get(key), str):
+            return f"{key} is not a string"
+    tags = data.get("tags", [])
+    if not isinstance(tags, list) or not all(
+        isinstance(t, str) and 0 < len(t) <= 200 and t.isprintable() for t in tags
+    ):
+        return "tags is not a list of short words"
+    files = data.get("files")
+    if not isinstance(files, dict) or not files:
+        return "files is not a table of the backup's files"
+    for rel, info in files.items():
+        try:
+            check_relative(rel, "files lists")
+        except InvalidName as exc:
+            return exc.message
+        if rel in _RESERVED:
+            return f"files lists {rel}, which is not a data file"
+        if not isinstance(info, dict) or not _int(info.get("size")):
+            return f"files.{rel} has no valid size"
+        if not isinstance(info.get("sha256"), str) or not _HEX64.fullmatch(info["sha256"]):
+            return f"files.{rel} has no valid sha256"
+    dump = data.get("dump")
+    if not isinstance(dump, dict):
+        return "dump is not a table"
+    try:
+        dump_path = check_relative(dump.get("path"), "dump.path")
+    except InvalidName as exc:
+        return exc.message
+    if dump_path not in files and not any(r.startswith(dump_path + "/") for r in files):
+        return f"dump.path {shown(dump_path)} is not one of the backup's files"
+    if dump.get("outer_compression") not in (None, "", "zstd", "lz4"):
+        return f"dump.outer_compression {shown(dump.get('outer_compression'))} is unknown"
+    filestore = data.get("filestore", {})
+    if filestore is None:
+        filestore = {}
+    if not isinstance(filestore, dict):
+        return "filestore is not a table"
+    fs_path = filestore.get("path")
+    if fs_path:
+        try:
+            check_relative(fs_path, "filestore.path")
+        except InvalidName as exc:
+            return exc.message
+        if fs_path not in files:
+            return f"filestore.path {shown(fs_path)} is not one of the backup's files"
+    for key in ("files", "bytes", "directories"):
+        if filestore.get(key) is not None and not _int(filestore.get(key)):
+            return f"filestore.{key} is not a count"
+    for key in ("postgresql", "encryption", "modules", "row_counts"):
+        if data.get(key) is not None and not isinstance(data.get(key), dict):
+            return f"{key} is not a table"
+    counts = data.get("row_counts") or {}
+    if not all(isinstance(k, str) and _int(v) for k, v in counts.items()):
+        return "row_counts is not a table of counts"
+    modules = data.get("modules") or {}
+    if not all(
+        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in modules.items()
+    ):
+        return "modules is not a table of versions"
+    return None
+
+
 def read_manifest(directory: Path) -> Manifest:
     path = directory / MANIFEST
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_small_file(path)
     except FileNotFoundError:
         raise OpsError(f"{directory.name}: {MANIFEST} is missing") from None
+    except OSError as exc:
+        raise OpsError(f"{directory.name}: {MANIFEST} cannot be read ({exc.strerror})") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise OpsError(f"{directory.name}: {MANIFEST} is not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise OpsError(f"{directory.name}: {MANIFEST} is not an odoo-ops backup manifest")
+    except RecursionError:
+        raise OpsError(f"{directory.name}: {MANIFEST} is nested too deeply") from None
+    problem = manifest_problem(data, directory.name)
+    if problem:
+        raise OpsError(f"{directory.name}: {MANIFEST} {problem}")
     return Manifest(data)
+
+
+def member_path(entry: BackupEntry | Path, rel: str) -> Path:
+    """The path of ``rel`` inside a backup, refused when it would lead outside it."""
+    root = entry.path if isinstance(entry, BackupEntry) else entry
+    return path_under(root, check_relative(rel, "backup file"))
 
 
 def manifest_bytes(data: dict[str, Any]) -> bytes:
@@ -207,8 +341,8 @@ def parse_sums(text: str) -> dict[str, str]:
 
 def read_status(directory: Path) -> dict[str, Any]:
     try:
-        data = json.loads((directory / STATUS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_small_file(directory / STATUS, 1 << 20).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -272,29 +406,30 @@ def list_backups(backup_dir: Path) -> list[BackupEntry]:
             continue
         if not (child / MANIFEST).exists() and not (child / SUMS).exists():
             continue  # not ours
-        try:
-            manifest: Manifest | None = read_manifest(child)
-            error = None
-        except OpsError as exc:
-            manifest, error = None, exc.message
+        manifest, error = _load(child)
         entries.append(BackupEntry(child.name, child, manifest, read_status(child), error))
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     entries.sort(key=lambda e: (e.created_at or far, e.name))
     return entries
 
 
+def _load(path: Path) -> tuple[Manifest | None, str | None]:
+    """The manifest of a backup directory, or why it cannot be used."""
+    if path.is_symlink():
+        return None, f"{path.name}: is a symbolic link, not a backup directory"
+    try:
+        return read_manifest(path), None
+    except OpsError as exc:
+        return None, exc.message
+
+
 def find_backup(backup_dir: Path, name: str) -> BackupEntry:
-    check_name(name)
-    path = backup_dir / name
+    path = backup_dir / check_name(name)
     if not path.is_dir():
         known = [e.name for e in list_backups(backup_dir)]
         hint = f"backups: {', '.join(known[-5:])}" if known else "run `odoo-ops backup list`"
         raise OpsError(f"no backup named {name!r} in {backup_dir}", hint=hint)
-    try:
-        manifest: Manifest | None = read_manifest(path)
-        error = None
-    except OpsError as exc:
-        manifest, error = None, exc.message
+    manifest, error = _load(path)
     return BackupEntry(name, path, manifest, read_status(path), error)
 
 

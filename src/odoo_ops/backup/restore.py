@@ -34,6 +34,7 @@ from odoo_ops.backup.layout import (
     BackupEntry,
     find_backup,
     iso,
+    member_path,
     remove_tree,
     update_status,
     utcnow,
@@ -43,6 +44,7 @@ from odoo_ops.backup.pgtools import RESTORE_PGOPTIONS, outer_decompress_argv, pg
 from odoo_ops.backup.streams import FilterSource, ProcessChain, StreamError
 from odoo_ops.errors import ConfigError, OpsError, UsageError
 from odoo_ops.fileutil import atomic_write_text
+from odoo_ops.names import check_database_name, path_under
 
 if TYPE_CHECKING:
     from odoo_ops.target import Target
@@ -151,7 +153,7 @@ def restore_argv(entry: BackupEntry, dbname: str, jobs: int) -> tuple[list[list[
     manifest = entry.manifest
     assert manifest is not None
     dump = manifest.dump
-    path = entry.path / str(dump["path"])
+    path = member_path(entry, str(dump["path"]))
     streamed = bool(dump.get("outer_compression") or dump.get("encrypted"))
     argv = [
         tool("pg_restore"),
@@ -206,7 +208,7 @@ def load_copy(
     def extract() -> None:
         assert fs_dir is not None and fs_rel
         fs_filters = [crypto.decrypt_argv(identity, target.root)] if manifest.encrypted else []
-        source = FilterSource(entry.path / str(fs_rel), fs_filters)
+        source = FilterSource(member_path(entry, str(fs_rel)), fs_filters)
         try:
             fs_stats.append(
                 filestore.extract(
@@ -261,7 +263,42 @@ def load_copy(
 
 
 def _journal_path(target: Target, database: str) -> Path:
-    return target.state_dir / f"restore-journal-{database}.json"
+    return path_under(target.state_dir, f"restore-journal-{check_database_name(database)}.json")
+
+
+def filestore_dest(target: Target, database: str) -> Path | None:
+    """``<data_dir>/filestore/<database>``, refused unless it stays under the data_dir."""
+    data_dir = target.data_dir()
+    if data_dir is None:
+        return None
+    return path_under(data_dir / "filestore", check_database_name(database))
+
+
+def check_members(entry: BackupEntry, *, filestore_too: bool = True) -> None:
+    """The dump (and filestore archive) of ``entry`` are there, inside the backup.
+
+    Run before anything changes, with or without ``--no-verify``: a restore
+    never starts from a dump that is missing or lies outside the backup.
+    """
+    manifest = entry.manifest
+    assert manifest is not None
+    wanted = [("dump", str(manifest.dump.get("path")))]
+    if filestore_too and manifest.filestore.get("path"):
+        wanted.append(("filestore archive", str(manifest.filestore["path"])))
+    for what, rel in wanted:
+        path = member_path(entry, rel)
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            raise OpsError(
+                f"backup {entry.name}: its {what} {rel} is missing",
+                hint="run `odoo-ops backup verify` and restore another backup",
+            )
+        inside = [p for p in path.rglob("*") if p.is_symlink()] if path.is_dir() else []
+        if inside:
+            raise OpsError(
+                f"backup {entry.name}: its {what} holds a symbolic link"
+                f" ({inside[0].relative_to(entry.path)})",
+                hint="run `odoo-ops backup verify` and restore another backup",
+            )
 
 
 def recover(target: Target, conn: Any, database: str, fs_parent: Path | None) -> list[str]:
@@ -311,18 +348,19 @@ def restore_backup(
 ) -> RestoreResult:
     """Restore backup ``name`` into ``options.to`` (default: the deployment's database)."""
     start = time.monotonic()
+    database = options.to or target.database_name
+    if not database:
+        raise UsageError("no database to restore into", hint="pass --to DB")
+    # every name and path is checked before anything changes
+    check_database_name(database)
     entry = find_backup(backup_dir_of(target), name)
     manifest = entry.manifest
     if manifest is None:
         raise OpsError(f"backup {name} is damaged: {entry.error}", hint="run `backup verify`")
-    database = options.to or target.database_name
-    if not database:
-        raise UsageError("no database to restore into", hint="pass --to DB")
-    if len(database) > MAX_IDENT:
-        raise UsageError(f"database name too long: {database!r}")
+    check_members(entry, filestore_too=not options.skip_filestore)
     policy = target.project.config.backup
     jobs = options.jobs or policy.jobs
-    fs_dest = None if options.skip_filestore else target.filestore_dir(database)
+    fs_dest = None if options.skip_filestore else filestore_dest(target, database)
     notes: list[str] = []
     has_files = bool(manifest.filestore.get("files"))
     if fs_dest is None and not options.skip_filestore:
@@ -336,8 +374,9 @@ def restore_backup(
     tmp_db = _short(database, f"__restoring_{token}")
     stamp = utcnow()
     before_db = before_name(database, stamp)
-    fs_tmp = fs_dest.parent / f".{database}.restoring-{token}" if fs_dest else None
-    fs_before = fs_dest.parent / before_db if fs_dest else None
+    fs_tmp = path_under(fs_dest.parent, f".{database}.restoring-{token}") if fs_dest else None
+    fs_before = path_under(fs_dest.parent, before_db) if fs_dest else None
+    journal = _journal_path(target, database)
     stages, eff_jobs, _ = restore_argv(entry, tmp_db, jobs)
     if options.dry_run:
         from shlex import join
@@ -345,7 +384,7 @@ def restore_backup(
         filters = _filters(entry, policy.age_identity_file, target.root)
         pipeline = " | ".join(join(s) for s in [*filters, *stages])
         if filters:
-            pipeline = f"< {entry.path / str(manifest.dump['path'])} {pipeline}"
+            pipeline = f"< {member_path(entry, str(manifest.dump['path']))} {pipeline}"
         commands = [
             f"CREATE DATABASE {tmp_db} TEMPLATE template0",
             f"PGOPTIONS='{RESTORE_PGOPTIONS}' {pipeline}",
@@ -411,7 +450,6 @@ def restore_backup(
                     remove_tree(fs_tmp)
                 raise
             # the swap
-            journal = _journal_path(target, database)
             atomic_write_text(
                 journal,
                 json.dumps(
@@ -535,10 +573,10 @@ def run_test_restore(
     manifest = entry.manifest
     if manifest is None:
         raise OpsError(f"backup {name} is damaged: {entry.error}", hint="run `backup verify`")
-    source_db = manifest.database or target.database_name or "db"
+    source_db = check_database_name(manifest.database or target.database_name or "db")
     token = secrets.token_hex(3)
     scratch = _short(source_db, f"__testrestore_{token}")
-    scratch_fs = backup_dir / f".scratch-{token}"
+    scratch_fs = path_under(backup_dir, f".scratch-{token}")
     problems: list[str] = []
     checks: dict[str, Any] = {}
     notes: list[str] = []

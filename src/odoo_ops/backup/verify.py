@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from odoo_ops import childproc
 from odoo_ops.backup import filestore
 from odoo_ops.backup.layout import (
     MANIFEST,
@@ -27,7 +27,9 @@ from odoo_ops.backup.layout import (
     UNCHECKED,
     BackupEntry,
     iso,
+    member_path,
     parse_sums,
+    read_small_file,
     sha256_file,
     update_status,
     utcnow,
@@ -35,6 +37,7 @@ from odoo_ops.backup.layout import (
 from odoo_ops.backup.pgtools import outer_decompress_argv, tool
 from odoo_ops.backup.streams import FilterSource, ProcessChain, StreamError
 from odoo_ops.errors import OpsError
+from odoo_ops.names import InvalidName, check_relative
 
 
 @dataclass
@@ -65,18 +68,31 @@ class VerifyResult:
 _STATUS_TEMP = re.compile(r"\.status\.json\.[^/]+\.tmp")
 
 
-def _actual_files(root: Path) -> dict[str, Path]:
+def _actual_files(root: Path, directories: set[str] | None = None) -> dict[str, Path]:
+    """Every entry of the backup directory that is not a real directory (links included).
+
+    Real subdirectories go into ``directories`` when given. Links are never
+    followed, so nothing outside the backup is looked at.
+    """
     out: dict[str, Path] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         base = Path(dirpath)
         for name in dirnames:
             path = base / name
+            rel = path.relative_to(root).as_posix()
             if path.is_symlink():
-                out[path.relative_to(root).as_posix()] = path
+                out[rel] = path
+            elif directories is not None:
+                directories.add(rel)
         for name in filenames:
             path = base / name
             out[path.relative_to(root).as_posix()] = path
     return out
+
+
+def _parents(rel: str) -> set[str]:
+    parts = rel.split("/")[:-1]
+    return {"/".join(parts[: i + 1]) for i in range(len(parts))}
 
 
 def verify_entry(
@@ -92,7 +108,11 @@ def verify_entry(
     result = VerifyResult(entry.name, ok=False, deep=deep)
     problems = result.problems
     root = entry.path
-    actual = _actual_files(root)
+    if root.is_symlink():
+        problems.append(Problem(root.name, "is a symbolic link, not a backup directory"))
+        return _finish(result, root, deep, start, record=False)
+    directories: set[str] = set()
+    actual = _actual_files(root, directories)
     for special in UNCHECKED:
         actual.pop(special, None)
     for name in [n for n in actual if _STATUS_TEMP.fullmatch(n)]:
@@ -107,15 +127,29 @@ def verify_entry(
         problems.append(Problem(SUMS, "missing"))
     else:
         try:
-            sums = parse_sums(actual[SUMS].read_text(encoding="utf-8"))
+            sums = parse_sums(read_small_file(actual[SUMS]).decode("utf-8"))
+        except OSError as exc:
+            problems.append(Problem(SUMS, f"cannot be read ({exc.strerror})"))
         except (UnicodeDecodeError, ValueError) as exc:
             problems.append(Problem(SUMS, f"damaged ({exc})"))
+    if sums is not None:
+        for rel in sorted(sums):
+            try:
+                check_relative(rel, "lists")
+            except InvalidName as exc:
+                problems.append(Problem(SUMS, exc.message))
+                sums = None
+                break
     if sums is not None and MANIFEST in actual:
         expected = sums.get(MANIFEST)
-        got = hashlib.sha256(actual[MANIFEST].read_bytes()).hexdigest()
+        try:
+            got: str | None = hashlib.sha256(read_small_file(actual[MANIFEST])).hexdigest()
+        except OSError as exc:
+            got = None
+            problems.append(Problem(MANIFEST, f"cannot be read ({exc.strerror})"))
         if expected is None:
             problems.append(Problem(SUMS, f"has no line for {MANIFEST}"))
-        elif got != expected:
+        elif got is not None and got != expected:
             problems.append(Problem(MANIFEST, "altered (sha256 differs from SHA256SUMS)"))
     listed: dict[str, dict[str, Any]] = manifest.files if manifest else {}
     if sums is not None and manifest is not None:
@@ -158,11 +192,23 @@ def verify_entry(
             problems.append(Problem(rel, "unfinished backup marker present"))
         else:
             problems.append(Problem(rel, "unexpected file (not in the manifest)"))
+    wanted_dirs: set[str] = set()
+    for rel in expected_files:
+        wanted_dirs |= _parents(rel)
+    for rel in sorted(directories - wanted_dirs):
+        problems.append(Problem(rel, "unexpected directory (not in the manifest)"))
     if deep and not problems and manifest is not None:
         try:
             _deep(entry, result, identity_file, project_root)
         except OpsError as exc:
-            problems.append(Problem(manifest.dump.get("path", "?"), exc.message))
+            problems.append(Problem(str(manifest.dump.get("path", "?")), exc.message))
+    return _finish(result, root, deep, start, record)
+
+
+def _finish(
+    result: VerifyResult, root: Path, deep: bool, start: float, record: bool
+) -> VerifyResult:
+    problems = result.problems
     result.ok = not problems
     result.duration = round(time.monotonic() - start, 3)
     if record:
@@ -195,7 +241,7 @@ def _deep(
     manifest = entry.manifest
     assert manifest is not None
     dump = manifest.dump
-    dump_path = entry.path / str(dump.get("path"))
+    dump_path = member_path(entry, str(dump.get("path")))
     filters = _decrypt(manifest, identity_file, root)
     if dump.get("outer_compression"):
         filters.append(outer_decompress_argv(str(dump["outer_compression"])))
@@ -215,7 +261,7 @@ def _deep(
     fs = manifest.filestore
     fs_rel = str(fs.get("path") or "")
     if fs_rel:
-        source = FilterSource(entry.path / fs_rel, _decrypt(manifest, identity_file, root))
+        source = FilterSource(member_path(entry, fs_rel), _decrypt(manifest, identity_file, root))
         try:
             stats, _ = filestore.scan(source)
         except StreamError as exc:
@@ -245,7 +291,7 @@ def _deep(
 def _pg_restore_output(args: list[str], dump_path: Path, filters: list[list[str]]) -> str:
     argv = [tool("pg_restore"), *args]
     if not filters:
-        proc = subprocess.run([*argv, str(dump_path)], capture_output=True, check=False)
+        proc = childproc.run([*argv, str(dump_path)], capture_output=True, check=False)
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             raise OpsError(f"pg_restore {' '.join(args)} failed: {err[-1] if err else ''}")

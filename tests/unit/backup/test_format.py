@@ -45,10 +45,25 @@ def test_sums_round_trip_and_sha256sum_compatible(tmp_path: Path) -> None:
 def _fake_backup(root: Path, name: str, created: str) -> Path:
     path = root / name
     path.mkdir()
-    data = {"format": layout.FORMAT, "name": name, "created_at": created, "files": {}}
+    data = valid_manifest(name, created)
     (path / layout.MANIFEST).write_text(json.dumps(data))
     (path / layout.SUMS).write_text("")
     return path
+
+
+def valid_manifest(name: str, created: str = "2025-01-01T00:00:00Z") -> dict:
+    """The smallest manifest odoo-ops accepts (one dump file, no filestore archive)."""
+    return {
+        "format": layout.FORMAT,
+        "format_version": layout.FORMAT_VERSION,
+        "name": name,
+        "database": "db",
+        "created_at": created,
+        "tags": [],
+        "dump": {"path": "db.dump", "format": "custom"},
+        "filestore": {},
+        "files": {"db.dump": {"size": 0, "sha256": "0" * 64}},
+    }
 
 
 def test_list_skips_partial_hidden_and_foreign(tmp_path: Path) -> None:
