@@ -16,6 +16,11 @@ from odoo_ops.cli.common import (
     pass_app,
     wait_option,
 )
+from odoo_ops.names import check_backup_name, check_database_name, check_tag, click_check
+
+#: Names are checked as they enter: a bad one is refused before anything runs.
+_backup_name = click_check(check_backup_name)
+_tag = click_check(check_tag)
 
 
 def _size(n: int | float | None) -> str:
@@ -73,7 +78,12 @@ def command() -> None:
 
 @command.command("create")
 @deployment_options
-@click.option("--name", metavar="NAME", help="Backup name (default: DB-YYYYmmdd-HHMMSS, UTC).")
+@click.option(
+    "--name",
+    metavar="NAME",
+    callback=_backup_name,
+    help="Backup name (default: DB-YYYYmmdd-HHMMSS, UTC).",
+)
 @click.option(
     "--jobs", "-j", type=click.IntRange(1, 64), help="Parallel dump jobs ([backup] jobs)."
 )
@@ -88,7 +98,14 @@ def command() -> None:
     help="pg_dump format (default: directory when --jobs > 1).",
 )
 @click.option("--encrypt", is_flag=True, help="Encrypt with age to [backup] age_recipients.")
-@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the backup (repeatable).")
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="TAG",
+    callback=_tag,
+    help="Tag the backup (repeatable).",
+)
 @click.option("--keep", is_flag=True, help="Mark the backup so prune never deletes it.")
 @dry_run_option(help="Print the commands, do nothing.")
 @wait_option
@@ -233,7 +250,7 @@ def list_(app: App, fmt: str) -> int:
 
 @command.command("verify")
 @deployment_options
-@click.argument("names", nargs=-1, metavar="NAME...")
+@click.argument("names", nargs=-1, metavar="NAME...", callback=_backup_name)
 @click.option("--all", "all_", is_flag=True, help="Verify every backup.")
 @click.option(
     "--deep",
@@ -280,7 +297,7 @@ def verify(app: App, names: tuple[str, ...], all_: bool, deep: bool, fmt: str) -
 
 @command.command("test-restore")
 @deployment_options
-@click.argument("name")
+@click.argument("name", callback=_backup_name)
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Parallel restore jobs.")
 @wait_option
 @format_option("table", "json")
@@ -314,9 +331,13 @@ def test_restore(app: App, name: str, jobs: int | None, wait: float, fmt: str) -
 
 @command.command("restore")
 @deployment_options
-@click.argument("name")
+@click.argument("name", callback=_backup_name)
 @click.option(
-    "--to", "to", metavar="DB", help="Database to restore into (default: the deployment's)."
+    "--to",
+    "to",
+    metavar="DB",
+    callback=click_check(check_database_name),
+    help="Database to restore into (default: the deployment's).",
 )
 @click.option("--force", is_flag=True, help="Replace an existing database/filestore (kept aside).")
 @click.option("--neutralize", is_flag=True, help="Make the copy safe for staging (SQL).")
@@ -433,7 +454,7 @@ def prune_(app: App, dry_run: bool, wait: float, fmt: str) -> int:
 
 @command.command("keep")
 @deployment_options
-@click.argument("name")
+@click.argument("name", callback=_backup_name)
 @click.option("--off", is_flag=True, help="Remove the mark.")
 @pass_app
 def keep(app: App, name: str, off: bool) -> int:
@@ -449,7 +470,7 @@ def keep(app: App, name: str, off: bool) -> int:
 
 @command.command("export-odoo")
 @deployment_options
-@click.argument("name")
+@click.argument("name", callback=_backup_name)
 @click.argument("zip_file", metavar="FILE.zip", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True,
               help="Replace FILE.zip when it exists (a regular file only; never a link or device).")
@@ -467,8 +488,15 @@ def export_odoo_(app: App, name: str, zip_file: Path, force: bool) -> int:
 @command.command("import-odoo")
 @deployment_options
 @click.argument("zip_file", metavar="FILE.zip", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--name", metavar="NAME", help="Name of the new backup.")
-@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag the backup (repeatable).")
+@click.option("--name", metavar="NAME", callback=_backup_name, help="Name of the new backup.")
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="TAG",
+    callback=_tag,
+    help="Tag the backup (repeatable).",
+)
 @wait_option
 @pass_app
 def import_odoo_(
