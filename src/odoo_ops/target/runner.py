@@ -14,6 +14,7 @@ Every runner turns an argv into the argv to execute here (:meth:`wrap`), so
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -72,6 +73,18 @@ class Runner:
         return run_process(
             full, input=input, timeout=timeout, log_file=log_file, on_line=on_line, env=env
         )
+
+
+#: What a docker client without the compose v2 plugin says: Docker 24+ and older.
+_NO_COMPOSE = re.compile(
+    r"unknown command: docker compose|'compose' is not a docker command"
+    r"|unknown shorthand flag: 'f' in -f"
+)
+
+
+def compose_plugin_missing(argv: Sequence[str], output: str) -> bool:
+    """True when ``argv`` is a ``docker compose …`` call the client could not run."""
+    return len(argv) > 1 and argv[1] == "compose" and bool(_NO_COMPOSE.search(output))
 
 
 def run_process(
@@ -157,10 +170,16 @@ def run_process(
     thread.join(timeout=5)
     if log is not None:
         log.close()
+    output = "".join(lines)
+    if proc.returncode and compose_plugin_missing(argv, output):
+        raise TargetError(
+            "docker compose v2 plugin not found: install docker-compose-plugin",
+            hint=f"{argv[0]} has no 'compose' subcommand (the old docker-compose v1 is not used)",
+        )
     return CommandResult(
         argv=list(argv),
         returncode=proc.returncode if proc.returncode is not None else -1,
-        output="".join(lines),
+        output=output,
         duration=time.monotonic() - start,
         timed_out=timed_out,
     )
