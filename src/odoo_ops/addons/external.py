@@ -136,12 +136,14 @@ def check_python_dependencies(
     """
     import subprocess
 
+    from odoo_ops import childproc
+
     unique = sorted(set(names))
     if not unique:
         return {}
     cmd = [*(python_cmd or ["python3"]), "-"]
     try:
-        result = subprocess.run(
+        result = childproc.run(
             cmd,
             input=python_probe_script(unique),
             capture_output=True,

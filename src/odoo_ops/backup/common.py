@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from odoo_ops import childproc
 from odoo_ops.backup.layout import DIR_MODE, OWNER_FILE, PARTIAL_SUFFIX, remove_tree
 from odoo_ops.errors import ConfigError
 
@@ -77,7 +78,7 @@ def write_lock(target: Target, database: str, wait: float) -> Iterator[None]:
 
 def git_commit(root: Path) -> str | None:
     try:
-        out = subprocess.run(
+        out = childproc.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],
             capture_output=True,
             text=True,

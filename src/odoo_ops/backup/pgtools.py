@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 
+from odoo_ops import childproc
 from odoo_ops.errors import TargetError, UsageError
 
 _ENV_OF = {
@@ -64,7 +64,7 @@ def tool(name: str) -> str:
 @functools.lru_cache(maxsize=8)
 def tool_version(name: str) -> tuple[int, int]:
     """``(major, minor)`` of ``pg_dump``/``pg_restore``/``psql``."""
-    out = subprocess.run(
+    out = childproc.run(
         [tool(name), "--version"], capture_output=True, text=True, check=False
     ).stdout
     match = re.search(r"(\d+)(?:\.(\d+))?", out)

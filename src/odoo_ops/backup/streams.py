@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from odoo_ops.backup.layout import CHUNK, FILE_MODE
+from odoo_ops.childproc import ChildPopen
 from odoo_ops.errors import OpsError, TargetError
 
 
@@ -93,7 +94,11 @@ class _StderrTail:
 
 
 class ProcessChain:
-    """``stage1 | stage2 | …`` with stdin from a file/pipe and stdout to a pipe/file."""
+    """``stage1 | stage2 | …`` with stdin from a file/pipe and stdout to a pipe/file.
+
+    Each stage is a :class:`~odoo_ops.childproc.ChildPopen`: it dies with odoo-ops
+    (SIGKILL included) and has a process group of its own, which :meth:`kill` kills.
+    """
 
     def __init__(
         self,
@@ -105,7 +110,7 @@ class ProcessChain:
     ) -> None:
         if not stages:
             raise ValueError("empty process chain")
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.procs: list[ChildPopen] = []
         self.tails: list[_StderrTail] = []
         full_env = {**os.environ, **env} if env else None
         previous: Any = stdin
@@ -113,7 +118,7 @@ class ProcessChain:
             for index, argv in enumerate(stages):
                 last = index == len(stages) - 1
                 try:
-                    proc = subprocess.Popen(
+                    proc = ChildPopen(
                         list(argv),
                         stdin=previous,
                         stdout=stdout if last else subprocess.PIPE,
@@ -159,12 +164,10 @@ class ProcessChain:
                 raise StreamError(f"{name} failed: {why}")
 
     def kill(self) -> None:
+        """Kill every stage's process group (what the stages started too), then reap."""
         for proc in self.procs:
             if proc.poll() is None:
-                try:
-                    proc.kill()
-                except ProcessLookupError:
-                    pass
+                proc.kill_group()
         for proc in self.procs:
             try:
                 proc.wait(timeout=10)

@@ -12,6 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from odoo_ops import childproc
 from odoo_ops.errors import OpsError
 
 
@@ -21,7 +22,7 @@ class GitError(OpsError):
 
 def _git(repo: Path, *args: str, timeout: float = 120) -> str:
     try:
-        proc = subprocess.run(
+        proc = childproc.run(
             ["git", "-C", str(repo), *args],
             capture_output=True,
             text=True,
@@ -104,7 +105,7 @@ class GitRepo:
             raise GitError(f"unknown git ref {ref!r}") from None
 
     def is_ancestor(self, older: str, newer: str) -> bool:
-        proc = subprocess.run(
+        proc = childproc.run(
             ["git", "-C", str(self.path), "merge-base", "--is-ancestor", older, newer],
             capture_output=True,
             text=True,

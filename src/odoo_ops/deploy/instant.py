@@ -18,11 +18,11 @@ dropped, the copy is renamed into place; the filestore the same way.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from odoo_ops import childproc
 from odoo_ops.errors import OpsError
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def create_copy(
         copy_dir = filestore.with_name(filestore.name + ".odoo-ops-rollback")
         if copy_dir.exists():
             shutil.rmtree(copy_dir)
-        proc = subprocess.run(
+        proc = childproc.run(
             ["cp", "-al", str(filestore), str(copy_dir)], capture_output=True, text=True
         )
         if proc.returncode != 0:

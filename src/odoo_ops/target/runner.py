@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from odoo_ops.childproc import ChildPopen
 from odoo_ops.errors import TargetError
 
 
@@ -101,7 +102,7 @@ def run_process(
     start = time.monotonic()
     full_env = None if env is None else {**os.environ, **env}
     try:
-        proc = subprocess.Popen(
+        proc = ChildPopen(  # dies with odoo-ops; its own session (killpg below)
             list(argv),
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
