@@ -20,7 +20,6 @@ filestore renames from the journal.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from odoo_ops.backup import crypto, filestore
+from odoo_ops.backup import crypto, filestore, swapjournal
 from odoo_ops.backup.common import ProgressFn, backup_dir_of, write_lock, write_owner
 from odoo_ops.backup.layout import (
     BackupEntry,
@@ -42,8 +41,9 @@ from odoo_ops.backup.layout import (
 from odoo_ops.backup.neutralize import NeutralizeResult, is_neutralized, neutralize_sql
 from odoo_ops.backup.pgtools import RESTORE_PGOPTIONS, outer_decompress_argv, pg_env, tool
 from odoo_ops.backup.streams import FilterSource, ProcessChain, StreamError
+from odoo_ops.backup.swapjournal import SwapJournal
+from odoo_ops.childproc import deferred_signals
 from odoo_ops.errors import ConfigError, OpsError, UsageError
-from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.names import check_database_name, path_under
 
 if TYPE_CHECKING:
@@ -303,29 +303,9 @@ def check_members(entry: BackupEntry, *, filestore_too: bool = True) -> None:
 
 def recover(target: Target, conn: Any, database: str, fs_parent: Path | None) -> list[str]:
     """Finish or undo what a killed restore of ``database`` left; say what was done."""
-    done: list[str] = []
-    journal = _journal_path(target, database)
-    if journal.is_file():
-        try:
-            state = json.loads(journal.read_text())
-        except ValueError:
-            state = None
-        if isinstance(state, dict):
-            tmp_db = state.get("tmp_db")
-            if tmp_db and not db_exists(conn, tmp_db):
-                # the database swap committed: finish the filestore renames
-                fs_tmp = Path(state["fs_tmp"]) if state.get("fs_tmp") else None
-                fs_dest = Path(state["fs_dest"]) if state.get("fs_dest") else None
-                fs_before = Path(state["fs_before"]) if state.get("fs_before") else None
-                if fs_tmp is not None and fs_dest is not None and fs_tmp.exists():
-                    if fs_dest.exists() and fs_before is not None and not fs_before.exists():
-                        fs_dest.rename(fs_before)
-                    if not fs_dest.exists():
-                        fs_tmp.rename(fs_dest)
-                        done.append(
-                            f"finished the filestore swap of a killed restore of {database}"
-                        )
-        journal.unlink()
+    # every swap journal of the deployment first (this database's lock is held:
+    # taking it again is free; another database's is taken, or its run is live)
+    done = swapjournal.recover_interrupted(target)
     # leftovers of killed runs (we hold the deployment lock: nobody else uses them)
     prefix = _short(database, "__restoring_")[: -len("__restoring_")] + "__restoring_"
     for (name,) in conn.execute(
@@ -376,7 +356,6 @@ def restore_backup(
     before_db = before_name(database, stamp)
     fs_tmp = path_under(fs_dest.parent, f".{database}.restoring-{token}") if fs_dest else None
     fs_before = path_under(fs_dest.parent, before_db) if fs_dest else None
-    journal = _journal_path(target, database)
     stages, eff_jobs, _ = restore_argv(entry, tmp_db, jobs)
     if options.dry_run:
         from shlex import join
@@ -436,10 +415,24 @@ def restore_backup(
                 )
             if fs_tmp is not None:
                 fs_tmp.parent.mkdir(parents=True, exist_ok=True)
-            note = create_database(conn, tmp_db, dict(manifest.raw.get("postgresql") or {}))
-            if note:
-                notes.append(note)
+            # the journal: from here a kill is settled by the next odoo-ops command
+            swap = SwapJournal(
+                kind="restore",
+                database=database,
+                tmp_db=tmp_db,
+                lock_database=database,
+                before_db=before_db if db_there else None,
+                fs_tmp=str(fs_tmp) if fs_tmp else None,
+                fs_dest=str(fs_dest) if fs_dest else None,
+                fs_before=str(fs_before) if fs_before else None,
+                started=iso(stamp),
+                path=SwapJournal.new_path(target.state_dir),
+            )
+            swap.save(swapjournal.LOADING)
             try:
+                note = create_database(conn, tmp_db, dict(manifest.raw.get("postgresql") or {}))
+                if note:
+                    notes.append(note)
                 loaded = load_copy(target, entry, tmp_db, fs_tmp, jobs, progress)
                 neutral = None
                 if options.neutralize:
@@ -448,30 +441,9 @@ def restore_backup(
                 drop_database(conn, tmp_db)
                 if fs_tmp is not None:
                     remove_tree(fs_tmp)
+                swap.remove()
                 raise
-            # the swap
-            atomic_write_text(
-                journal,
-                json.dumps(
-                    {
-                        "database": database,
-                        "tmp_db": tmp_db,
-                        "before_db": before_db if db_there else None,
-                        "fs_tmp": str(fs_tmp) if fs_tmp else None,
-                        "fs_dest": str(fs_dest) if fs_dest else None,
-                        "fs_before": str(fs_before) if fs_before else None,
-                        "started": iso(stamp),
-                    }
-                ),
-                mode=0o600,
-            )
-            _swap_databases(conn, database, tmp_db, before_db if db_there else None)
-            if fs_dest is not None and fs_tmp is not None:
-                if fs_there:
-                    assert fs_before is not None
-                    fs_dest.rename(fs_before)
-                fs_tmp.rename(fs_dest)
-            journal.unlink()
+            _swap(conn, swap, db_there, fs_there)
         finally:
             conn.close()
     return RestoreResult(
@@ -486,6 +458,38 @@ def restore_backup(
         filestore_files=loaded.files,
         notes=notes,
     )
+
+
+def _swap(conn: Any, swap: SwapJournal, db_there: bool, fs_there: bool) -> None:
+    """Swap the copies in, recording each step; on failure finish or undo at once.
+
+    SIGTERM/SIGINT wait for the end of the swap; a SIGKILL leaves the journal,
+    which the next odoo-ops command settles.
+    """
+    try:
+        with deferred_signals():
+            swap.save(swapjournal.SWAPPING)
+            _swap_databases(conn, swap.database, swap.tmp_db, swap.before_db)
+            swap.save(swapjournal.DB_SWAPPED)
+            if swap.fs_dest is not None and swap.fs_tmp is not None:
+                if fs_there:
+                    assert swap.fs_before is not None
+                    Path(swap.fs_dest).rename(swap.fs_before)
+                    swap.save(swapjournal.FS_ASIDE)
+                Path(swap.fs_tmp).rename(swap.fs_dest)
+            swap.remove()
+    except BaseException as exc:
+        settled = ""
+        try:
+            settled = swapjournal.describe(swap, swapjournal.settle(swap, conn))
+        except Exception:
+            settled = f"the journal {swap.path} is left for the next odoo-ops command"
+        if isinstance(exc, OSError):
+            raise OpsError(
+                f"restore of {swap.database}: the swap failed: {exc.strerror or exc}",
+                hint=settled,
+            ) from None
+        raise
 
 
 def _swap_databases(conn: Any, database: str, tmp_db: str, before: str | None) -> None:
@@ -586,10 +590,22 @@ def run_test_restore(
     check = verify_entry(entry, record=True)
     if not check.ok:
         problems += [f"verify: {p}" for p in check.problems]
-    with write_lock(target, target.database_name or source_db, wait):
+    lock_db = target.database_name or source_db
+    with write_lock(target, lock_db, wait):
         conn = admin_connection(target)
+        # a kill leaves the journal: the next odoo-ops command drops the scratch copies
+        swap = SwapJournal(
+            kind="test-restore",
+            database=scratch,
+            tmp_db=scratch,
+            lock_database=lock_db,
+            fs_tmp=str(scratch_fs),
+            started=iso(utcnow()),
+            path=SwapJournal.new_path(target.state_dir),
+        )
         try:
             if not problems:
+                swap.save()
                 scratch_fs.mkdir(mode=0o700)
                 write_owner(scratch_fs)
                 create_database(conn, scratch, dict(manifest.raw.get("postgresql") or {}))
@@ -612,6 +628,7 @@ def run_test_restore(
             finally:
                 conn.close()
                 remove_tree(scratch_fs)
+            swap.remove()
     ok = not problems
     duration = round(time.monotonic() - start, 3)
     try:
