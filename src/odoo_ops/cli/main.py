@@ -146,6 +146,10 @@ def _crash_log(exc: BaseException) -> Path | None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI: expected errors print one line, unexpected ones a log path."""
+    from odoo_ops.childproc import Terminated, install_signal_handlers
+
+    # SIGTERM/SIGINT/SIGHUP kill the children, then unwind (undoing partial work)
+    install_signal_handlers()
     try:
         rv = cli.main(args=argv, prog_name="odoo-ops", standalone_mode=False)
         if isinstance(rv, int) and not isinstance(rv, bool):
@@ -156,9 +160,16 @@ def main(argv: list[str] | None = None) -> Any:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        cause = exc.__cause__
+        if isinstance(cause, Terminated):  # click turns a KeyboardInterrupt into Abort
+            click.echo(f"interrupted by {cause}", err=True)
+            sys.exit(128 + cause.signum)
         click.echo("aborted", err=True)
         sys.exit(130)
+    except Terminated as exc:
+        click.echo(f"interrupted by {exc}", err=True)
+        sys.exit(128 + exc.signum)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
