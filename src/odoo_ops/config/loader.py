@@ -37,9 +37,11 @@ class LoadedConfig:
 
 
 def find_config_file(start: Path) -> Path | None:
+    """The config file in ``start``: whatever is there under that name (a FIFO, a
+    device or a directory too, so that reading it refuses it instead of ignoring it)."""
     for name in CONFIG_NAMES:
         candidate = start / name
-        if candidate.is_file():
+        if os.path.lexists(candidate):
             return candidate
     return None
 

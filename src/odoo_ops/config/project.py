@@ -112,7 +112,7 @@ def _discover(root: Path, overrides: Overrides, environ: Mapping[str, str]) -> P
             notes.append(f"database service: {db_svc.name} ({db_svc.image})")
     else:
         values["runner"] = "local"
-    if (root / ".env").is_file():
+    if os.path.lexists(root / ".env"):  # read (or refused) as the env_file below
         values["env_file"] = ".env"
     conf: str | None = overrides.odoo_conf or environ.get("ODOO_RC") or None
     if not conf and odoo_svc:

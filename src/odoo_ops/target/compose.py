@@ -10,6 +10,7 @@ settings, and the two JSON shapes ``docker compose ps --format json`` prints
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -115,8 +116,10 @@ class ComposeFile:
 
 
 def find_compose_file(directory: Path) -> Path | None:
+    """The compose file of ``directory``: whatever is there under one of the names
+    (not only a regular file, so that reading it refuses a FIFO or a device)."""
     for name in COMPOSE_NAMES:
-        if (directory / name).is_file():
+        if os.path.lexists(directory / name):
             return directory / name
     return None
 
