@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from odoo_ops.errors import ConfigError, OpsError
+from odoo_ops.names import check_database_name, check_deployment_name
 from odoo_ops.secrets import Redactor, redact_text
 
 if TYPE_CHECKING:
@@ -213,8 +214,12 @@ class Progress:
             self._app.info(line)
 
 
-def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+def _store(
+    name: str, check: Callable[[Any], Any] | None = None
+) -> Callable[[click.Context, click.Parameter, Any], Any]:
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if check is not None and value is not None:
+            value = check(value)  # names are checked where they enter (odoo_ops.names)
         if value not in (None, (), []):
             app = ctx.find_object(App) or ctx.ensure_object(App)
             given = app.options.get(name)
@@ -238,7 +243,7 @@ def deployment_options(func: F) -> F:
             "-D",
             metavar="NAME",
             expose_value=False,
-            callback=_store("deployment"),
+            callback=_store("deployment", check_deployment_name),
             envvar="ODOO_OPS_DEPLOYMENT",
             help="Deployment from odoo-ops.toml (default: default_deployment).",
         ),
@@ -270,7 +275,7 @@ def deployment_options(func: F) -> F:
             "--database",
             metavar="DB",
             expose_value=False,
-            callback=_store("database"),
+            callback=_store("database", check_database_name),
             help="Database name.",
         ),
     ]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from odoo_ops.config.envfile import read_env_file
 from odoo_ops.config.loader import LoadedConfig, find_config_file, load_config
-from odoo_ops.config.schema import Config, Deployment
+from odoo_ops.config.schema import SUPPORTED_SERIES, Config, Deployment
 from odoo_ops.errors import ConfigError
 from odoo_ops.inputs import check_input_path, is_regular_file, short
 
@@ -104,8 +104,10 @@ def _discover(root: Path, overrides: Overrides, environ: Mapping[str, str]) -> P
             tag = odoo_svc.image_tag
             if tag:
                 m = re.match(r"^(\d+)(?:\.0)?", tag)
-                if m:
-                    values["series"] = f"{m.group(1)}.0"
+                if m and f"{int(m.group(1))}.0" in SUPPORTED_SERIES:
+                    values["series"] = f"{int(m.group(1))}.0"
+                elif m:
+                    notes.append(f"odoo image tag {tag}: not a series odoo-ops supports")
             notes.append(f"odoo service: {odoo_svc.name} ({odoo_svc.image or 'built'})")
         if db_svc:
             values["db_service"] = db_svc.name

@@ -12,8 +12,41 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from odoo_ops.names import SUPPORTED_SERIES as SUPPORTED_SERIES
+from odoo_ops.names import (
+    InvalidName,
+    check_database_name,
+    check_deployment_name,
+    check_supported_series,
+)
+
 SERIES_RE = re.compile(r"^(1[0-9]|[2-9][0-9])\.0$")
-SUPPORTED_SERIES = ("16.0", "17.0", "18.0", "19.0")
+
+
+def _series_value(value: object) -> str | None:
+    """A supported Odoo series in ``NN.0`` form (``18``, ``18.0`` and ``"18"`` accepted)."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        value = f"{value:.1f}"
+    text = str(value)
+    if re.fullmatch(r"\d+", text):
+        text += ".0"
+    if not SERIES_RE.match(text):
+        raise ValueError(f"must look like 18.0 (got {text!r})")
+    try:
+        return check_supported_series(text)
+    except InvalidName as exc:
+        raise ValueError(f"{exc.message}: {exc.hint}") from None
+
+
+def _database_value(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_database_name(value)
+    except InvalidName as exc:
+        raise ValueError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message) from None
 
 
 class _Model(BaseModel):
@@ -84,16 +117,12 @@ class Deployment(_Model):
     @field_validator("series", mode="before")
     @classmethod
     def _series(cls, value: object) -> str | None:
-        if value is None:
-            return None
-        if isinstance(value, float):
-            value = f"{value:.1f}"
-        value = str(value)
-        if re.fullmatch(r"\d+", value):
-            value += ".0"
-        if not SERIES_RE.match(value):
-            raise ValueError(f"must look like 18.0 (got {value!r})")
-        return value
+        return _series_value(value)
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        return _database_value(value)
 
     @field_validator("base_url", "internal_url")
     @classmethod
@@ -246,6 +275,16 @@ class InitAnswers(_Model):
     users: int = Field(default=25, ge=1)
     redis: bool = False
 
+    @field_validator("series", mode="before")
+    @classmethod
+    def _series(cls, value: object) -> str | None:
+        return _series_value(value)
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        return _database_value(value)
+
 
 class Config(_Model):
     default_deployment: str | None = None
@@ -260,6 +299,16 @@ class Config(_Model):
     oca: Oca = Field(default_factory=Oca)
     golive: Golive = Field(default_factory=Golive)
     init: InitAnswers | None = None
+
+    @field_validator("deployments")
+    @classmethod
+    def _deployment_names(cls, value: dict[str, Deployment]) -> dict[str, Deployment]:
+        for name in value:
+            try:
+                check_deployment_name(name)
+            except InvalidName as exc:
+                raise ValueError(f"{exc.message} ({exc.hint})") from None
+        return value
 
     @model_validator(mode="after")
     def _default(self) -> Config:
