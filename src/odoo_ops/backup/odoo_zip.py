@@ -18,7 +18,6 @@ psql.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import subprocess
@@ -102,8 +101,12 @@ def export_odoo(
     manifest = entry.manifest
     if manifest is None:
         raise OpsError(f"backup {name} is damaged: {entry.error}")
-    if zip_path.exists() and not force:
-        raise OpsError(f"{zip_path} exists", hint="pass --force to replace it")
+    from odoo_ops.fileutil import check_output_path, open_output, show_path
+
+    # a link, FIFO, device or directory is refused even with --force; the directory must exist
+    _, existing = check_output_path(zip_path)
+    if existing is not None and not force:
+        raise OpsError(f"{show_path(zip_path)} exists", hint="pass --force to replace it")
     from odoo_ops.backup.verify import verify_entry
 
     check = verify_entry(entry, record=True)
@@ -119,11 +122,9 @@ def export_odoo(
     if dump.get("outer_compression"):
         filters.append(outer_decompress_argv(str(dump["outer_compression"])))
     dump_path = entry.path / str(dump["path"])
-    tmp = zip_path.with_name(f".{zip_path.name}.partial-{os.getpid()}")
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
     files = 0
     try:
-        with zipfile.ZipFile(
+        with open_output(zip_path, mode=0o600) as tmp, zipfile.ZipFile(
             tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True
         ) as zf:
             zf.writestr("manifest.json", json.dumps(odoo_manifest(manifest.raw), indent=4))
@@ -163,14 +164,8 @@ def export_odoo(
                 except BaseException:
                     source.close(check=False)
                     raise
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, zip_path)
-    except StreamError as exc:
-        tmp.unlink(missing_ok=True)
+    except StreamError as exc:  # open_output removed the temporary file
         raise OpsError(f"export failed: {target.redactor(exc.message)}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return ExportResult(name, zip_path, zip_path.stat().st_size, files, odoo_manifest(manifest.raw))
 
 

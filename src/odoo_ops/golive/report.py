@@ -71,12 +71,23 @@ class WrittenReport:
     html: Path
 
 
-def write_report(board: Board, directory: Path, redact: Any = None) -> WrittenReport:
-    """Write ``golive-report.md`` and ``golive-report.html`` into ``directory``."""
+def write_report(
+    board: Board, directory: Path, redact: Any = None, *, create_directory: bool = True
+) -> WrittenReport:
+    """Write ``golive-report.md`` and ``golive-report.html`` into ``directory``.
+
+    Without ``create_directory`` (a directory the user named) it must exist; a
+    link, FIFO or device in place of either file is refused.
+    """
+    from odoo_ops.fileutil import check_output_path, write_output
+
     redact = redact or (lambda text: text)
-    md = atomic_write_text(directory / "golive-report.md", redact(to_markdown(board)))
-    html = atomic_write_text(directory / "golive-report.html", redact(to_html(board)))
-    return WrittenReport(md, html)
+    md_path, html_path = directory / "golive-report.md", directory / "golive-report.html"
+    for path in (md_path, html_path):  # refuse either before writing the first
+        check_output_path(path, create_parents=create_directory)
+    write_output(md_path, redact(to_markdown(board)), create_parents=create_directory)
+    write_output(html_path, redact(to_html(board)), create_parents=create_directory)
+    return WrittenReport(md_path, html_path)
 
 
 def save_check_report(target: Target, report: CheckReport, now: dt.datetime | None = None) -> Path:

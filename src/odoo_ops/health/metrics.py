@@ -62,10 +62,14 @@ class HealthMetrics:
         return generate_latest(self.registry).decode()
 
     def write_textfile(self, path: str | Path) -> None:
-        """Atomically write the metrics for node_exporter's textfile collector."""
-        from odoo_ops.fileutil import atomic_write_text
+        """Atomically write the metrics for node_exporter's textfile collector.
 
-        atomic_write_text(path, self.text())
+        The directory must exist; a link, FIFO or device at ``path`` is refused
+        and a write error raised (:func:`odoo_ops.fileutil.write_output`).
+        """
+        from odoo_ops.fileutil import write_output
+
+        write_output(path, self.text())
 
     def serve(self, port: int, host: str = "127.0.0.1") -> Any:
         """Serve /metrics on host:port (loopback by default); returns the server."""

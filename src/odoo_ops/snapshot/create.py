@@ -192,20 +192,29 @@ def _actions(s: Any) -> dict[str, list[dict[str, Any]]]:
 
 def create_snapshot(
     target: Target, out_dir: Path, *, scan: AddonsScan | None, crawl: CrawlOptions,
-    on_step: Callable[[str], None] | None = None,
+    on_step: Callable[[str], None] | None = None, create_parents: bool = True,
 ) -> SnapshotResult:
-    """Write the snapshot of ``target`` to ``out_dir`` (which must not exist or be empty)."""
+    """Write the snapshot of ``target`` to ``out_dir`` (which must not exist or be empty).
+
+    A link, file, FIFO or device at ``out_dir`` is refused; so is a missing
+    parent directory when not ``create_parents`` (a directory the user named).
+    """
     from odoo_ops import __version__
     from odoo_ops.audit.broken import audit_broken
     from odoo_ops.audit.crons import audit_crons
+    from odoo_ops.fileutil import check_output_path, show_path
 
     step = on_step or (lambda _msg: None)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise OpsError(f"{out_dir} already exists and is not empty",
-                       hint="choose another --out directory")  # fmt: skip
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    out_dir, existing = check_output_path(out_dir, create_parents=create_parents, directory=True)
+    shown = show_path(out_dir)
+    try:
+        if existing is not None and any(out_dir.iterdir()):
+            raise OpsError(f"{shown} already exists and is not empty",
+                           hint="choose another --out directory")  # fmt: skip
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name[:32]}.", dir=out_dir.parent))
+    except OSError as exc:
+        raise OpsError(f"cannot write {shown}: {exc.strerror}; nothing written") from None
     redact = target.redactor
     files: dict[str, str] = {}
     notes: list[str] = []
@@ -290,9 +299,13 @@ def create_snapshot(
         manifest += [f"| {n} | {size} | {digest} |" for n, (size, digest) in written.items()]
         atomic_write_text(work / "MANIFEST.md", "\n".join(manifest) + "\n")
         os.chmod(work, 0o755)
-        if out_dir.exists():
-            out_dir.rmdir()
-        os.replace(work, out_dir)
+        _, existing = check_output_path(out_dir, directory=True)  # still what it was?
+        try:
+            if existing is not None:
+                out_dir.rmdir()  # empty, or this fails
+            os.replace(work, out_dir)
+        except OSError as exc:
+            raise OpsError(f"cannot write {shown}: {exc.strerror}; nothing written") from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -46,6 +46,7 @@ def test_all_gates_pass_and_report(world: tuple[Any, Path], tmp_path: Path) -> N
                     thresholds="min_installed_modules = 5\nmin_categories = 2\n"
                     "min_oca_modules = 1\nmin_menus = 10")
     report = tmp_path / "out" / "verify.md"
+    report.parent.mkdir()  # --report never creates directories
     proc = odoo_ops("verify", "--strict", "--report", str(report), "--format", "json", cwd=proj)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)

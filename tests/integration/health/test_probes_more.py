@@ -340,6 +340,7 @@ def test_metrics_textfile_from_the_config_is_written(
         dsn=db.dsn,
         extra='[health]\nmetrics_textfile = "metrics/odoo.prom"\n',
     )
+    (root / "metrics").mkdir()  # the textfile's directory must exist (never created)
     proc = subprocess.run(
         [*odoo_ops(), "health", "--probe", "web-health"],
         cwd=root,

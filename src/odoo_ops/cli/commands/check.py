@@ -48,7 +48,12 @@ from odoo_ops.errors import UsageError
     show_default=True,
     help="Output format.",
 )
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write the report to FILE ('-': standard output; never a link, FIFO or device).",
+)
 @click.option(
     "--save",
     is_flag=True,
@@ -102,6 +107,10 @@ def command(
     target = app.target()
     for note in target.project.notes:
         app.info(f"discovered {note}")
+    if output and output != "-":
+        from odoo_ops.fileutil import check_output_path
+
+        check_output_path(output)  # refuse a bad -o before the checks run, not after
     ctx = CheckContext(target, full=mode == "full", planned=split_names(planned))
     report = run_checks(ctx, chosen)
     if save:
@@ -128,10 +137,10 @@ def command(
             quiet=app.quiet,
         )
     if output:
-        from odoo_ops.fileutil import atomic_write_text
+        from odoo_ops.fileutil import write_output
 
-        atomic_write_text(output, target.redactor(text))
-        app.info(f"report written to {output}")
+        if write_output(output, target.redactor(text), allow_stdout=True) is not None:
+            app.info(f"report written to {output}")
     else:
         app.out(text)
     return 1 if report.failed(strict=strict) else 0

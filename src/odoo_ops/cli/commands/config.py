@@ -133,17 +133,16 @@ def _is_table(value: object) -> bool:
 @click.option("--force", is_flag=True, help="Overwrite an existing FILE.")
 @pass_app
 def sample(app: App, output: str | None, force: bool) -> None:
-    """Print (or write) a commented sample odoo-ops.toml."""
-    from pathlib import Path
-
+    """Print (or write) a commented sample odoo-ops.toml ('-o -': standard output)."""
     from odoo_ops.errors import UsageError
-    from odoo_ops.fileutil import atomic_write_text
+    from odoo_ops.fileutil import check_output_path, show_path, write_output
 
     text = resources.files("odoo_ops.config").joinpath("data/sample.toml").read_text("utf-8")
-    if output:
-        if Path(output).exists() and not force:
-            raise UsageError(f"{output} exists", hint="pass --force to overwrite it")
-        atomic_write_text(output, text)
+    if output and output != "-":
+        _, existing = check_output_path(output)
+        if existing is not None and not force:
+            raise UsageError(f"{show_path(output)} exists", hint="pass --force to overwrite it")
+        write_output(output, text)
         app.info(f"wrote {output}")
     else:
         app.out(text)

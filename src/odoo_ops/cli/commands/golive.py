@@ -146,7 +146,8 @@ def sign(app: App, item: str, by: str, note: str | None, revoke_it: bool) -> int
     "-o",
     "output",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for golive-report.md and .html (default: .odoo-ops/<deployment>/golive).",
+    help="Existing directory for golive-report.md and .html"
+    " (default: .odoo-ops/<deployment>/golive, created).",
 )
 @click.option(
     "--run-checks", is_flag=True, help="Run the quick checks first and save their report."
@@ -160,7 +161,7 @@ def report(app: App, output: Path | None, run_checks: bool, gate: bool) -> int:
     board = _build(app, run_checks)
     target = app.target()
     directory = output or (target.state_dir / "golive")
-    written = write_report(board, directory, target.redactor)
+    written = write_report(board, directory, target.redactor, create_directory=output is None)
     app.out(f"verdict: {board.verdict}")
     for reason in board.reasons:
         app.out(f"  - {reason}")

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from odoo_ops.report import Table
 
 from odoo_ops.cli.common import App, deployment_options, pass_app
+from odoo_ops.errors import OpsError
 
 
 def _table(report: HealthReport) -> Table:
@@ -109,13 +110,23 @@ def command(
     textfile = metrics_textfile or config.health.metrics_textfile
     metrics = HealthMetrics() if (textfile or metrics_port) else None
     history = target.state_dir / "health" / "history.jsonl"
+    textfile_path = target.project.path(textfile) if textfile else None
+    if textfile_path is not None:
+        from odoo_ops.fileutil import check_output_path
+
+        check_output_path(textfile_path)  # its directory must exist: never created here
 
     def one_round() -> HealthReport:
         report = run_probes(ctx, only=only)
         if metrics:
             metrics.update(report)
-            if textfile:
-                metrics.write_textfile(target.project.path(textfile))
+            if textfile_path is not None:
+                try:
+                    metrics.write_textfile(textfile_path)
+                except OpsError as exc:
+                    if not watch:
+                        raise
+                    app.warn(exc.message)  # a full disk must not stop the watcher
         try:
             append_history(history, report)
         except OSError as exc:

@@ -15,7 +15,8 @@ def command() -> None:
 @command.command("create")
 @deployment_options
 @click.option("--out", "out", type=click.Path(file_okay=False), metavar="DIR",
-              help="Directory to write (default: snapshots/<deployment>-<UTC time>).")
+              help="New or empty directory to write, in an existing one"
+                   " (default: snapshots/<deployment>-<UTC time>, created).")
 @click.option("--no-crawl", is_flag=True, help="Skip the HTTP sitemap.")
 @click.option("--max-depth", type=click.IntRange(0, 10), default=2, show_default=True,
               help="Crawler: link depth from the start pages.")
@@ -46,7 +47,7 @@ def create_cmd(app: App, out: str | None, no_crawl: bool, max_depth: int, max_pa
     result = create_snapshot(
         target, directory, scan=scan_for(target),
         crawl=CrawlOptions(not no_crawl, max_depth, max_pages, time_limit),
-        on_step=app.info,
+        on_step=app.info, create_parents=out is None,
     )  # fmt: skip
     for note in result.notes:
         app.info(note)

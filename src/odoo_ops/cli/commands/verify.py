@@ -12,7 +12,7 @@ from odoo_ops.cli.common import App, deployment_options, format_option, pass_app
 @format_option()
 @click.option("--strict", is_flag=True, help="Non-critical failures exit 2.")
 @click.option("--report", "report_file", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Also write the result as Markdown to FILE.")
+              help="Also write the result as Markdown to FILE ('-': standard output).")
 @pass_app
 def command(app: App, fmt: str, strict: bool, report_file: str | None) -> int:
     """Check the database against [verify] and [thresholds] of odoo-ops.toml.
@@ -28,14 +28,19 @@ def command(app: App, fmt: str, strict: bool, report_file: str | None) -> int:
     from odoo_ops.report.table import Table, to_jsonable
 
     target = app.target()
+    if report_file and report_file != "-":
+        from odoo_ops.fileutil import check_output_path
+
+        check_output_path(report_file)  # refuse a bad --report before the work, not after
     result = verify(target.database(), target.project.config, scan_for(target),
                     series=target.series)  # fmt: skip
     code = result.exit_code(strict)
     if report_file:
-        from odoo_ops.fileutil import atomic_write_text
+        from odoo_ops.fileutil import write_output
 
-        atomic_write_text(report_file, target.redactor(to_markdown(result, strict)))
-        app.info(f"report written to {report_file}")
+        markdown = target.redactor(to_markdown(result, strict))
+        if write_output(report_file, markdown, allow_stdout=True) is not None:
+            app.info(f"report written to {report_file}")
     table = Table(["gate", "critical", "result", "expected", "actual", "details"],
                   title=f"verify: {result.database or '?'}")  # fmt: skip
     for g in result.gates:
