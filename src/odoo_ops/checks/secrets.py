@@ -33,6 +33,7 @@ from odoo_ops.inputs import (
     read_input_bytes,
     read_input_lenient,
 )
+from odoo_ops.secrets import COMMON_PASSWORDS, is_secret_name
 
 if TYPE_CHECKING:
     from odoo_ops.checks.context import CheckContext
@@ -41,34 +42,10 @@ AREA = "secrets"
 
 MIN_LENGTH = 12
 
-#: Passwords found in default configs, tutorials and the first page of every
-#: leaked-password list.
-COMMON_PASSWORDS = frozenset({
-    "admin", "administrator", "odoo", "odoo123", "odoo16", "odoo17", "odoo18", "odoo19",
-    "openerp", "password", "password1", "password123", "passw0rd", "pass", "postgres",
-    "postgresql", "root", "toor", "test", "test123", "demo", "default", "secret", "master",
-    "welcome", "letmein", "qwerty", "azerty", "123456", "1234567", "12345678", "123456789",
-    "1234567890", "admin123", "admin1234", "iloveyou", "changeit", "user", "guest",
-})  # fmt: skip
-
 _PLACEHOLDER = re.compile(
     r"change[-_ .]?me|change[-_ .]?it|change[-_ .]?this|replace[-_ .]?me|your[-_ .]?"
     r"(password|passwd|secret|token|key)|example|placeholder|dummy|^x{3,}$|^<.*>$|^todo$|"
     r"^(fixme|tbd|none|null|secret|password)$",
-    re.I,
-)
-
-#: Names of settings and variables that hold secrets.
-SECRET_NAME = re.compile(
-    r"(pass(wd|word)?|pwd|secret|token|api[_-]?key|apikey|private[_-]?key|access[_-]?key|"
-    r"auth[_-]?key|credentials?)",
-    re.I,
-)
-#: ... unless they only describe one (``PASSWORD_FILE`` points at a docker secret).
-NOT_SECRET_NAME = re.compile(
-    r"(_file|_path|_length|_len|_min|_max|_timeout|_ttl|_expiry|_expiration|_enabled|_policy|"
-    r"_rounds|_reset|_hash|_hint|_url|_endpoint|_type|_mode|_user(name)?|_validity|_lifetime|"
-    r"_age|_count|_size|_limit|_days|_hours|_minutes|_seconds|_header|_name)$",
     re.I,
 )
 
@@ -90,10 +67,6 @@ def weak_reason(value: str, *, same_as: Iterable[str] = ()) -> str | None:
     if len(text) < MIN_LENGTH:
         return f"shorter than {MIN_LENGTH} characters"
     return None
-
-
-def is_secret_name(name: str) -> bool:
-    return bool(SECRET_NAME.search(name)) and not NOT_SECRET_NAME.search(name)
 
 
 # -- reading .env with line numbers ---------------------------------------------

@@ -137,7 +137,8 @@ def _crash_log(exc: BaseException) -> Path | None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"odoo-ops-crash-{stamp}-{os.getpid()}.log"
-            path.write_text(f"odoo-ops {__version__}\nargv: {sys.argv!r}\n\n{text}")
+            report = App.redact_any(f"odoo-ops {__version__}\nargv: {sys.argv!r}\n\n{text}")
+            path.write_text(report)
             return path
         except OSError:
             continue

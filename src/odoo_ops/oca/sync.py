@@ -30,6 +30,7 @@ from typing import Any
 from odoo_ops.errors import OpsError
 from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.oca.sources import Merge, RepoSpec
+from odoo_ops.secrets import redact_text, redact_url
 from odoo_ops.target.runner import run_process
 
 LOCK_VERSION = 1
@@ -99,13 +100,13 @@ class Git:
 
     def __call__(self, *args: str, check: bool = True) -> str:
         argv = ["git", "-C", str(self.cwd), *args]
-        self.log.append(shlex.join(argv))
+        self.log.append(redact_text(shlex.join(argv)))  # a remote URL may hold a token
         if self.dry_run:
             return ""
         result = run_process(argv, env=GIT_ENV, timeout=self.timeout)
         if check and (result.returncode != 0 or result.timed_out):
             tail = result.output.strip().splitlines()[-1:] or [f"exit {result.returncode}"]
-            raise GitError(f"git {args[0]} failed in {self.cwd}: {tail[0]}")
+            raise GitError(redact_text(f"git {args[0]} failed in {self.cwd}: {tail[0]}"))
         return result.output.strip() if result.returncode == 0 else ""
 
     def ok(self, *args: str) -> bool:
@@ -149,8 +150,9 @@ class RepoResult:
 
 
 def _same_sources(spec: RepoSpec, entry: LockEntry) -> bool:
-    locked = [(m.get("remote"), m.get("url"), m.get("ref")) for m in entry.merges]
-    return locked == [(m.remote, m.url, m.ref) for m in spec.merges]
+    # the lock holds URLs with their password/token masked (it is often committed)
+    locked = [(m.get("remote"), redact_url(m.get("url") or ""), m.get("ref")) for m in entry.merges]
+    return locked == [(m.remote, redact_url(m.url), m.ref) for m in spec.merges]
 
 
 def _fetch(git: Git, merge: Merge, commit: str | None, depth: int | None) -> str:
@@ -165,7 +167,7 @@ def _fetch(git: Git, merge: Merge, commit: str | None, depth: int | None) -> str
         git("fetch", "-q", merge.remote, merge.ref)
         if not git.ok("cat-file", "-e", f"{commit}^{{commit}}"):
             raise GitError(
-                f"pinned commit {commit[:12]} of {merge.url} ({merge.ref}) is gone",
+                f"pinned commit {commit[:12]} of {redact_url(merge.url)} ({merge.ref}) is gone",
                 hint="run `odoo-ops oca sync --update` to move the pin",
             )
         return commit
@@ -244,7 +246,7 @@ def _sync(
             git("remote", "add", name, url)
         elif current != url:
             git("remote", "set-url", name, url)
-            result.notes.append(f"remote {name} now points at {url}")
+            result.notes.append(f"remote {name} now points at {redact_url(url)}")
     depth = spec.depth if spec.aggregated else (spec.depth or 1)
     commits = [_fetch(git, m, pins[i], depth) for i, m in enumerate(spec.merges)]
     git("checkout", "-q", *(["--force"] if force else []), "--detach", commits[0])
@@ -257,7 +259,8 @@ def _sync(
         )
     result.head = head
     result.merges = [
-        {**m.as_dict(), "commit": c} for m, c in zip(spec.merges, commits, strict=True)
+        {**m.as_dict(), "url": redact_url(m.url), "commit": c}
+        for m, c in zip(spec.merges, commits, strict=True)
     ]
     if git.dry_run:
         result.action = "planned"

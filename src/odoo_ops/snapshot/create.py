@@ -40,7 +40,7 @@ from odoo_ops.audit.base import audit_session
 from odoo_ops.audit.findings import run, stream
 from odoo_ops.errors import OpsError
 from odoo_ops.fileutil import atomic_write_text
-from odoo_ops.secrets import MASK, is_secret_key, redact_mapping, redact_url
+from odoo_ops.secrets import MASK, is_secret_name, redact_mapping, redact_url
 
 if TYPE_CHECKING:
     from odoo_ops.addons import AddonsScan
@@ -81,18 +81,19 @@ def _json(value: Any) -> str:
 
 
 def mask_urls(value: Any) -> Any:
-    """Mask the password of every URL/DSN inside ``value`` (``redis://:pw@host``)."""
+    """Mask the secrets of every URL/DSN inside ``value`` (``redis://:pw@host``,
+    ``host=db password='x'``)."""
     if isinstance(value, dict):
         return {k: mask_urls(v) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_urls(v) for v in value]
-    if isinstance(value, str) and "://" in value and "@" in value:
+    if isinstance(value, str):
         return redact_url(value)
     return value
 
 
 def param_value(key: str, value: str) -> str:
-    if key in SECRET_PARAMS or is_secret_key(key) or "password" in key or "token" in key:
+    if key in SECRET_PARAMS or is_secret_name(key):
         return MASK
     return str(mask_urls(value))
 

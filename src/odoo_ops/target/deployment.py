@@ -27,10 +27,8 @@ class Target:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.deployment = project.deployment
-        self.redactor = Redactor()
-        for key, value in project.env.items():
-            if any(w in key.upper() for w in ("PASS", "SECRET", "TOKEN", "KEY")):
-                self.redactor.add(value)
+        # values of secret-named variables (.env, environment) are masked as tokens
+        self.redactor = Redactor.from_env(project.env)
 
     # -- files -------------------------------------------------------------
     @property
