@@ -25,7 +25,7 @@ Phases (each timed, logged and recorded in the journal):
                       point's.
 11. ``finish``      — crons resumed, maintenance off, notification.
 
-Maintenance comes before the rollback point (DESIGN.md had it after): users
+Maintenance comes before the rollback point, not after it: users
 cannot write between the backup and the change, so a rollback loses nothing,
 and the instant copy needs the Odoo sessions gone anyway.
 

@@ -77,7 +77,7 @@ def test_failure_in_any_phase_leaves_everything_as_before(
     before = w.state()
     w.release("18.0.1.1.0", files={"addons/shop/data.txt": "v2\n"})
     proc = w.cli("deploy", "--force", env={"ODOO_OPS_INJECT_FAULT": f"{phase}:fail"})
-    assert proc.returncode >= 1, proc.stdout + proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"failed in {phase}" in proc.stdout
     assert w.state() == before
@@ -120,7 +120,7 @@ def test_verify_failure_rolls_back(deploy_world: DeployWorld) -> None:
     w.release("18.0.1.1.0")
     w.web.set(status={"/web/login": 500})
     proc = w.cli("deploy", "--force", "--restart-timeout", "2")
-    assert proc.returncode >= 1
+    assert proc.returncode == 1  # however many verifications failed: 2 and 3 mean other things
     assert "failed in verify" in proc.stdout and "/web/login" in proc.stdout
     assert w.state() == before
 

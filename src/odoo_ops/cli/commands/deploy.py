@@ -129,7 +129,13 @@ def command(
     if result.rollback_error:
         app.warn(f"ROLLBACK FAILED: {result.rollback_error}")
         app.warn(f"run `odoo-ops rollback {record.id}` after fixing the cause")
-    return max(1, result.verifications_failed)
+        return EXIT_ROLLBACK_FAILED
+    return 1
+
+
+#: A deploy failed and so did its rollback: the deployment is not as it was.
+#: (1 is a failed deploy that was rolled back; 2 and 3 keep their global meaning.)
+EXIT_ROLLBACK_FAILED = 4
 
 
 @command.command("history")
