@@ -40,6 +40,23 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def dsn_for_database(dsn: str, dbname: str) -> str:
+    """``dsn`` with its database set to ``dbname``; a URL stays a URL (so the
+    password stays where URL redaction finds it), a keyword DSN stays keywords."""
+    from urllib.parse import parse_qsl, quote, urlsplit
+
+    from psycopg.conninfo import make_conninfo
+
+    if dsn.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(dsn)
+        if not any(k == "dbname" for k, _ in parse_qsl(parts.query, keep_blank_values=True)):
+            path = "/" + quote(dbname, safe="")
+            query = f"?{parts.query}" if parts.query else ""
+            fragment = f"#{parts.fragment}" if parts.fragment else ""
+            return f"{parts.scheme}://{parts.netloc}{path}{query}{fragment}"
+    return make_conninfo(dsn, dbname=dbname)
+
+
 @dataclass
 class Database:
     """A database of the deployment, reached with a libpq DSN."""
@@ -59,10 +76,8 @@ class Database:
             return None
 
     def with_database(self, dbname: str) -> Database:
-        from psycopg.conninfo import make_conninfo
-
         return Database(
-            make_conninfo(self.dsn, dbname=dbname),
+            dsn_for_database(self.dsn, dbname),
             self.connect_timeout,
             self.statement_timeout,
             self.application_name,

@@ -10,7 +10,7 @@ from odoo_ops.config.project import Project
 from odoo_ops.errors import ConfigError, OpsError
 from odoo_ops.secrets import Redactor
 from odoo_ops.target.compose import ComposeFile, ComposeService, load_compose
-from odoo_ops.target.database import Database
+from odoo_ops.target.database import Database, dsn_for_database
 from odoo_ops.target.http import Http
 from odoo_ops.target.odoo_cmd import OdooCommand
 from odoo_ops.target.odoo_conf import OdooConf, read_odoo_conf
@@ -91,22 +91,59 @@ class Target:
 
     @property
     def database_name(self) -> str | None:
-        if self.deployment.database:
-            return self.deployment.database
-        if self.deployment.dsn:
-            from psycopg.conninfo import conninfo_to_dict
+        """The database every command of this run uses, resolved once.
 
-            try:
-                name = conninfo_to_dict(self.deployment.dsn).get("dbname")
-            except Exception:
-                name = None
-            if name:
-                return str(name)
+        Precedence: ``-d`` > ``database =`` (odoo-ops.toml) > odoo.conf
+        ``db_name`` > the dsn's own database. A dsn that names a database
+        explicitly and another source naming a different one is refused
+        (:class:`~odoo_ops.errors.ConfigError`) rather than guessed.
+        """
+        return self.database_choice()[0]
+
+    def database_choice(self) -> tuple[str | None, str]:
+        """``(name, where it comes from)`` of the database this run uses."""
+        named = self._named_database()
+        dsn_db = self._dsn_database()
+        if named is not None:
+            name, source = named
+            if dsn_db is not None and dsn_db != name:
+                raise ConfigError(
+                    f"{source} {name} but the dsn names database {dsn_db}: remove the"
+                    f" database from the dsn or pass -d {dsn_db}",
+                    hint="the dsn of deployment"
+                    f" {self.name!r} in odoo-ops.toml names the database; odoo-ops will not"
+                    " guess which one you mean",
+                )
+            return name, source
+        if dsn_db is not None:
+            return dsn_db, "the dsn"
+        return None, "nothing"
+
+    def _named_database(self) -> tuple[str, str] | None:
+        """The database named by ``-d``, ``database =`` or odoo.conf ``db_name``."""
+        dep = self.deployment
+        if dep.database:
+            configured = self.project.config.deployments.get(self.name)
+            from_file = configured.database if configured is not None else None
+            source = "database =" if from_file == dep.database else "-d"
+            return dep.database, source
         conf = self._conf_quiet()
         name = conf.get("db_name") if conf else None
         if name and "," not in str(name):
-            return str(name)
+            return str(name), "odoo.conf db_name ="
         return None
+
+    def _dsn_database(self) -> str | None:
+        """The database the dsn names explicitly, if any."""
+        if not self.deployment.dsn:
+            return None
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            name = conninfo_to_dict(self.deployment.dsn).get("dbname")
+        except Exception:
+            return None
+        return str(name) if name else None
 
     def _conf_quiet(self) -> OdooConf | None:
         try:
@@ -194,7 +231,7 @@ class Target:
             if missing:
                 raise Unavailable(f"dsn needs unset variable(s) {', '.join(missing)}")
             self._remember_dsn_password(dep.dsn)
-            return dep.dsn
+            return self._dsn_with_database(dep.dsn)
         conf = self._conf_quiet()
         db = self.database_name
         if not db:
@@ -237,6 +274,25 @@ class Target:
         if conf.get("db_sslmode") and conf.get("db_sslmode") != "prefer":
             params["sslmode"] = str(conf.get("db_sslmode"))
         return make_conninfo("", **params)
+
+    def _dsn_with_database(self, dsn: str) -> str:
+        """``dsn`` naming the resolved database (the one every command reports)."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(dsn)
+        except Exception:  # its text may quote the password: say where, not what
+            raise ConfigError(
+                f"invalid database DSN in deployment {self.name!r}: not a libpq connection"
+                " string or postgresql:// URL",
+                hint="check the quoting of dsn in odoo-ops.toml",
+            ) from None
+        db = self.database_name
+        if not db:
+            raise Unavailable(
+                "no database configured (the dsn names none: set database, or pass -d)"
+            )
+        return dsn_for_database(dsn, db)
 
     def _remember_dsn_password(self, dsn: str) -> None:
         from psycopg.conninfo import conninfo_to_dict

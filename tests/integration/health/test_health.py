@@ -36,7 +36,6 @@ def write_project(
 [deployments.prod]
 series = "18.0"
 runner = "local"
-database = "x"
 dsn = "{dsn}"
 base_url = "{base_url}"
 http_timeout = 2

@@ -51,7 +51,6 @@ def write_project(
         "[deployments.prod]",
         f'series = "{series}"',
         f'runner = "{runner}"',
-        'database = "x"',
         f'dsn = "{dsn}"',
         f'base_url = "{base_url}"',
         "http_timeout = 2",
