@@ -34,6 +34,18 @@ STATE_FILE = "crons-paused.json"
 
 
 def state_file(target: Target) -> Path:
+    """The pause record of the database this run uses (one file per database,
+    so pausing one database never overwrites or removes another's record)."""
+    from urllib.parse import quote
+
+    db = target.database_name
+    if not db:
+        return target.state_dir / STATE_FILE
+    return target.state_dir / f"crons-paused.{quote(db, safe='')}.json"
+
+
+def _legacy_state_file(target: Target) -> Path:
+    """Where releases before per-database records kept the one pause record."""
     return target.state_dir / STATE_FILE
 
 
@@ -80,15 +92,34 @@ class CronsStatus:
         }
 
 
-def _file_record(target: Target) -> dict[str, Any] | None:
-    path = state_file(target)
+def _read_record(target: Target, path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("database") not in (None, target.database_name):
         return None
     return data
+
+
+def _file_record(target: Target) -> dict[str, Any] | None:
+    record = _read_record(target, state_file(target))
+    legacy = _legacy_state_file(target)
+    if record is None and legacy != state_file(target):
+        record = _read_record(target, legacy)
+        if record is not None and record.get("database") != target.database_name:
+            return None  # a legacy record that does not name this database is not its
+    return record
+
+
+def _drop_state_files(target: Target) -> None:
+    """Remove this database's pause record (and a legacy one naming it)."""
+    state_file(target).unlink(missing_ok=True)
+    legacy = _legacy_state_file(target)
+    if legacy != state_file(target):
+        data = _read_record(target, legacy)
+        if data is not None and data.get("database") == target.database_name:
+            legacy.unlink(missing_ok=True)
 
 
 def _valid(record: Any) -> bool:
@@ -235,5 +266,5 @@ def resume_crons(target: Target, *, dry_run: bool = False) -> CronsChange:
         if change.ids:
             cur.execute("UPDATE ir_cron SET active = true WHERE id = ANY(%s)", (change.ids,))
         dbx.delete_param(cur, PAUSED_PARAM)
-    state_file(target).unlink(missing_ok=True)
+    _drop_state_files(target)
     return change
