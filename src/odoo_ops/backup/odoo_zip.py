@@ -17,12 +17,16 @@ psql.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import json
+import os
+import re
 import secrets
 import shutil
 import subprocess
-import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -40,6 +44,7 @@ from odoo_ops.backup.create import CreateOptions, CreateResult, create_backup
 from odoo_ops.backup.layout import CHUNK, default_name, find_backup, iso, remove_tree, utcnow
 from odoo_ops.backup.pgtools import outer_decompress_argv, pg_env, tool
 from odoo_ops.backup.restore import _short, admin_connection, create_database, drop_database
+from odoo_ops.backup.sqlguard import RESET_LINE, SqlGuard
 from odoo_ops.backup.streams import FilterSource, ProcessChain, StreamError
 from odoo_ops.errors import OpsError, UsageError
 
@@ -179,6 +184,33 @@ def _safe_member(name: str) -> str | None:
     return "/".join(path.parts[1:])
 
 
+def _read_odoo_manifest(zf: zipfile.ZipFile, names: list[str], notes: list[str]) -> dict[str, Any]:
+    """The zip's ``manifest.json`` as a dict of plain values; problems become notes."""
+    if "manifest.json" not in names:
+        return {}
+    if zf.getinfo("manifest.json").file_size > MAX_ODOO_MANIFEST:
+        notes.append("manifest.json of the zip is larger than 1 MiB: ignored")
+        return {}
+    try:
+        data = json.loads(zf.read("manifest.json"))
+    except (ValueError, RecursionError):
+        notes.append("manifest.json of the zip is not valid JSON: ignored")
+        return {}
+    if not isinstance(data, dict):
+        notes.append("manifest.json of the zip is not a JSON object: ignored")
+        return {}
+    kept: dict[str, Any] = {}
+    for key in ("db_name", "version", "pg_version"):
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            kept[key] = str(value)[:200]
+        else:
+            notes.append(f"manifest.json of the zip: {key} is not a string: ignored")
+    return kept
+
+
 def import_odoo(
     target: Target,
     zip_path: Path,
@@ -194,82 +226,201 @@ def import_odoo(
         raise UsageError(f"no such file: {zip_path}")
     if not zipfile.is_zipfile(zip_path):
         raise OpsError(f"{zip_path} is not a zip file")
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            return _import_zip(target, zip_path, zf, name, tags, jobs, compress, wait, progress)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise OpsError(f"the zip is damaged: {exc}", hint="nothing was imported") from None
+
+
+def _import_zip(
+    target: Target,
+    zip_path: Path,
+    zf: zipfile.ZipFile,
+    name: str | None,
+    tags: list[str] | None,
+    jobs: int | None,
+    compress: str | None,
+    wait: float,
+    progress: ProgressFn | None,
+) -> ImportResult:
     backup_dir = ensure_dir(backup_dir_of(target))
     notes: list[str] = []
-    with zipfile.ZipFile(zip_path) as zf:
-        names = zf.namelist()
-        if "dump.sql" not in names:
-            raise OpsError(
-                f"{zip_path.name} is not an Odoo database backup (no dump.sql)",
-                hint="Odoo's database manager zips hold dump.sql, filestore/ and manifest.json",
+    names = zf.namelist()
+    if "dump.sql" not in names:
+        raise OpsError(
+            f"{zip_path.name} is not an Odoo database backup (no dump.sql)",
+            hint="Odoo's database manager zips hold dump.sql, filestore/ and manifest.json",
+        )
+    if zf.getinfo("dump.sql").file_size == 0:
+        raise OpsError("dump.sql of the zip is empty", hint="nothing was imported")
+    members = [(m, _safe_member(m)) for m in names]
+    odoo_manifest_data = _read_odoo_manifest(zf, names, notes)
+    database = target.database_name or str(odoo_manifest_data.get("db_name") or "odoo")
+    token = secrets.token_hex(3)
+    scratch = _short(database, f"__import_{token}")
+    work = backup_dir / f".scratch-{token}"
+    with write_lock(target, database, wait):
+        clean_stale_partials(backup_dir)
+        work.mkdir(mode=0o700)
+        write_owner(work)
+        conn = admin_connection(target)
+        role: LoadRole | None = None
+        try:
+            role = LoadRole.prepare(conn, token)
+            create_database(conn, scratch, {})
+            if role is not None:
+                role.own(conn, scratch)
+            _psql_load(target, zf, scratch, conn, role)
+            fs_dir = work / "filestore"
+            fs_dir.mkdir()
+            files = 0
+            for member, rel in members:
+                if rel is None:
+                    continue
+                dest = fs_dir / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as src, open(dest, "wb") as out:
+                    shutil.copyfileobj(src, out, CHUNK)
+                files += 1
+                if progress:
+                    progress("filestore", zf.getinfo(member).file_size, 1)
+            extra = {
+                "database": database,
+                "imported_from": {
+                    "file": zip_path.name,
+                    "db_name": odoo_manifest_data.get("db_name"),
+                    "version": odoo_manifest_data.get("version"),
+                    "pg_version": odoo_manifest_data.get("pg_version"),
+                    "at": iso(utcnow()),
+                },
+            }
+            created = create_backup(
+                target,
+                CreateOptions(
+                    name=name or default_name(database, utcnow()),
+                    jobs=jobs,
+                    compress=compress,
+                    tags=list(tags or []) + ["imported"],
+                    database=scratch,
+                    filestore_dir=fs_dir,
+                    extra=extra,
+                    take_lock=False,
+                ),
             )
-        members = [(m, _safe_member(m)) for m in names]
-        odoo_manifest_data: dict[str, Any] = {}
-        if "manifest.json" in names:
+        finally:
             try:
-                odoo_manifest_data = json.loads(zf.read("manifest.json"))
-            except ValueError:
-                notes.append("manifest.json of the zip is not valid JSON: ignored")
-        database = target.database_name or str(odoo_manifest_data.get("db_name") or "odoo")
-        token = secrets.token_hex(3)
-        scratch = _short(database, f"__import_{token}")
-        work = backup_dir / f".scratch-{token}"
-        with write_lock(target, database, wait):
-            clean_stale_partials(backup_dir)
-            work.mkdir(mode=0o700)
-            write_owner(work)
-            conn = admin_connection(target)
-            try:
-                create_database(conn, scratch, {})
-                _psql_load(target, zf, scratch)
-                fs_dir = work / "filestore"
-                fs_dir.mkdir()
-                files = 0
-                for member, rel in members:
-                    if rel is None:
-                        continue
-                    dest = fs_dir / rel
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(member) as src, open(dest, "wb") as out:
-                        shutil.copyfileobj(src, out, CHUNK)
-                    files += 1
-                    if progress:
-                        progress("filestore", zf.getinfo(member).file_size, 1)
-                extra = {
-                    "database": database,
-                    "imported_from": {
-                        "file": zip_path.name,
-                        "db_name": odoo_manifest_data.get("db_name"),
-                        "version": odoo_manifest_data.get("version"),
-                        "pg_version": odoo_manifest_data.get("pg_version"),
-                        "at": iso(utcnow()),
-                    },
-                }
-                created = create_backup(
-                    target,
-                    CreateOptions(
-                        name=name or default_name(database, utcnow()),
-                        jobs=jobs,
-                        compress=compress,
-                        tags=list(tags or []) + ["imported"],
-                        database=scratch,
-                        filestore_dir=fs_dir,
-                        extra=extra,
-                        take_lock=False,
-                    ),
-                )
+                drop_database(conn, scratch)
+                if role is not None:
+                    role.drop(conn)
             finally:
-                try:
-                    drop_database(conn, scratch)
-                finally:
-                    conn.close()
-                    remove_tree(work)
+                conn.close()
+                remove_tree(work)
     return ImportResult(created, zip_path, odoo_manifest_data.get("db_name"), files, notes)
 
 
-def _psql_load(target: Target, zf: zipfile.ZipFile, dbname: str) -> None:
+#: The largest ``manifest.json`` of a zip that is read.
+MAX_ODOO_MANIFEST = 1024 * 1024
+
+#: Roles whose members can reach the server's files and programs from SQL.
+_SERVER_ACCESS_ROLES = ("pg_execute_server_program", "pg_read_server_files",
+                        "pg_write_server_files")
+
+
+@dataclass
+class LoadRole:
+    """A temporary unprivileged login role that loads the zip's SQL.
+
+    Made when the DSN's user could reach outside the database from SQL (a
+    superuser, a CREATEROLE user, a member of pg_execute_server_program /
+    pg_read_server_files / pg_write_server_files); the scratch database is
+    owned by it and psql logs in as it; it is dropped afterwards. It is a
+    member of no role: INHERIT only lets it use the implicit
+    ``pg_database_owner`` of its scratch database (which owns ``public``).
+    """
+
+    name: str
+    password: str
+
+    @classmethod
+    def prepare(cls, conn: Any, token: str) -> LoadRole | None:
+        from psycopg import sql
+
+        row = conn.execute(
+            "SELECT r.rolsuper, r.rolcreaterole,"
+            " pg_has_role(current_user, %s, 'MEMBER') OR pg_has_role(current_user, %s, 'MEMBER')"
+            " OR pg_has_role(current_user, %s, 'MEMBER')"
+            " FROM pg_roles r WHERE r.rolname = current_user",
+            _SERVER_ACCESS_ROLES,
+        ).fetchone()
+        superuser, createrole, server_access = (bool(v) for v in row) if row else (0, 0, 0)
+        if not (superuser or createrole or server_access):
+            return None  # loads as itself: it cannot reach outside its databases
+        if not (superuser or createrole):
+            raise OpsError(
+                "the DSN's user can read or run files on the database server, and cannot"
+                " create a role to load the zip with",
+                hint="import with a user that has CREATEROLE (or one without those roles)",
+            )
+        role = cls(f"odoo_ops_import_{token}_{secrets.token_hex(4)}", secrets.token_urlsafe(24))
+        conn.execute(
+            sql.SQL(
+                "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE"
+                " INHERIT NOREPLICATION NOBYPASSRLS"
+            ).format(sql.Identifier(role.name), sql.Literal(role.password))
+        )
+        if not superuser:
+            # a CREATEROLE user must be a member to give it a database
+            conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role.name)))
+        return role
+
+    def own(self, conn: Any, dbname: str) -> None:
+        from psycopg import sql
+
+        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(dbname), sql.Identifier(self.name)))
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
+            sql.Identifier(dbname)))
+
+    def env(self, conn: Any, base: dict[str, str]) -> dict[str, str]:
+        """psql's environment: the admin's server, this role's name and password."""
+        env = {k: v for k, v in base.items()
+               if k not in ("PGUSER", "PGPASSWORD", "PGPASSFILE", "PGSERVICE")}
+        info = conn.info
+        if info.host:
+            env["PGHOST"] = str(info.host)
+        env["PGPORT"] = str(info.port)
+        env["PGUSER"] = self.name
+        env["PGPASSWORD"] = self.password
+        return env
+
+    def drop(self, conn: Any) -> None:
+        import psycopg
+        from psycopg import sql
+
+        try:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(self.name)))
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise OpsError(f"could not drop the temporary role {self.name}: {first}",
+                           hint="drop it by hand (DROP ROLE)") from None
+
+
+@functools.lru_cache(maxsize=4)
+def _psql_can_restrict(psql: str) -> bool:
+    """Does this psql know ``\\restrict`` (15.14+, 16.10+, 17.6+)?"""
+    out = subprocess.run([psql, "--help=commands"], capture_output=True, text=True,
+                         check=False, env={**os.environ, "PAGER": "cat"}).stdout
+    return "\\restrict" in out
+
+
+def _psql_load(
+    target: Target, zf: zipfile.ZipFile, dbname: str, conn: Any, role: LoadRole | None
+) -> None:
+    """Load ``dump.sql`` with psql, every line checked by :class:`SqlGuard` first."""
+    psql = tool("psql")
     argv = [
-        tool("psql"),
+        psql,
         "--no-password",
         "--no-psqlrc",
         "-q",
@@ -282,24 +433,67 @@ def _psql_load(target: Target, zf: zipfile.ZipFile, dbname: str) -> None:
         "-",
     ]
     env = pg_env(target.dsn(), options="-c synchronous_commit=off")
+    env["PGCLIENTENCODING"] = "UTF8"
+    if role is not None:
+        env = role.env(conn, env)
+    guard = SqlGuard()
+    injected: list[int] = []  # psql line numbers of the lines the loader added
+    out_line = 0
     chain = ProcessChain([argv], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
     try:
         assert chain.stdin is not None
-        with zf.open("dump.sql") as src:
-            try:
-                shutil.copyfileobj(src, chain.stdin, CHUNK)
-            except BrokenPipeError:
-                pass
-        chain.stdin.close()
+        stdin = chain.stdin
+
+        def send(data: bytes, *, extra: bool = False) -> None:
+            nonlocal out_line
+            if data.endswith(b"\n"):
+                out_line += 1
+                if extra:
+                    injected.append(out_line)
+            stdin.write(data)
+
+        try:
+            if _psql_can_restrict(psql):
+                send(b"\\restrict " + secrets.token_hex(24).encode() + b"\n", extra=True)
+            with zf.open("dump.sql") as src:
+                while True:
+                    chunk = src.readline(CHUNK)
+                    if not chunk:
+                        break
+                    result = guard.feed(chunk)
+                    if result is None:
+                        continue
+                    send(result.data)
+                    if result.reset_after:
+                        send(RESET_LINE, extra=True)
+            tail = guard.finish()
+            if tail is not None:
+                send(tail.data)
+        except BrokenPipeError:
+            pass
+        except BaseException:
+            chain.kill()
+            raise
+        try:
+            stdin.close()
+        except BrokenPipeError:
+            pass
         chain.wait()
     except StreamError as exc:
+        detail = _psql_error(chain.stderr_text(), injected) or exc.message
         raise OpsError(
-            f"dump.sql does not load: {target.redactor(exc.message)}",
+            f"dump.sql does not load: {target.redactor(detail)}",
             hint="nothing was imported",
         ) from None
-    except (tarfile.TarError, zipfile.BadZipFile) as exc:
-        chain.kill()
-        raise OpsError(f"the zip is damaged: {exc}") from None
-    except BaseException:
-        chain.kill()
-        raise
+
+
+def _psql_error(stderr: str, injected: list[int]) -> str | None:
+    """psql's first error, its line number that of dump.sql (not counting added lines)."""
+    for text in stderr.splitlines():
+        match = re.match(r"psql:<stdin>:(\d+): (.*)", text)
+        if match is None or ("ERROR" not in match.group(2) and "error" not in match.group(2)):
+            continue
+        number = int(match.group(1))
+        original = number - bisect.bisect_right(injected, number)
+        return f"line {original}: {match.group(2).strip()[:300]}"
+    return None

@@ -127,9 +127,14 @@ def test_import_rejects_bad_zips(backup_site: Callable[..., BackupSite], tmp_pat
         import_odoo(target, evil)
     broken_sql = tmp_path / "broken.zip"
     with zipfile.ZipFile(broken_sql, "w") as zf:
-        zf.writestr("dump.sql", "CREATE TABLE ok (id int);\nTHIS IS NOT SQL;\n")
-    with pytest.raises(OpsError, match=r"dump\.sql does not load"):
+        zf.writestr("dump.sql", "CREATE TABLE ok (id int);\nINSERT INTO missing VALUES (1);\n")
+    with pytest.raises(OpsError, match=r"dump\.sql does not load: line 2: .*missing"):
         import_odoo(target, broken_sql)
+    not_sql = tmp_path / "notsql.zip"
+    with zipfile.ZipFile(not_sql, "w") as zf:
+        zf.writestr("dump.sql", "CREATE TABLE ok (id int);\nTHIS IS NOT SQL;\n")
+    with pytest.raises(OpsError, match=r"dump\.sql line 2: the statement THIS is refused"):
+        import_odoo(target, not_sql)
     assert not site.backup_dir.exists() or not any(site.backup_dir.iterdir())
 
 
