@@ -129,6 +129,17 @@ def _installable(scan: AddonsScan, name: str) -> bool:
     return addon is not None and addon.installable
 
 
+def _awaiting_addons(path: Path) -> bool:
+    """An empty entry made ready for addons (``init`` writes one with a README):
+    plain files and no sub-directory. A sub-directory without a manifest still
+    warns (a broken or misplaced addon), and so does a bare empty directory."""
+    try:
+        children = list(path.iterdir())
+    except OSError:
+        return False
+    return bool(children) and not any(child.is_dir() for child in children)
+
+
 def _cap(lines: list[str]) -> list[str]:
     if len(lines) <= MAX_EVIDENCE:
         return lines
@@ -197,6 +208,8 @@ def addons_path(ctx: CheckContext) -> Outcome:
         shown = display(ctx, entry.path)
         if entry.status == ENTRY_OK:
             ok.append(f"{shown}: {entry.addon_count} addon(s)")
+        elif entry.status == ENTRY_EMPTY and _awaiting_addons(entry.path):
+            ok.append(f"{shown}: no addon yet (only files such as a README)")
         elif entry.status in (ENTRY_MISSING, ENTRY_NOT_A_DIRECTORY, ENTRY_IS_ADDON):
             errors.append(f"{shown} {what[entry.status]}")
         else:

@@ -49,6 +49,23 @@ def test_path_entry_empty_warns(fp: FileProject) -> None:
     assert_status(fp.one("addons-path"), Status.WARN, "empty holds no addon")
 
 
+def test_path_entry_with_only_a_readme_is_ready_for_addons(fp: FileProject) -> None:
+    fp.addon("a")
+    fp.write("custom/README.md", "Put your addons here.\n")
+    path_project(fp, "addons", "custom")
+    result = fp.one("addons-path")
+    assert_status(result, Status.PASS)
+    assert any("custom: no addon yet" in e for e in result.evidence)
+
+
+def test_path_entry_with_a_directory_but_no_manifest_warns(fp: FileProject) -> None:
+    fp.addon("a")
+    fp.write("custom/README.md", "Put your addons here.\n")
+    fp.write("custom/my_addon/models.py", "")
+    path_project(fp, "addons", "custom")
+    assert_status(fp.one("addons-path"), Status.WARN, "custom holds no addon")
+
+
 def test_path_entries_inside_the_image(fp: FileProject) -> None:
     fp.write("docker-compose.yml", "services:\n  odoo:\n    image: odoo:18.0\n    volumes:\n"
              "      - ./custom:/mnt/extra-addons\n      - ./config:/etc/odoo\n")  # fmt: skip
