@@ -71,7 +71,10 @@ def test_restore_to_a_path_is_refused_before_anything_changes(
         restore_backup(target, made.name, RestoreOptions(to=to, force=True))
     proc = _cli(site, "restore", made.name, f"--to={to}", "--force")
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert "error: invalid database name" in proc.stderr or "error: database name too long" in (
+        proc.stderr
+    ), proc.stderr
+    assert "Traceback" not in proc.stderr
     assert _databases(site) == before_dbs
     assert data_dump(site.db.dsn) == before_data
     assert sorted(p.relative_to(site.root) for p in site.root.rglob("*")
@@ -90,7 +93,7 @@ def test_restore_no_verify_with_the_dump_missing(backup_site: Callable[..., Back
     before = _databases(site)
     proc = _cli(site, "restore", "nodump", "--to", f"{site.db.name}_nd", "--no-verify")
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.startswith(f"error: backup nodump: its dump {dump} is missing")
+    assert f"error: backup nodump: its dump {dump} is missing" in proc.stderr, proc.stderr
     assert _databases(site) == before
 
 
