@@ -168,6 +168,9 @@ class App:
 
             self._target = Target(self.project())
             _REDACTORS.append(self._target.redactor)
+            # the database is resolved once: a -d (or database =) that contradicts
+            # the dsn is refused here, before any command touches anything
+            self._target.database_choice()
             self._settle_interrupted(self._target)
         return self._target
 
