@@ -76,7 +76,9 @@ def test_one_vocabulary(path: tuple[str, ...]) -> None:
     if "--dry-run" in opts:
         assert getattr(opts["--dry-run"], "is_flag", False), path
     if path not in NOT_ON_A_DEPLOYMENT:
-        assert {"-D", "--deployment", "--config", "-C", "--project", "-c", "-d"} <= set(opts), path
+        assert {"-D", "--deployment", "--config", "-C", "--project", "-c", "-d", "-q", "-v"} <= set(
+            opts
+        ), path
     if "--format" in opts:
         assert isinstance(opts["--format"].type, click.Choice), path
 
@@ -146,3 +148,33 @@ def test_root_help_imports_no_command_module() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "Commands:" in proc.stdout and "backup" in proc.stdout
     assert proc.stderr.strip() == "[]"
+
+
+def test_quiet_and_verbose_after_the_command_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "acme"
+    (project / "addons").mkdir(parents=True)
+    (project / "odoo-ops.toml").write_text(
+        '[deployments.production]\nseries = "18.0"\naddons_paths = ["addons"]\n'
+    )
+    def rows(args: list[str]) -> list[str]:  # the table without its timing line
+        code, out = run(args, capsys)
+        assert code == 1, out
+        return out.splitlines()[:-1]
+
+    before = rows(["-q", "check", "-C", str(project)])
+    after = rows(["check", "-C", str(project), "-q"])
+    loud = rows(["check", "-C", str(project)])
+    assert before == after != loud
+    import logging
+
+    root = logging.getLogger()
+    try:
+        for args in (["check", "-vv"], ["-v", "check", "-v"], ["check", "-v"]):
+            run([*args, "-C", str(project)], capsys)
+            assert root.level == (logging.INFO if args == ["check", "-v"] else logging.DEBUG)
+    finally:
+        root.setLevel(logging.WARNING)
+        for handler in list(root.handlers):
+            root.removeHandler(handler)

@@ -55,8 +55,11 @@ class App:
             level = logging.INFO
         elif self.verbose >= 2:
             level = logging.DEBUG
-        logging.basicConfig(
-            level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        logging.basicConfig(  # force: -v before and after the command's name add up
+            level=level,
+            format="%(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+            force=True,
         )
         for handler in logging.getLogger().handlers:
             handler.addFilter(_redact_log_record)
@@ -238,8 +241,29 @@ def _store(
     return callback
 
 
+def _more_verbose(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value:
+        app = ctx.find_object(App) or ctx.ensure_object(App)
+        app.verbose += value
+        app.setup_logging()
+    return value
+
+
+def _quieter(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        (ctx.find_object(App) or ctx.ensure_object(App)).quiet = True
+    return value
+
+
 def deployment_options(func: F) -> F:
-    """--deployment, --config, -C/--project, -c/--odoo-conf, -d/--database."""
+    """--deployment, --config, -C/--project, -c/--odoo-conf, -d/--database, and
+    -v/-q again so that they work after the command's name too."""
+    return _verbosity_options(deployment_selection_options(func))
+
+
+def deployment_selection_options(func: F) -> F:
+    """--deployment, --config, -C/--project, -c/--odoo-conf, -d/--database (the
+    root command takes these before a command's name; its -v/-q are its own)."""
     options = [
         click.option(
             "--deployment",
@@ -280,6 +304,30 @@ def deployment_options(func: F) -> F:
             expose_value=False,
             callback=_store("database", check_database_name),
             help="Database name.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _verbosity_options(func: F) -> F:
+    options = [
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            expose_value=False,
+            callback=_more_verbose,
+            help="More detail (repeat for debug logs).",
+        ),
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            expose_value=False,
+            callback=_quieter,
+            help="Only errors and the result.",
         ),
     ]
     for option in reversed(options):

@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 from odoo_ops import __version__
-from odoo_ops.cli.common import App, deployment_options
+from odoo_ops.cli.common import App, deployment_selection_options
+from odoo_ops.cli.pipes import StdoutClosed, exit_quietly, output_closed, watch_output
 from odoo_ops.errors import OpsError
 
 _COMMANDS_PACKAGE = "odoo_ops.cli.commands"
@@ -64,7 +65,8 @@ class LazyGroup(click.Group):
                 command = self.get_command(ctx, name)
                 rows.append((name, command.get_short_help_str(limit) if command else ""))
             else:
-                rows.append((name, make_default_short_help(summary, limit)))
+                # shortened exactly as click shortens a command's own help
+                rows.append((name, click.Command(name, help=summary).get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -106,7 +108,7 @@ class LazyGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More detail (repeat for debug logs).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the result.")
 @click.option("--no-color", is_flag=True, envvar="NO_COLOR", help="No colours in output.")
-@deployment_options
+@deployment_selection_options
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool) -> None:
     """odoo-ops: run self-hosted Odoo in production.
