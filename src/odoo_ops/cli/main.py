@@ -55,8 +55,6 @@ class LazyGroup(click.Group):
         names = self.list_commands(ctx)
         if not names:
             return
-        from click.utils import make_default_short_help
-
         limit = formatter.width - 6 - max(len(n) for n in names)
         rows = []
         for name in names:
