@@ -3,6 +3,7 @@ whole tokens, short or common values never masked inside other words."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -206,3 +207,15 @@ def test_words_containing_a_common_secret_are_unchanged(parts: list[tuple[str, s
     text = " ".join(a + word + b for a, word, b in parts)
     redactor = Redactor(["odoo", "admin", "postgres"])
     assert redactor(text) == text
+
+
+def test_crash_log_is_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from odoo_ops.cli.main import _crash_log
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.setattr("sys.argv", ["odoo-ops", "--base-url", "https://u:Zq8-leak@h"])
+    path = _crash_log(RuntimeError("cannot reach postgresql://odoo:Zq8-leak@db/x password=Zq8"))
+    assert path is not None and path.parent == tmp_path / "odoo-ops"
+    text = path.read_text()
+    assert "Zq8" not in text
+    assert "postgresql://odoo:***@db/x" in text and "RuntimeError" in text
