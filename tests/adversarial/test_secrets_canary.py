@@ -184,6 +184,7 @@ COMMANDS: tuple[tuple[str, ...], ...] = (
     ("crons", "status"),
     ("verify",),
     ("golive", "status"),
+    ("golive", "report", "--run-checks"),
     ("deploy", "history"),
     ("maintenance", "status"),
     ("modules", "plan", "my_addon"),

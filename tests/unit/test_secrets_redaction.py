@@ -219,3 +219,27 @@ def test_crash_log_is_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     text = path.read_text()
     assert "Zq8" not in text
     assert "postgresql://odoo:***@db/x" in text and "RuntimeError" in text
+
+
+def test_debug_logs_are_redacted(tmp_path: Path) -> None:
+    """-vv logging: messages and tracebacks leave through the redaction."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging\n"
+        "from odoo_ops.cli.common import App\n"
+        "App(verbose=2).setup_logging()\n"
+        "log = logging.getLogger('odoo_ops.t')\n"
+        "log.debug('git remote %s', 'https://x-access-token:Zq8-tok@github.com/o/r')\n"
+        "try:\n"
+        "    raise RuntimeError(\"password='Zq8 x' host=db\")\n"
+        "except RuntimeError:\n"
+        "    log.exception('failed')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert "x-access-token:***@github.com" in proc.stderr, proc.stderr
+    assert "password='***'" in proc.stderr and "RuntimeError" in proc.stderr
+    assert "Zq8" not in proc.stderr
