@@ -97,6 +97,22 @@ class LazyGroup(click.Group):
             raise RuntimeError(f"{module.__name__} defines no click command named 'command'")
         return command
 
+    # a closed stdout (`| head`) must reach main() as StdoutClosed: click would turn the
+    # BrokenPipeError into a silent exit 1 (see odoo_ops.cli.pipes)
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with watch_output():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with watch_output():
+            return super().invoke(ctx)
+
 
 @click.group(
     cls=LazyGroup,
@@ -177,7 +193,11 @@ def main(argv: list[str] | None = None) -> Any:
     except OpsError as exc:
         App.report_error(exc)
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
+    except StdoutClosed:
+        exit_quietly()  # 141, nothing printed: what `yes | head -1` does
+    except BrokenPipeError:  # raised outside the commands (click's own output)
+        if output_closed():
+            exit_quietly()
         sys.exit(1)
     except Exception as exc:
         path = _crash_log(exc)

@@ -430,15 +430,57 @@ def apply_plan(plan: InitPlan, *, force: bool = False) -> InitResult:
         result.refused = True
         return result
     directory = plan.options.directory
+    make_project_dir(directory)
     # secrets first: a crash after this leaves a project whose .env matches
     ordered = sorted(todo, key=lambda f: (not f.secret, f.path))
     for f in ordered:
+        make_project_dir(directory, str(Path(f.path).parent))
         atomic_write_text(directory / f.path, f.content, mode=f.mode)
         result.written.append(f.path)
-    (directory / "data" / "odoo").mkdir(parents=True, exist_ok=True)
-    (directory / "backups").mkdir(exist_ok=True)
-    (directory / ".odoo-ops" / "maintenance").mkdir(parents=True, exist_ok=True)
+    for rel in ("data/odoo", "backups", ".odoo-ops/maintenance"):
+        make_project_dir(directory, rel)
     return result
+
+
+DIR_MODE = 0o755
+"""Mode of a directory init creates, whatever the umask (unless in PRIVATE_DIR_MODES)."""
+
+PRIVATE_DIR_MODES: dict[str, int] = {
+    ".odoo-ops": 0o711,  # state and journals; the proxy only passes through to maintenance/
+    "backups": 0o700,  # database dumps and filestores
+    "data": 0o750,  # Odoo's filestore (attachments)
+    "data/odoo": 0o750,
+}
+"""Directories init creates for data not everyone on the host may read."""
+
+
+def make_project_dir(directory: Path, rel: str = ".") -> None:
+    """Create ``directory/rel`` and what is missing above it, each with an explicit mode.
+
+    ``os.mkdir`` applies the umask (under ``umask 000`` everything would be
+    0777), so every directory created here is chmod'ed to :data:`DIR_MODE` or
+    its entry in :data:`PRIVATE_DIR_MODES`. Directories that exist are left as
+    they are: they are the user's.
+    """
+    parts = Path(rel).parts if rel not in ("", ".") else ()
+    chain: list[tuple[Path, int]] = []
+    above = directory.parent
+    while not directory.is_dir() and not above.is_dir() and above != above.parent:
+        chain.insert(0, (above, DIR_MODE))  # `init a/b/c`: like mkdir -p
+        above = above.parent
+    for i in range(len(parts) + 1):
+        name = "/".join(parts[:i])
+        chain.append((directory.joinpath(*parts[:i]), PRIVATE_DIR_MODES.get(name, DIR_MODE)))
+    for path, mode in chain:
+        if path.is_dir():
+            continue
+        try:
+            path.mkdir(mode=mode)
+            path.chmod(mode)
+        except FileExistsError:
+            raise OpsError(f"cannot create directory {path}: a file is in the way") from None
+        except OSError as exc:
+            raise OpsError(f"cannot create directory {path}: {exc.strerror}") from None
 
 
 # -- showing differences -------------------------------------------------------
