@@ -62,6 +62,7 @@ class Pair:
             'series = "18.0"\n'
             f"dsn = {json.dumps(dsn)}\n"
             'backup_dir = "backups"\n'
+            'data_dir = "data"\n'
             f"{extra}"
             "[deployments.prod.maintenance]\nstop_workers = false\n"
         )
@@ -90,6 +91,8 @@ def pair(odoo_db: Callable[..., OdooTestDb], tmp_path: Path) -> Pair:
     root = tmp_path / "project"
     root.mkdir()
     (root / "backups").mkdir()
+    for db in (a, b):
+        db.write_filestore(root / "data")
     p = Pair(a, b, root)
     p.write(without_database(a.dsn))
     return p
@@ -290,3 +293,41 @@ def test_dsn_naming_a_and_dash_d_a_agree(pair: Pair) -> None:
     proc = pair.cli("crons", "status", "--format", "json", "-d", pair.a.name)
     assert proc.returncode == 0, proc.stderr
     assert MARK_A in proc.stdout and MARK_B not in proc.stdout
+
+
+# -- restore and the cron pause records follow the named database too --------------
+
+
+def only_backup(p: Pair) -> str:
+    (backup,) = [d.name for d in (p.root / "backups").iterdir() if not d.name.startswith(".")]
+    return backup
+
+
+def test_restore_and_test_restore_use_the_named_database(pair: Pair) -> None:
+    made = pair.cli("backup", "create", "-d", pair.a.name)
+    assert made.returncode == 0, made.stderr
+    name = only_backup(pair)
+    proof = pair.cli("backup", "test-restore", name, "-d", pair.b.name)
+    assert proof.returncode == 0, proof.stdout + proof.stderr
+    restored = pair.cli("backup", "restore", name, "--force", "-d", pair.b.name)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert f"into {pair.b.name} " in restored.stdout
+    marks = "SELECT cron_name::text FROM ir_cron WHERE cron_name::text LIKE '%only in%'"
+    assert MARK_A in str(pair.b.scalar(marks))  # B now holds A's backup
+    assert MARK_A in str(pair.a.scalar(marks))  # and A was left alone
+    assert (pair.root / "data" / "filestore" / pair.b.name).is_dir()
+    assert (pair.root / "data" / "filestore" / pair.a.name).is_dir()
+
+
+def test_pausing_b_never_touches_as_pause_record(pair: Pair) -> None:
+    a, b = pair.a.name, pair.b.name
+    assert pair.cli("crons", "pause", "-d", a).returncode == 0
+    assert pair.cli("crons", "pause", "-d", b).returncode == 0
+    resumed_b = pair.cli("crons", "resume", "-d", b)
+    assert resumed_b.returncode == 0, resumed_b.stderr
+    assert pair.active(pair.b) > 0 and pair.active(pair.a) == 0
+    status_a = json.loads(pair.cli("crons", "status", "--format", "json", "-d", a).stdout)
+    assert status_a["paused"] and status_a["problems"] == []  # its state file is still there
+    assert pair.cli("crons", "resume", "-d", a).returncode == 0
+    assert pair.active(pair.a) > 0
+    assert not list((pair.root / ".odoo-ops" / "prod").glob("crons-paused*"))
