@@ -267,7 +267,7 @@ def _import_zip(
         conn = admin_connection(target)
         role: LoadRole | None = None
         try:
-            role = LoadRole.prepare(conn, token)
+            role = LoadRole.prepare(conn, token, scratch)
             create_database(conn, scratch, {})
             if role is not None:
                 role.own(conn, scratch)
@@ -343,7 +343,7 @@ class LoadRole:
     password: str
 
     @classmethod
-    def prepare(cls, conn: Any, token: str) -> LoadRole | None:
+    def prepare(cls, conn: Any, token: str, dbname: str) -> LoadRole | None:
         from psycopg import sql
 
         row = conn.execute(
@@ -369,6 +369,9 @@ class LoadRole:
                 " INHERIT NOREPLICATION NOBYPASSRLS"
             ).format(sql.Identifier(role.name), sql.Literal(role.password))
         )
+        conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
+            sql.Identifier(role.name),
+            sql.Literal(f"odoo-ops backup import-odoo: loads {dbname}, dropped afterwards")))
         if not superuser:
             # a CREATEROLE user must be a member to give it a database
             conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role.name)))
