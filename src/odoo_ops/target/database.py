@@ -102,6 +102,22 @@ class Database:
             raise TargetError(f"invalid database DSN {redact_url(self.dsn)}: {exc}") from None
 
     @contextmanager
+    def _odoo_tables_expected(self) -> Iterator[None]:
+        """A query on a table the database lacks: not an Odoo database (or not
+        initialised), said in one line rather than as a crash."""
+        from psycopg import errors
+
+        try:
+            yield
+        except errors.UndefinedTable as exc:
+            table = exc.diag.message_primary or str(exc).splitlines()[0]
+            raise TargetError(
+                f"database {self.name or '?'} is not an Odoo database ({table})",
+                hint="check the database name (-d, database =, the dsn); an Odoo database"
+                " is made by `odoo -i base`",
+            ) from None
+
+    @contextmanager
     def read_only(self, *, timeout: float | None = None) -> Iterator[psycopg.Cursor[Any]]:
         """A cursor in a READ ONLY transaction with a statement timeout."""
         conn = self.connect()
@@ -110,7 +126,8 @@ class Database:
                 cur.execute("SET TRANSACTION READ ONLY")
                 ms = int((timeout or self.statement_timeout) * 1000)
                 cur.execute(f"SET LOCAL statement_timeout = {ms}")
-                yield cur
+                with self._odoo_tables_expected():
+                    yield cur
             conn.rollback()
         finally:
             conn.close()
@@ -123,7 +140,8 @@ class Database:
             with conn.cursor() as cur:
                 ms = int((timeout or self.statement_timeout) * 1000)
                 cur.execute(f"SET LOCAL statement_timeout = {ms}")
-                yield cur
+                with self._odoo_tables_expected():
+                    yield cur
             conn.commit()
         except BaseException:
             conn.rollback()
