@@ -7,15 +7,19 @@ A restore never writes into the live database or filestore:
    one job), the filestore into a hidden temporary directory beside the
    live one — both at once;
 2. the copy is neutralized there when asked;
-3. a journal records the swap, then one transaction renames the live
-   database to ``<db>_before_restore_<YYYYmmddHHMMSS>`` and the temporary
-   one to ``<db>``; the filestore directories are renamed the same way;
+3. one transaction renames the live database to
+   ``<db>_before_restore_<YYYYmmddHHMMSS>`` and the temporary one to
+   ``<db>``; the filestore directories are renamed the same way;
 4. the journal is removed.
 
-Killed before step 3 commits, the live database and filestore are untouched
-(the temporary copies are dropped by the next run); killed between the
-database swap and the filestore renames, the next run finishes the
-filestore renames from the journal.
+A swap journal (:mod:`odoo_ops.backup.swapjournal`) is written before step 1
+and after every step of the swap. Killed before the database transaction
+commits, the live database and filestore are untouched and the next odoo-ops
+command of any kind drops the copies; killed after it, the next command
+finishes the filestore renames. Either way it says what it found and did.
+Every process of the pipeline dies with odoo-ops (:mod:`odoo_ops.childproc`);
+SIGTERM/SIGINT undo the partial work as an error does, and wait for the end
+of the swap when it has begun.
 """
 
 from __future__ import annotations
@@ -260,10 +264,6 @@ def load_copy(
 
 
 # -- journal and recovery ---------------------------------------------------------
-
-
-def _journal_path(target: Target, database: str) -> Path:
-    return path_under(target.state_dir, f"restore-journal-{check_database_name(database)}.json")
 
 
 def filestore_dest(target: Target, database: str) -> Path | None:
