@@ -165,3 +165,36 @@ def test_any_database_name_round_trips_through_the_dsn(dsn: str, name: str) -> N
     assert params["dbname"] == name
     before = {k: v for k, v in conninfo_to_dict(dsn).items() if k != "dbname"}
     assert {k: v for k, v in params.items() if k != "dbname"} == before
+
+
+_CHOICE = st.sampled_from([None, "A", "B", "C"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(dsn_db=_CHOICE, database=_CHOICE, db_name=_CHOICE, cli_d=_CHOICE, url=st.booleans())
+def test_every_combination_resolves_by_precedence_or_is_refused(
+    tmp_path_factory: pytest.TempPathFactory,
+    dsn_db: str | None,
+    database: str | None,
+    db_name: str | None,
+    cli_d: str | None,
+    url: bool,
+) -> None:
+    base = URL_NONE if url else KW_NONE
+    dsn = dsn_for_database(base, dsn_db) if dsn_db else base
+    target = make_target(
+        tmp_path_factory.mktemp("p"), dsn=dsn, database=database, db_name=db_name, cli_d=cli_d
+    )
+    named = cli_d or database or db_name
+    if named and dsn_db and named != dsn_db:
+        with pytest.raises(ConfigError, match="but the dsn names database"):
+            target.dsn()
+        return
+    expected = named or dsn_db
+    if expected is None:
+        with pytest.raises(Unavailable):
+            target.dsn()
+        return
+    assert target.database_name == expected
+    assert dbname_of(target.dsn()) == expected == target.database().name
+    assert deployment_lock_name(target) == f"deployment:prod:{expected}"
