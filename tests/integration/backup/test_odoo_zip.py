@@ -186,3 +186,28 @@ def test_real_odoo18_database_round_trip(
                                                   "ir_mail_server", "fetchmail_server",
                                                   "ir_act_server", "payment_provider"))
     }, changed
+
+
+def test_zip_made_by_export_odoo_imports_and_restores(
+    backup_site: Callable[..., BackupSite], tmp_path: Path
+) -> None:
+    """pg_dump 15's own output (with \\restrict lines) goes through the guard and the
+    temporary load role, and comes back identical."""
+    site = backup_site()
+    site.add_files(3)
+    target = site.target()
+    before = data_dump(site.db.dsn)
+    created = create_backup(target, CreateOptions(dump_format="custom"))
+    archive = tmp_path / "exported.zip"
+    export_odoo(target, created.name, archive)
+    with zipfile.ZipFile(archive) as zf:
+        assert b"\\restrict " in zf.read("dump.sql")
+    imported = import_odoo(target, archive, name="reimported")
+    assert imported.notes == []
+    with site.connect("postgres") as conn:
+        roles = conn.execute("SELECT count(*) FROM pg_roles WHERE shobj_description(oid,"
+                             " 'pg_authid') LIKE %s", (f"%{site.db.name}%",)).fetchone()
+    assert roles == (0,)
+    other = f"{site.db.name}_x"
+    restore_backup(target, "reimported", RestoreOptions(to=other))
+    assert data_dump(pg.dsn_for(site.db.admin_dsn, other)) == before
