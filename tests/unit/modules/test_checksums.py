@@ -186,6 +186,18 @@ def test_stored_json_round_trip() -> None:
     assert cks.load_stored("[1, 2]") is None
 
 
+def test_special_files_in_an_addon_are_hashed_by_name_without_blocking(
+    addon: Path, tmp_path: Path
+) -> None:
+    """A FIFO (or a link to a device) in an addon neither hangs nor feeds the digest."""
+    rules = cks.HashRules.make(None, ["fr_FR"])
+    (addon / "empty.txt").write_bytes(b"")
+    with_empty = cks.addon_checksum(addon, rules)
+    (addon / "empty.txt").unlink()
+    os.mkfifo(addon / "empty.txt")
+    assert cks.addon_checksum(addon, rules) == with_empty
+
+
 def test_digest_cache_reuses_and_invalidates(
     addon: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,13 +209,13 @@ def test_digest_cache_reuses_and_invalidates(
     cache.save()
     reloaded = cks.DigestCache(tmp_path / "digests.json")
     opened: list[str] = []
-    real_open = open
+    real_feed = cks.feed_regular_file
 
-    def counting_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def counting_feed(path, update):  # type: ignore[no-untyped-def]
         opened.append(str(path))
-        return real_open(path, *args, **kwargs)
+        return real_feed(path, update)
 
-    monkeypatch.setattr(cks, "open", counting_open, raising=False)
+    monkeypatch.setattr(cks, "feed_regular_file", counting_feed)
     assert cks.addon_checksum(addon, rules, reloaded) == expected
     assert opened == []  # a hit reads no file
     (addon / "models" / "a.py").write_text("x = 3\n")  # same size, new content
