@@ -26,10 +26,16 @@ import psycopg
 import pytest
 
 from odoo_ops.target.database import lock_key
+from tests.integration.deploy import conftest as deploy_conftest
+from tests.integration.deploy.conftest import DeployWorld
 from tests.support import odoo_schema
+from tests.support.git import git
 from tests.support.pg import OdooTestDb
 
 pytestmark = pytest.mark.pg
+
+#: the deploy tests' project (a git origin, the odoo double, a fake web) reused here
+deploy_world = deploy_conftest.deploy_world
 
 MARK_A = "only in database A"
 MARK_B = "only in database B"
@@ -331,3 +337,61 @@ def test_pausing_b_never_touches_as_pause_record(pair: Pair) -> None:
     assert pair.cli("crons", "resume", "-d", a).returncode == 0
     assert pair.active(pair.a) > 0
     assert not list((pair.root / ".odoo-ops" / "prod").glob("crons-paused*"))
+
+
+# -- deploy and rollback ----------------------------------------------------------
+
+
+def _point_config(w: DeployWorld, *, dsn: str, database: str) -> None:
+    path = w.root / "odoo-ops.toml"
+    text = path.read_text()
+    text = text.replace(f'database = "{w.db.name}"', f'database = "{database}"')
+    text = text.replace(f'dsn = "{w.db.dsn}"', f"dsn = {json.dumps(dsn)}")
+    path.write_text(text)
+    git(w.root, "commit", "-qam", "config")
+    git(w.root, "push", "-q", "origin", "HEAD:main")
+
+
+def _modules(db: OdooTestDb) -> list[tuple[Any, ...]]:
+    with db.connect() as conn:
+        return sorted(conn.execute("SELECT name, state, latest_version FROM ir_module_module"))
+
+
+def test_deploy_and_rollback_act_on_the_named_database(
+    deploy_world: DeployWorld, odoo_db: Callable[..., OdooTestDb]
+) -> None:
+    """dsn without a database, ``database =`` naming another one: ``-d`` wins."""
+    w = deploy_world
+    other = odoo_db(18, seed=True)
+    _point_config(w, dsn=without_database(w.db.dsn), database=other.name)
+    other_before, mine_before = _modules(other), _modules(w.db)
+    w.release("18.0.1.1.0")
+    proc = w.cli("deploy", "--force", "-d", w.db.name)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ("shop", "installed", "18.0.1.1.0") in _modules(w.db)
+    assert _modules(other) == other_before
+    record = w.journal()[-1]
+    manifest = json.loads((w.root / "backups" / record["backup"] / "manifest.json").read_text())
+    assert manifest["database"] == w.db.name
+    back = w.cli("rollback", record["id"], "-d", w.db.name)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert _modules(w.db) == mine_before and _modules(other) == other_before
+
+
+@pytest.mark.parametrize("argv", [["deploy", "--force"], ["rollback"]], ids=["deploy", "rollback"])
+def test_deploy_and_rollback_refuse_a_dash_d_the_dsn_contradicts(
+    deploy_world: DeployWorld, argv: list[str]
+) -> None:
+    w = deploy_world  # its dsn names its database explicitly
+    w.release("18.0.1.1.0")
+    before = _modules(w.db)
+    commit = git(w.root, "rev-parse", "HEAD")
+    proc = w.cli(*argv, "-d", "some_other_db")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: -d some_other_db but the dsn names database {w.db.name}: remove the"
+        f" database from the dsn or pass -d {w.db.name}"
+    ]
+    assert _modules(w.db) == before and git(w.root, "rev-parse", "HEAD") == commit
+    assert w.journal() == []
