@@ -214,6 +214,8 @@ CASES = [
     Case("maintenance on", ["maintenance", "on", "--reason", "dbsel"], maintenance_in_b),
     Case("backup create", ["backup", "create", "--format", "json"], backup_of_b),
     Case("db vacuum", ["db", "vacuum", "--table", "ir_cron"], vacuumed_b),
+    Case("modules plan", ["modules", "plan", "base", "--format", "json"], audit_of_b,
+         ok_codes=(0, 1)),
 ]
 
 
