@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from odoo_ops.errors import OpsError
+from odoo_ops.inputs import MiB, parse_guard, read_input_text
+
+#: A snapshot's data files are odoo-ops' own output, but snapshots are copied
+#: between machines: each is read bounded, as any file from elsewhere.
+SNAPSHOT_FILE_LIMIT = 64 * MiB
 
 
 @dataclass
@@ -41,9 +46,20 @@ class SnapshotDiff:
         return dict(sorted(out.items()))
 
 
+def _read(path: Path) -> str:
+    return read_input_text(path, kind="snapshot file", limit=SNAPSHOT_FILE_LIMIT)
+
+
+def _read_json(path: Path) -> Any:
+    text = _read(path)
+    with parse_guard(str(path), "snapshot file"):
+        return json.loads(text)
+
+
 def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    import io
+
+    return list(csv.DictReader(io.StringIO(_read(path), newline="")))
 
 
 def _check(directory: Path) -> None:
@@ -60,7 +76,7 @@ def _menus(path: Path) -> dict[int, tuple[str, str | None, tuple[str, ...]]]:
             out[int(n["id"])] = (label, n.get("action"), tuple(n.get("broken") or ()))
             walk(n.get("children") or [], label + " / ")
 
-    walk(json.loads(path.read_text(encoding="utf-8")), "")
+    walk(_read_json(path), "")
     return out
 
 
@@ -69,6 +85,19 @@ def diff_snapshots(a: Path, b: Path) -> SnapshotDiff:
     _check(a)
     _check(b)
     result = SnapshotDiff(str(a), str(b))
+    try:
+        _diff(a, b, result)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, csv.Error) as exc:
+        # ValueError covers bad JSON and numbers; the others a file of another shape
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+        raise OpsError(
+            f"snapshot {a} or {b} is damaged or not an odoo-ops snapshot: {what[:200]}",
+            hint="compare two directories written by `odoo-ops snapshot create`",
+        ) from None
+    return result
+
+
+def _diff(a: Path, b: Path, result: SnapshotDiff) -> None:
     add = result.changes.append
 
     def both(name: str) -> bool:
@@ -136,10 +165,8 @@ def diff_snapshots(a: Path, b: Path) -> SnapshotDiff:
                     add(Change("crons", "changed", name, ", ".join(f"{k}={fa[k]}" for k in diff),
                                ", ".join(f"{k}={fb[k]}" for k in diff)))
     if (a / "http.json").is_file() and (b / "http.json").is_file():
-        pa = {(p["method"], p["path"]): p for p in json.loads(
-            (a / "http.json").read_text(encoding="utf-8"))["pages"]}
-        pb = {(p["method"], p["path"]): p for p in json.loads(
-            (b / "http.json").read_text(encoding="utf-8"))["pages"]}
+        pa = {(p["method"], p["path"]): p for p in _read_json(a / "http.json")["pages"]}
+        pb = {(p["method"], p["path"]): p for p in _read_json(b / "http.json")["pages"]}
         for key in sorted(set(pa) & set(pb)):
             sa, sb = pa[key]["status"], pb[key]["status"]
             if sa != sb or pa[key].get("location") != pb[key].get("location"):
@@ -150,4 +177,3 @@ def diff_snapshots(a: Path, b: Path) -> SnapshotDiff:
             add(Change("http", "added", f"{key[0]} {key[1]}", None, str(pb[key]["status"])))
         for key in sorted(set(pa) - set(pb)):
             add(Change("http", "removed", f"{key[0]} {key[1]}", str(pa[key]["status"]), None))
-    return result

@@ -94,3 +94,43 @@ def test_missing_files_and_not_a_snapshot(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     with pytest.raises(OpsError, match="not an odoo-ops snapshot"):
         diff_snapshots(a, tmp_path / "c")
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("menus.json", '{"not": "a list"}'),
+        ("menus.json", '[{"name": "no id"}]'),
+        ("menus.json", "[" * 100_000),
+        ("menus.json", "not json"),
+        ("http.json", '{"pages": [{"method": "GET"}]}'),
+        ("http.json", "[]"),
+        ("crons.csv", "id,name\n1,x\n"),
+        ("modules.csv", "name\nbase\n"),
+        ("modules.csv", b"name,state\n\xff\xfe,x\n"),
+    ],
+)
+def test_damaged_snapshot_files_are_one_error(
+    tmp_path: Path, name: str, content: str | bytes
+) -> None:
+    pages = [{"method": "GET", "path": "/", "status": 200}]
+    a = _snap(tmp_path / "a", modules="base,installed,18.0.1.3,Odoo,LGPL-3\n", menus=[],
+              models="", crons="1,x,res.partner,True,1 days,base,ok\n", pages=pages)  # fmt: skip
+    b = _snap(tmp_path / "b", modules="base,installed,18.0.1.3,Odoo,LGPL-3\n", menus=[],
+              models="", crons="1,x,res.partner,True,1 days,base,ok\n", pages=pages)  # fmt: skip
+    if isinstance(content, bytes):
+        (b / name).write_bytes(content)
+    else:
+        (b / name).write_text(content)
+    with pytest.raises(OpsError, match="damaged|nested too deep|not valid UTF-8|snapshot file"):
+        diff_snapshots(a, b)
+
+
+def test_a_fifo_in_a_snapshot_does_not_hang(tmp_path: Path) -> None:
+    import os
+
+    a = _snap(tmp_path / "a", modules="", menus=[], models="", crons="", pages=None)
+    b = _snap(tmp_path / "b", modules="", menus=[], models="", crons="", pages=None)
+    (b / "menus.json").unlink()
+    os.mkfifo(b / "menus.json")
+    assert diff_snapshots(a, b).missing == ["menus.json"]  # not a file: never opened
