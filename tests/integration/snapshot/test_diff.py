@@ -122,7 +122,7 @@ def test_damaged_snapshot_files_are_one_error(
         (b / name).write_bytes(content)
     else:
         (b / name).write_text(content)
-    with pytest.raises(OpsError, match="damaged|nested too deep|not valid UTF-8|snapshot file"):
+    with pytest.raises(OpsError, match=r"damaged|nested too deep|not valid UTF-8|snapshot file"):
         diff_snapshots(a, b)
 
 
