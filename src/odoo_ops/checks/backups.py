@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 from odoo_ops.checks.base import Outcome, Status, check, failed, passed
 from odoo_ops.checks.conf import display, human_bytes
+from odoo_ops.errors import OpsError
+from odoo_ops.inputs import REPORT_LIMIT, parse_guard, read_input_text
 
 if TYPE_CHECKING:
     from odoo_ops.checks.context import CheckContext
@@ -58,8 +60,10 @@ def _from_manifest(path: Path, database: str | None) -> FoundBackup | None:
     when = _mtime(path)
     size = 0
     try:
-        doc = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        text = read_input_text(path / MANIFEST, kind="backup manifest", limit=REPORT_LIMIT)
+        with parse_guard(str(path / MANIFEST), "backup manifest"):
+            doc = json.loads(text)
+    except (OpsError, ValueError):  # a FIFO, a huge or damaged manifest: never a hang
         doc = None
         note = "manifest.json unreadable: directory time used"
     if isinstance(doc, dict):

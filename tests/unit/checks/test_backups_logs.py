@@ -140,6 +140,16 @@ def test_find_backups_ignores_other_databases(tmp_path: Path) -> None:
     assert "unreadable" in found[1].note
 
 
+def test_find_backups_never_blocks_on_a_fifo_manifest(tmp_path: Path) -> None:
+    import os
+
+    odoo_ops_backup(tmp_path, "mine", finished_hours_ago=5)
+    (tmp_path / "trap").mkdir()
+    os.mkfifo(tmp_path / "trap/manifest.json")
+    found = {b.path.name: b for b in find_backups(tmp_path, "odoo_prod")}
+    assert "mine" in found and "unreadable" in found["trap"].note
+
+
 # -- logs-rotation ------------------------------------------------------------------------
 
 COMPOSE = """\
