@@ -265,3 +265,45 @@ def test_random_hostile_mixes(site: BackupSite, tmp_path: Path,
     archive = make_zip(tmp_path / "mix.zip", TABLE + body)
     refused_cleanly(site, capsys, archive, "refused")
     assert not pwned.exists()
+
+
+def test_what_a_killed_import_left_is_removed_by_the_next_one(
+    site: BackupSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A SIGKILL during the load leaves a scratch database and a load role (the
+    state is built here as the kill leaves it); the next import removes them
+    and says so — but never those of an import that is still running."""
+    from psycopg import sql
+
+    from odoo_ops.backup.odoo_zip import _import_lock_key
+
+    dead, live = "d0d0d0", "a1a1a1"
+    names = {
+        t: (f"{site.db.name}__import_{t}", f"odoo_ops_import_{t}_0123abcd") for t in (dead, live)
+    }
+    with psycopg.connect(site.db.admin_dsn, autocommit=True) as admin, psycopg.connect(
+        site.db.admin_dsn, autocommit=True
+    ) as running:
+        for db, role in names.values():
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(db), sql.Identifier(role)))  # fmt: skip
+        running.execute("SELECT pg_advisory_lock(%s)", (_import_lock_key(live),))
+        try:
+            archive = make_zip(tmp_path / "ok.zip", TABLE)
+            code, text = run_cli(site, capsys, "backup", "import-odoo", str(archive))
+            assert code == 0, text
+            assert f"database {names[dead][0]}" in text and f"role {names[dead][1]}" in text
+            left = {
+                r[0]
+                for r in admin.execute(
+                    "SELECT datname FROM pg_database WHERE datname = ANY(%(n)s)"
+                    " UNION ALL SELECT rolname FROM pg_roles WHERE rolname = ANY(%(n)s)",
+                    {"n": [n for pair in names.values() for n in pair]},
+                ).fetchall()
+            }
+            assert left == set(names[live])  # the running import's are untouched
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(names[live][0])))  # fmt: skip
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(names[live][1])))

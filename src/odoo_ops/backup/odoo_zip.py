@@ -267,6 +267,9 @@ def _import_zip(
         conn = admin_connection(target)
         role: LoadRole | None = None
         try:
+            notes.extend(clean_interrupted_imports(conn))
+            # held while this import lives: tells a later run that it is not a leftover
+            conn.execute("SELECT pg_advisory_lock(%s)", (_import_lock_key(token),))
             role = LoadRole.prepare(conn, token, scratch)
             create_database(conn, scratch, {})
             if role is not None:
@@ -317,6 +320,58 @@ def _import_zip(
                 conn.close()
                 remove_tree(work)
     return ImportResult(created, zip_path, odoo_manifest_data.get("db_name"), files, notes)
+
+
+_SCRATCH_TOKEN = re.compile(r"__import_([0-9a-f]{6})$")
+_ROLE_TOKEN = re.compile(r"^odoo_ops_import_([0-9a-f]{6})_[0-9a-f]{8}$")
+
+
+def _import_lock_key(token: str) -> int:
+    from odoo_ops.target.database import lock_key
+
+    return lock_key(f"import-odoo:{token}")
+
+
+def clean_interrupted_imports(conn: Any) -> list[str]:
+    """Drop the scratch databases and load roles of imports that were killed.
+
+    A running import holds a session advisory lock named after its token on
+    the server, so a scratch database or role whose lock can be taken belongs
+    to no live import, whatever host or backup directory it came from.
+    """
+    from psycopg import sql
+
+    tokens: dict[str, tuple[list[str], list[str]]] = {}
+    for (datname,) in conn.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE %s", ("%\\_\\_import\\_%",)
+    ).fetchall():
+        m = _SCRATCH_TOKEN.search(datname)
+        if m:
+            tokens.setdefault(m.group(1), ([], []))[0].append(datname)
+    for (rolname,) in conn.execute(
+        "SELECT rolname FROM pg_roles WHERE rolname LIKE 'odoo\\_ops\\_import\\_%'"
+    ).fetchall():
+        m = _ROLE_TOKEN.match(rolname)
+        if m:
+            tokens.setdefault(m.group(1), ([], []))[1].append(rolname)
+    notes: list[str] = []
+    for token, (databases, roles) in sorted(tokens.items()):
+        key = _import_lock_key(token)
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if not (row and row[0]):
+            continue  # a live import
+        try:
+            for datname in databases:
+                drop_database(conn, datname)
+            for rolname in roles:
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(rolname)))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        notes.append(
+            "removed what an interrupted import left: "
+            + ", ".join([*(f"database {d}" for d in databases), *(f"role {r}" for r in roles)])
+        )
+    return notes
 
 
 #: The largest ``manifest.json`` of a zip that is read.
