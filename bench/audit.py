@@ -165,10 +165,10 @@ def main() -> None:
     exe = shutil.which("odoo-ops") or sys.exit("odoo-ops is not installed (pip install -e .)")
     psql = shutil.which("psql") or sys.exit("psql is not installed")
 
+    from odoo_ops.adapters.database import Database
     from odoo_ops.addons import scan_addons_path
     from odoo_ops.audit.broken import audit_broken
     from odoo_ops.audit.modules import audit_modules
-    from odoo_ops.target.database import Database
 
     results = []
     startup = [run_child([exe, "--version"])[0] for _ in range(args.repeat)]

@@ -95,8 +95,8 @@ def main() -> int:
     parser.add_argument("--dsn", default=os.environ.get(
         "ODOO_OPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
+    from odoo_ops.adapters import Database
     from odoo_ops.deploy.instant import create_copy, restore_copy
-    from odoo_ops.target import Database
 
     work = Path(tempfile.mkdtemp(prefix="odoo-ops-bench-rollback-"))
     copy_name = f"{DB}_odoo_ops_rb"

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from odoo_ops.target.database import lock_key
+from odoo_ops.adapters.database import lock_key
 from tests.integration.deploy import conftest as deploy_conftest
 from tests.integration.deploy.conftest import DeployWorld
 from tests.support import odoo_schema

@@ -31,6 +31,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from odoo_ops.adapters.compose import load_compose
+from odoo_ops.adapters.odoo_conf import read_odoo_conf
 from odoo_ops.addons.manifest import read_manifest
 from odoo_ops.addons.scan import scan_addons_path
 from odoo_ops.config.envfile import read_env_file
@@ -44,8 +46,6 @@ from odoo_ops.inputs import (
     read_input_text,
 )
 from odoo_ops.oca.sources import from_repos_yaml
-from odoo_ops.target.compose import load_compose
-from odoo_ops.target.odoo_conf import read_odoo_conf
 
 #: What a guarded run may use: far more than odoo-ops needs, far less than the machine.
 MEMORY_GUARD = 2 * 1024**3

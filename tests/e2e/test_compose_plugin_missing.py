@@ -24,7 +24,8 @@ case "$1" in
       printf "unknown shorthand flag: 'f' in -f\n\nUsage:  docker [OPTIONS] COMMAND [ARG...]\n" >&2
       exit 125
     fi
-    printf "docker: unknown command: docker compose\n\nRun 'docker --help' for more information\n" >&2
+    echo "docker: unknown command: docker compose" >&2
+    printf "\nRun 'docker --help' for more information\n" >&2
     exit 1 ;;
 esac
 exit 0
@@ -78,7 +79,7 @@ def test_the_real_client_without_the_plugin_says_what_the_double_says() -> None:
     probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True)
     if probe.returncode == 0:
         pytest.skip("this docker client has the compose plugin")
-    from odoo_ops.target.runner import compose_plugin_missing
+    from odoo_ops.adapters.runner import compose_plugin_missing
 
     for argv in ([docker, "compose", "ps"], [docker, "compose", "-f", "x.yml", "ps"]):
         real = subprocess.run(argv, capture_output=True, text=True)

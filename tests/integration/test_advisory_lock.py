@@ -6,8 +6,8 @@ import subprocess
 import sys
 import threading
 
+from odoo_ops.adapters import Database
 from odoo_ops.errors import LockError
-from odoo_ops.target import Database
 
 
 def test_nested_in_one_thread_exclusive_across_threads_and_processes(pg_admin_dsn: str) -> None:
@@ -27,7 +27,7 @@ def test_nested_in_one_thread_exclusive_across_threads_and_processes(pg_admin_ds
         thread.start()
         thread.join()
         code = (
-            "import sys\nfrom odoo_ops.target import Database\n"
+            "import sys\nfrom odoo_ops.adapters import Database\n"
             "from odoo_ops.errors import LockError\n"
             f"try:\n    Database({pg_admin_dsn!r}).lock({name!r}).__enter__()\n"
             "except LockError as e:\n    print(e); sys.exit(7)\n"

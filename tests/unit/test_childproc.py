@@ -57,7 +57,7 @@ def _pids(proc: subprocess.Popen[str], count: int) -> list[int]:
         """, 3),
         ("runner", """
             import threading
-            from odoo_ops.target.runner import run_process
+            from odoo_ops.adapters.runner import run_process
             threading.Thread(target=run_process, args=(["sleep", "300"],), daemon=True).start()
             import psutil, time
             me = psutil.Process()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from odoo_ops.audit.schema import Schema, detect_schema
 
 if TYPE_CHECKING:
-    from odoo_ops.target.database import Database
+    from odoo_ops.adapters.database import Database
 
 
 @dataclass

@@ -33,8 +33,8 @@ from odoo_ops.audit.schema import (
 )
 
 if TYPE_CHECKING:
+    from odoo_ops.adapters.database import Database
     from odoo_ops.addons import AddonsScan
-    from odoo_ops.target.database import Database
 
 PENDING_STATES = ("to install", "to upgrade", "to remove")
 _ID_RE = "'^[0-9]{1,9}$'"

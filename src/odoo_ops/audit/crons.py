@@ -18,7 +18,7 @@ from odoo_ops.audit.base import Session, audit_session
 from odoo_ops.audit.findings import ERROR, WARNING, AuditReport, Finding, run, stream
 
 if TYPE_CHECKING:
-    from odoo_ops.target.database import Database
+    from odoo_ops.adapters.database import Database
 
 _UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400, "months": 30 * 86400}
 

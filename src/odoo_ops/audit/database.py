@@ -17,7 +17,7 @@ from odoo_ops.audit.findings import WARNING, AuditReport, Finding, run
 from odoo_ops.audit.schema import quote_ident
 
 if TYPE_CHECKING:
-    from odoo_ops.target.database import Database
+    from odoo_ops.adapters.database import Database
 
 
 @dataclass

@@ -20,8 +20,8 @@ from odoo_ops.audit.findings import ERROR, WARNING, AuditReport, Finding, stream
 from odoo_ops.audit.schema import quote_literal
 
 if TYPE_CHECKING:
+    from odoo_ops.adapters.database import Database
     from odoo_ops.addons import AddonsScan
-    from odoo_ops.target.database import Database
 
 
 @dataclass

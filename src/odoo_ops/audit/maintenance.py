@@ -17,7 +17,7 @@ from odoo_ops.audit.schema import quote_ident, quote_literal
 from odoo_ops.errors import OpsError, UsageError
 
 if TYPE_CHECKING:
-    from odoo_ops.target.database import Database
+    from odoo_ops.adapters.database import Database
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _FACTORS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -23,8 +23,8 @@ from odoo_ops.audit.base import audit_session
 from odoo_ops.audit.findings import ERROR, WARNING, AuditReport, Finding, stream
 
 if TYPE_CHECKING:
+    from odoo_ops.adapters.database import Database
     from odoo_ops.addons import AddonsScan
-    from odoo_ops.target.database import Database
 
 INSTALLED_STATES = frozenset({"installed", "to upgrade", "to remove"})
 

@@ -23,9 +23,9 @@ from odoo_ops.audit.findings import run
 from odoo_ops.audit.modules import _origin
 
 if TYPE_CHECKING:
+    from odoo_ops.adapters.database import Database
     from odoo_ops.addons import AddonsScan
     from odoo_ops.config.schema import Config
-    from odoo_ops.target.database import Database
 
 
 @dataclass

@@ -15,7 +15,7 @@ from odoo_ops.backup.layout import DIR_MODE, OWNER_FILE, PARTIAL_SUFFIX, remove_
 from odoo_ops.errors import ConfigError
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 #: ``progress(phase, bytes, files)``: called as work advances.
 ProgressFn = Callable[[str, int, int], None]

@@ -65,7 +65,7 @@ from odoo_ops.backup.streams import FilterSink, ProcessChain, StreamError, run_c
 from odoo_ops.errors import OpsError, UsageError
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 
 @dataclass

@@ -31,6 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from odoo_ops.adapters.pgadmin import (
+    admin_connection,
+    create_database,
+    drop_database,
+    with_suffix,
+)
 from odoo_ops.backup import filestore
 from odoo_ops.backup.common import (
     ProgressFn,
@@ -43,13 +49,12 @@ from odoo_ops.backup.common import (
 from odoo_ops.backup.create import CreateOptions, CreateResult, create_backup
 from odoo_ops.backup.layout import CHUNK, default_name, find_backup, iso, remove_tree, utcnow
 from odoo_ops.backup.pgtools import outer_decompress_argv, pg_env, tool
-from odoo_ops.backup.restore import _short, admin_connection, create_database, drop_database
 from odoo_ops.backup.sqlguard import RESET_LINE, SqlGuard
 from odoo_ops.backup.streams import FilterSource, ProcessChain, StreamError
 from odoo_ops.errors import OpsError, UsageError
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 
 @dataclass
@@ -258,7 +263,7 @@ def _import_zip(
     odoo_manifest_data = _read_odoo_manifest(zf, names, notes)
     database = target.database_name or str(odoo_manifest_data.get("db_name") or "odoo")
     token = secrets.token_hex(3)
-    scratch = _short(database, f"__import_{token}")
+    scratch = with_suffix(database, f"__import_{token}")
     work = backup_dir / f".scratch-{token}"
     with write_lock(target, database, wait):
         clean_stale_partials(backup_dir)
@@ -327,7 +332,7 @@ _ROLE_TOKEN = re.compile(r"^odoo_ops_import_([0-9a-f]{6})_[0-9a-f]{8}$")
 
 
 def _import_lock_key(token: str) -> int:
-    from odoo_ops.target.database import lock_key
+    from odoo_ops.adapters.database import lock_key
 
     return lock_key(f"import-odoo:{token}")
 

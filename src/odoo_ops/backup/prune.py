@@ -12,7 +12,7 @@ from odoo_ops.backup.layout import list_backups, remove_tree, utcnow
 from odoo_ops.backup.retention import Decision, Item, Policy, decide
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 
 @dataclass

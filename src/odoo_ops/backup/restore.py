@@ -31,6 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from odoo_ops.adapters.pgadmin import (
+    admin_connection,
+    create_database,
+    db_exists,
+    drop_database,
+    rename_database,
+    terminate_sessions,
+    with_suffix,
+)
 from odoo_ops.backup import crypto, filestore, swapjournal
 from odoo_ops.backup.common import ProgressFn, backup_dir_of, write_lock, write_owner
 from odoo_ops.backup.layout import (
@@ -51,9 +60,7 @@ from odoo_ops.errors import ConfigError, OpsError, UsageError
 from odoo_ops.names import check_database_name, path_under
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
-
-MAX_IDENT = 63
+    from odoo_ops.adapters import Target
 
 
 @dataclass
@@ -85,61 +92,8 @@ class RestoreResult:
     dry_run: bool = False
 
 
-# -- database helpers ------------------------------------------------------------
-
-
-def admin_connection(target: Target) -> Any:
-    """An autocommit connection to the server's ``postgres`` database."""
-    from odoo_ops.errors import TargetError
-
-    db = target.database()
-    try:
-        return db.connect(autocommit=True, dbname="postgres")
-    except TargetError:
-        return db.connect(autocommit=True, dbname="template1")
-
-
-def db_exists(conn: Any, name: str) -> bool:
-    row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-    return row is not None
-
-
-def drop_database(conn: Any, name: str) -> None:
-    from psycopg import sql
-
-    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def create_database(conn: Any, name: str, pg: dict[str, Any]) -> str | None:
-    """Create ``name`` from template0 with the source's encoding and locale when possible."""
-    import psycopg
-    from psycopg import sql
-
-    base = sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name))
-    enc, collate, ctype = pg.get("encoding"), pg.get("collate"), pg.get("ctype")
-    if enc and collate and ctype:
-        try:
-            conn.execute(
-                base
-                + sql.SQL(" ENCODING {} LC_COLLATE {} LC_CTYPE {}").format(
-                    sql.Literal(enc), sql.Literal(collate), sql.Literal(ctype)
-                )
-            )
-            return None
-        except psycopg.Error as exc:
-            first = str(exc).strip().splitlines()[0]
-            conn.execute(base + sql.SQL(" ENCODING 'UTF8'"))
-            return f"created with the server's default locale ({first})"
-    conn.execute(base + sql.SQL(" ENCODING 'UTF8'"))
-    return None
-
-
-def _short(name: str, suffix: str) -> str:
-    return name[: MAX_IDENT - len(suffix)] + suffix
-
-
 def before_name(database: str, when: Any) -> str:
-    return _short(database, f"_before_restore_{when.strftime('%Y%m%d%H%M%S')}")
+    return with_suffix(database, f"_before_restore_{when.strftime('%Y%m%d%H%M%S')}")
 
 
 # -- the restore pipeline --------------------------------------------------------
@@ -307,7 +261,7 @@ def recover(target: Target, conn: Any, database: str, fs_parent: Path | None) ->
     # taking it again is free; another database's is taken, or its run is live)
     done = swapjournal.recover_interrupted(target)
     # leftovers of killed runs (we hold the deployment lock: nobody else uses them)
-    prefix = _short(database, "__restoring_")[: -len("__restoring_")] + "__restoring_"
+    prefix = with_suffix(database, "__restoring_")[: -len("__restoring_")] + "__restoring_"
     for (name,) in conn.execute(
         "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,)
     ).fetchall():
@@ -351,7 +305,7 @@ def restore_backup(
             )
         notes.append("no data_dir known: the filestore is not restored")
     token = secrets.token_hex(3)
-    tmp_db = _short(database, f"__restoring_{token}")
+    tmp_db = with_suffix(database, f"__restoring_{token}")
     stamp = utcnow()
     before_db = before_name(database, stamp)
     fs_tmp = path_under(fs_dest.parent, f".{database}.restoring-{token}") if fs_dest else None
@@ -494,28 +448,15 @@ def _swap(conn: Any, swap: SwapJournal, db_there: bool, fs_there: bool) -> None:
 
 def _swap_databases(conn: Any, database: str, tmp_db: str, before: str | None) -> None:
     import psycopg
-    from psycopg import sql
 
     for attempt in range(5):
         if before:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = %s AND pid <> pg_backend_pid()",
-                (database,),
-            )
+            terminate_sessions(conn, database)
         try:
             with conn.transaction():
                 if before:
-                    conn.execute(
-                        sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                            sql.Identifier(database), sql.Identifier(before)
-                        )
-                    )
-                conn.execute(
-                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                        sql.Identifier(tmp_db), sql.Identifier(database)
-                    )
-                )
+                    rename_database(conn, database, before)
+                rename_database(conn, tmp_db, database)
             return
         except psycopg.errors.ObjectInUse:
             if attempt == 4:
@@ -579,7 +520,7 @@ def run_test_restore(
         raise OpsError(f"backup {name} is damaged: {entry.error}", hint="run `backup verify`")
     source_db = check_database_name(manifest.database or target.database_name or "db")
     token = secrets.token_hex(3)
-    scratch = _short(source_db, f"__testrestore_{token}")
+    scratch = with_suffix(source_db, f"__testrestore_{token}")
     scratch_fs = path_under(backup_dir, f".scratch-{token}")
     problems: list[str] = []
     checks: dict[str, Any] = {}

@@ -39,7 +39,7 @@ from odoo_ops.errors import LockError, OpsError
 from odoo_ops.fileutil import atomic_write_text
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 LOADING = "loading"
 SWAPPING = "swapping"
@@ -234,8 +234,8 @@ def observe(journal: SwapJournal, conn: Any) -> Facts:
 
 
 def apply(decision: Decision, conn: Any) -> None:
+    from odoo_ops.adapters.pgadmin import drop_database
     from odoo_ops.backup.layout import remove_tree
-    from odoo_ops.backup.restore import drop_database
 
     for op in decision.ops:
         if op[0] == "drop":
@@ -323,6 +323,6 @@ def recover_interrupted(
 
 
 def _admin(target: Target) -> Any:
-    from odoo_ops.backup.restore import admin_connection
+    from odoo_ops.adapters.pgadmin import admin_connection
 
     return admin_connection(target)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from odoo_ops.adapters import Unavailable
+from odoo_ops.adapters.odoo_conf import OPTIONS, SECRET_OPTIONS, OdooConf
 from odoo_ops.checks.base import (
     Outcome,
     Status,
@@ -37,8 +39,6 @@ from odoo_ops.inputs import (
     read_input_lenient,
     read_input_text,
 )
-from odoo_ops.target import Unavailable
-from odoo_ops.target.odoo_conf import OPTIONS, SECRET_OPTIONS, OdooConf
 
 if TYPE_CHECKING:
     from odoo_ops.checks.context import CheckContext

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from odoo_ops.adapters import Target, Unavailable
 from odoo_ops.errors import OpsError, TargetError
-from odoo_ops.target import Target, Unavailable
 
 if TYPE_CHECKING:
     import httpx
 
+    from odoo_ops.adapters import Database, Http, OdooConf, Runner
     from odoo_ops.addons import AddonsScan
-    from odoo_ops.target import Database, Http, OdooConf, Runner
 
 
 @dataclass
@@ -168,7 +168,7 @@ class CheckContext:
             answer.error = f"no answer within {http.timeout:g}s"
             self._host_errors[host] = f"{host} not reachable: {answer.error}"
         except httpx.HTTPError as exc:
-            from odoo_ops.target.http import describe_http_error
+            from odoo_ops.adapters.http import describe_http_error
 
             answer.error = describe_http_error(exc)
             if isinstance(exc, httpx.ConnectError):

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import re
 
-from odoo_ops.checks.base import Need, Outcome, Severity, check, failed, passed, warned
-from odoo_ops.checks.context import CheckContext
-from odoo_ops.errors import TargetError
-from odoo_ops.target import (
+from odoo_ops.adapters import (
     ComposeRunner,
     ContainerState,
     Unavailable,
     parse_compose_ps,
     run_process,
 )
+from odoo_ops.checks.base import Need, Outcome, Severity, check, failed, passed, warned
+from odoo_ops.checks.context import CheckContext
+from odoo_ops.errors import TargetError
 
 _DAEMON_KEY = "docker:daemon"  # ctx.cache: (ok, message)
 

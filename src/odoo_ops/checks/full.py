@@ -24,10 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from odoo_ops.adapters import CommandResult, Database, OdooCommand, Unavailable
+from odoo_ops.adapters.pgadmin import copy_database, drop_database, first_line
 from odoo_ops.checks.base import Need, Outcome, Severity, check, failed, passed, skipped
 from odoo_ops.checks.context import CheckContext
 from odoo_ops.errors import OpsError, TargetError
-from odoo_ops.target import CommandResult, Database, OdooCommand, Unavailable
 
 COPY_INFIX = "_odoo_ops_check_"
 UPDATE_TIMEOUT = 1800.0
@@ -118,7 +119,6 @@ def _maintenance(db: Database) -> Database:
 def create_copy(db: Database) -> DatabaseCopy:
     """CREATE DATABASE copy TEMPLATE source, or Unavailable saying why not."""
     import psycopg
-    from psycopg import sql
 
     source = db.name
     if not source:
@@ -128,13 +128,9 @@ def create_copy(db: Database) -> DatabaseCopy:
     conn = admin.connect(autocommit=True)
     try:
         try:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(source)
-                )
-            )
+            copy_database(conn, source, name)
         except psycopg.Error as exc:
-            text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            text = first_line(exc)
             if "being accessed by other users" in text:
                 others = conn.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (source,)
@@ -154,7 +150,6 @@ def create_copy(db: Database) -> DatabaseCopy:
 def drop_copy(copy: DatabaseCopy) -> str | None:
     """Drop the copy; an error message when that failed (never raises)."""
     import psycopg
-    from psycopg import sql
 
     if COPY_INFIX not in copy.name or copy.name == copy.source:  # never the real one
         return f"refusing to drop {copy.name!r}: not a copy made by odoo-ops"
@@ -163,18 +158,9 @@ def drop_copy(copy: DatabaseCopy) -> str | None:
     except TargetError as exc:
         return f"could not drop {copy.name}: {exc}"
     try:
-        server = conn.info.server_version
-        ident = sql.Identifier(copy.name)
-        if server >= 130000:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        else:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (copy.name,),
-            )
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
+        drop_database(conn, copy.name)
     except psycopg.Error as exc:
-        return f"could not drop {copy.name}: {str(exc).strip().splitlines()[0]}"
+        return f"could not drop {copy.name}: {first_line(exc)}"
     finally:
         conn.close()
     return None

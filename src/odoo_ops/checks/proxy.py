@@ -21,9 +21,9 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from odoo_ops.adapters import Unavailable
 from odoo_ops.checks.base import Need, Outcome, Severity, check, failed, passed, skipped, warned
 from odoo_ops.checks.context import CheckContext, HttpAnswer
-from odoo_ops.target import Unavailable
 
 PAGE = "/web/login"
 HSTS_MIN_AGE = 15_552_000  # 180 days
@@ -96,7 +96,7 @@ def _get_plain(url: str, timeout: float) -> tuple[int | None, str | None, str | 
     except httpx.TimeoutException:
         return None, None, f"no answer within {timeout:g}s"
     except httpx.HTTPError as exc:
-        from odoo_ops.target.http import describe_http_error
+        from odoo_ops.adapters.http import describe_http_error
 
         return None, None, describe_http_error(exc)
     return response.status_code, response.headers.get("location"), None

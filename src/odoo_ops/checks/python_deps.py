@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from odoo_ops.adapters import Unavailable
 from odoo_ops.checks.base import Outcome, Status, check, failed, passed, skipped, warned
 from odoo_ops.errors import OpsError
-from odoo_ops.target import Unavailable
 
 if TYPE_CHECKING:
     from odoo_ops.checks.context import CheckContext

@@ -8,10 +8,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from odoo_ops.adapters import Unavailable
 from odoo_ops.checks.base import Check, CheckResult, Outcome, Severity, Status
 from odoo_ops.checks.context import CheckContext
 from odoo_ops.errors import OpsError, UsageError
-from odoo_ops.target import Unavailable
 
 log = logging.getLogger(__name__)
 

@@ -467,8 +467,8 @@ def line_findings(line: str, *, example: bool, python: bool = False) -> list[str
 
 def _tracked_files(ctx: CheckContext) -> tuple[list[str] | None, str]:
     """Files tracked by git under the project root, or None with the reason."""
+    from odoo_ops.adapters import run_process
     from odoo_ops.errors import OpsError
-    from odoo_ops.target import run_process
 
     root = ctx.project.root
     try:

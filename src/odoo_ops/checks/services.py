@@ -38,7 +38,7 @@ def ask(service: Service) -> ServiceAnswer:
     except httpx.TimeoutException:
         return ServiceAnswer(service, False, f"no answer within {service.timeout:g}s")
     except httpx.HTTPError as exc:
-        from odoo_ops.target.http import describe_http_error
+        from odoo_ops.adapters.http import describe_http_error
 
         return ServiceAnswer(service, False, describe_http_error(exc))
     ms = response.elapsed.total_seconds() * 1000

@@ -1,7 +1,7 @@
 """``odoo-version``: the running Odoo is the series the deployment is configured for.
 
 Asked first where Odoo runs (``odoo --version`` through the runner, built by
-:class:`~odoo_ops.target.OdooCommand`), then, when no runner works, over HTTP
+:class:`~odoo_ops.adapters.OdooCommand`), then, when no runner works, over HTTP
 with the JSON-RPC call the web client makes itself
 (``POST /web/webclient/version_info`` -> ``server_serie``; it needs no
 session and no database).
@@ -62,7 +62,7 @@ def _from_runner(ctx: CheckContext) -> tuple[str, str, str] | str:
 
 
 def _from_http(ctx: CheckContext) -> tuple[str, str, str] | str:
-    from odoo_ops.target import Unavailable
+    from odoo_ops.adapters import Unavailable
 
     payload = {"jsonrpc": "2.0", "method": "call", "params": {}, "id": 1}
     try:

@@ -18,9 +18,9 @@ from odoo_ops.names import check_database_name, check_deployment_name
 from odoo_ops.secrets import Redactor, redact_text
 
 if TYPE_CHECKING:
+    from odoo_ops.adapters import Target
     from odoo_ops.config.project import Project
     from odoo_ops.report.table import Table
-    from odoo_ops.target import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -167,7 +167,7 @@ class App:
 
     def target(self) -> Target:
         if self._target is None:
-            from odoo_ops.target import Target
+            from odoo_ops.adapters import Target
 
             self._target = Target(self.project())
             _REDACTORS.append(self._target.redactor)

@@ -87,7 +87,7 @@ def _pick_deployment(config: Config, wanted: str | None, source: str) -> str:
 
 
 def _discover(root: Path, overrides: Overrides, environ: Mapping[str, str]) -> Project:
-    from odoo_ops.target.compose import find_compose_file, load_compose
+    from odoo_ops.adapters.compose import find_compose_file, load_compose
 
     notes: list[str] = []
     values: dict[str, object] = {}

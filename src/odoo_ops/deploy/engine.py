@@ -46,11 +46,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from odoo_ops.adapters import Target
 from odoo_ops.deploy.git import GitRepo
 from odoo_ops.deploy.instant import InstantCopy, create_copy, drop_copy, restore_copy
 from odoo_ops.deploy.journal import DeployRecord, Journal, PhaseRecord, new_id, now_iso, who
 from odoo_ops.errors import OpsError, UsageError
-from odoo_ops.target import Target
 
 PHASES = (
     "preflight",
@@ -498,7 +498,7 @@ class Deployer:
         self._wait_healthy(self.options.restart_timeout)
 
     def _internal_http(self) -> Any:
-        from odoo_ops.target import Http, Unavailable
+        from odoo_ops.adapters import Http, Unavailable
 
         dep = self.target.deployment
         url = getattr(dep, "internal_url", None) or dep.base_url
@@ -509,7 +509,7 @@ class Deployer:
     def _wait_healthy(self, timeout: float) -> None:
         import httpx
 
-        from odoo_ops.target import Unavailable
+        from odoo_ops.adapters import Unavailable
 
         try:
             http = self._internal_http()
@@ -585,7 +585,7 @@ class Deployer:
     def _http_failures(self) -> list[str]:
         import httpx
 
-        from odoo_ops.target import Unavailable
+        from odoo_ops.adapters import Unavailable
 
         failures: list[str] = []
         try:

@@ -1,7 +1,8 @@
 """Instant rollback copies: a template copy of the database and a hard-link
 copy of the filestore, so rolling back a big database takes seconds.
 
-- Database: ``CREATE DATABASE copy TEMPLATE db`` (with ``STRATEGY
+- Database: ``CREATE DATABASE copy TEMPLATE db`` through
+  :func:`odoo_ops.adapters.pgadmin.copy_database` (with ``STRATEGY
   FILE_COPY`` on PostgreSQL 15+ for databases of 1 GB or more: a file-level
   copy that writes no WAL for the whole base; smaller ones use the default
   WAL_LOG strategy, which needs no checkpoint). It needs no other session
@@ -23,17 +24,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from odoo_ops import childproc
+from odoo_ops.adapters.pgadmin import (
+    copy_database,
+    db_exists,
+    drop_database,
+    first_line,
+    rename_database,
+    terminate_sessions,
+)
 from odoo_ops.errors import OpsError
 
 if TYPE_CHECKING:
-    import psycopg
-
-    from odoo_ops.target import Database
-
-
-# From this size on, copy files instead of WAL-logging every block (PostgreSQL
-# 15+): FILE_COPY costs a checkpoint (seconds) but no WAL the size of the base.
-FILE_COPY_BYTES = 1 << 30
+    from odoo_ops.adapters import Database
 
 
 @dataclass
@@ -44,22 +46,9 @@ class InstantCopy:
     filestore_copy: Path | None = None
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _terminate(conn: psycopg.Connection, dbname: str) -> None:
-    conn.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE datname = %s AND pid <> pg_backend_pid()",
-        (dbname,),
-    )
-
-
 def database_exists(admin: Database, name: str) -> bool:
     with admin.connect(autocommit=True, dbname="postgres") as conn:
-        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-    return row is not None
+        return db_exists(conn, name)
 
 
 def create_copy(
@@ -69,19 +58,13 @@ def create_copy(
     import psycopg
 
     with admin.connect(autocommit=True, dbname="postgres") as conn:
-        strategy = ""
-        if conn.info.server_version >= 150000:
-            row = conn.execute("SELECT pg_database_size(%s)", (database,)).fetchone()
-            if row and row[0] >= FILE_COPY_BYTES:
-                strategy = " STRATEGY FILE_COPY"
-        _terminate(conn, database)
+        terminate_sessions(conn, database)
         try:
-            conn.execute(
-                f"CREATE DATABASE {_ident(copy_name)} TEMPLATE {_ident(database)}{strategy}"
-            )
+            copy_database(conn, database, copy_name, size_aware=True)
         except psycopg.Error as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise OpsError(f"instant copy of {database} refused by the server: {first}") from None
+            raise OpsError(
+                f"instant copy of {database} refused by the server: {first_line(exc)}"
+            ) from None
     result = InstantCopy(database=database, copy_name=copy_name)
     if filestore is not None and filestore.is_dir():
         copy_dir = filestore.with_name(filestore.name + ".odoo-ops-rollback")
@@ -101,16 +84,13 @@ def restore_copy(admin: Database, copy: InstantCopy) -> None:
     """Put the copy back in place of the (changed) database and filestore."""
     aside = f"{copy.database}_odoo_ops_failed"[:63]
     with admin.connect(autocommit=True, dbname="postgres") as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {_ident(aside)} WITH (FORCE)")
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (copy.database,)
-        ).fetchone()
-        if exists:
-            _terminate(conn, copy.database)
-            conn.execute(f"ALTER DATABASE {_ident(copy.database)} RENAME TO {_ident(aside)}")
-        _terminate(conn, copy.copy_name)
-        conn.execute(f"ALTER DATABASE {_ident(copy.copy_name)} RENAME TO {_ident(copy.database)}")
-        conn.execute(f"DROP DATABASE IF EXISTS {_ident(aside)} WITH (FORCE)")
+        drop_database(conn, aside)
+        if db_exists(conn, copy.database):
+            terminate_sessions(conn, copy.database)
+            rename_database(conn, copy.database, aside)
+        terminate_sessions(conn, copy.copy_name)
+        rename_database(conn, copy.copy_name, copy.database)
+        drop_database(conn, aside)
     if copy.filestore is not None and copy.filestore_copy is not None:
         if not copy.filestore_copy.is_dir():
             raise OpsError(f"filestore rollback copy missing: {copy.filestore_copy}")
@@ -126,6 +106,6 @@ def restore_copy(admin: Database, copy: InstantCopy) -> None:
 def drop_copy(admin: Database, copy: InstantCopy) -> None:
     """Drop the rollback copy (after a successful deploy)."""
     with admin.connect(autocommit=True, dbname="postgres") as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {_ident(copy.copy_name)} WITH (FORCE)")
+        drop_database(conn, copy.copy_name)
     if copy.filestore_copy is not None and copy.filestore_copy.exists():
         shutil.rmtree(copy.filestore_copy, ignore_errors=True)

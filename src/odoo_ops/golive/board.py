@@ -39,8 +39,8 @@ from odoo_ops.errors import ConfigError
 from odoo_ops.golive.signoff import Signoff, parse_time, read_signoffs
 
 if TYPE_CHECKING:
+    from odoo_ops.adapters import Target
     from odoo_ops.config.schema import Golive
-    from odoo_ops.target import Target
 
 PASS, FAIL, WARN, NONE = "pass", "fail", "warn", "none"
 DONE, FAILED, PENDING, ATTENTION = "done", "failed", "pending", "attention"

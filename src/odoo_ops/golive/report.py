@@ -14,8 +14,8 @@ from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.golive.board import Board, checks_dir
 
 if TYPE_CHECKING:
+    from odoo_ops.adapters import Target
     from odoo_ops.checks.runner import CheckReport
-    from odoo_ops.target import Target
 
 STATUS_LABEL = {"done": "done", "failed": "FAILED", "pending": "pending", "attention": "attention"}
 

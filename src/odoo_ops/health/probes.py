@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from odoo_ops.adapters import Target, Unavailable
 from odoo_ops.errors import OpsError
-from odoo_ops.target import Target, Unavailable
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -111,8 +111,8 @@ def probe_odoo_process(ctx: ProbeContext) -> ProbeResult:
     target = ctx.target
     dep = target.deployment
     if dep.runner == "compose":
-        from odoo_ops.target import parse_compose_ps, run_process
-        from odoo_ops.target.runner import ComposeRunner
+        from odoo_ops.adapters import parse_compose_ps, run_process
+        from odoo_ops.adapters.runner import ComposeRunner
 
         runner = target.runner()
         assert isinstance(runner, ComposeRunner)
@@ -362,7 +362,7 @@ def service_probes(ctx: ProbeContext) -> list[tuple[str, ProbeFunc]]:
                 with httpx.Client(timeout=service.timeout) as client:
                     response = client.get(service.url)
             except httpx.HTTPError as exc:
-                from odoo_ops.target.http import describe_http_error
+                from odoo_ops.adapters.http import describe_http_error
 
                 return ProbeResult(name, FAIL, describe_http_error(exc), required=service.required)
             if response.status_code != service.expect_status:

@@ -11,8 +11,8 @@ from odoo_ops.errors import OpsError
 from odoo_ops.modules.db import ModuleRow, addon_from_row, series_from_modules, states
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
-    from odoo_ops.target.database import Database
+    from odoo_ops.adapters import Target
+    from odoo_ops.adapters.database import Database
 
 
 @dataclass

@@ -27,7 +27,7 @@ from odoo_ops.modules import db as dbx
 if TYPE_CHECKING:
     import psycopg
 
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 PAUSED_PARAM = "odoo_ops.crons_paused"
 STATE_FILE = "crons-paused.json"

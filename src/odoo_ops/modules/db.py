@@ -19,7 +19,7 @@ from odoo_ops.addons.manifest import Addon
 if TYPE_CHECKING:
     import psycopg
 
-    from odoo_ops.target.database import Database
+    from odoo_ops.adapters.database import Database
 
 INSTALLED_STATES = ("installed", "to upgrade", "to remove")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from odoo_ops.target.runner import (
+from odoo_ops.adapters.runner import (
     CommandResult,
     ComposeRunner,
     LocalRunner,
@@ -19,7 +19,7 @@ from odoo_ops.target.runner import (
 )
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 
 def host_argv(target: Target, argv: Sequence[str]) -> list[str]:

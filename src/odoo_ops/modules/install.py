@@ -23,7 +23,7 @@ from odoo_ops.modules.update import store_checksums_of
 from odoo_ops.modules.window import ActionResult, change_window, diff_states
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 
 @dataclass

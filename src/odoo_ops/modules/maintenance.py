@@ -33,14 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from odoo_ops.adapters.compose import parse_compose_ps
 from odoo_ops.errors import OpsError
 from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.modules import db as dbx
 from odoo_ops.modules.hostcmd import compose_runner, host_argv, run_on_host
-from odoo_ops.target.compose import parse_compose_ps
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 MARKER_PARAM = "odoo_ops.maintenance"
 

@@ -11,7 +11,7 @@ from odoo_ops.errors import UsageError
 from odoo_ops.modules.context import ModulesContext, load_context
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 
 @dataclass

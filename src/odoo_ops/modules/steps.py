@@ -1,7 +1,7 @@
 """Running Odoo steps: one ``odoo`` command line per step, through the Runner.
 
 Every step of a modules action (an install wave, an update, an uninstall done in
-``odoo shell``) is one command line built by :class:`~odoo_ops.target.OdooCommand`
+``odoo shell``) is one command line built by :class:`~odoo_ops.adapters.OdooCommand`
 and run by the deployment's Runner. Its full output goes to its own log file
 under the deployment's log directory
 (``LOG_DIR/modules/<stamp>-<action>/<nn>-<label>.log``). With ``dry_run`` nothing
@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
-    from odoo_ops.target.odoo_cmd import OdooCommand
-    from odoo_ops.target.runner import Runner
+    from odoo_ops.adapters import Target
+    from odoo_ops.adapters.odoo_cmd import OdooCommand
+    from odoo_ops.adapters.runner import Runner
 
 LOG_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)? +\d+ +(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b"

@@ -24,7 +24,7 @@ from odoo_ops.modules.steps import EventHandler, OdooSteps, shell_script
 from odoo_ops.modules.window import ActionResult, change_window, diff_states
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 
 @dataclass

@@ -33,7 +33,7 @@ from odoo_ops.modules.window import change_window, diff_states
 if TYPE_CHECKING:
     import psycopg
 
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 
 @dataclass

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from odoo_ops.adapters.compose import parse_compose_ps
 from odoo_ops.errors import OpsError
 from odoo_ops.locking import deployment_lock
 from odoo_ops.modules import crons as cronx
@@ -21,10 +22,9 @@ from odoo_ops.modules import maintenance as mx
 from odoo_ops.modules.db import ModuleRow
 from odoo_ops.modules.hostcmd import compose_runner, run_on_host
 from odoo_ops.modules.steps import OdooSteps, StepEvent, StepResult
-from odoo_ops.target.compose import parse_compose_ps
 
 if TYPE_CHECKING:
-    from odoo_ops.target import Target
+    from odoo_ops.adapters import Target
 
 
 @dataclass

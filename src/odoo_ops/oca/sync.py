@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from odoo_ops.adapters.runner import run_process
 from odoo_ops.errors import OpsError
 from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.oca.sources import Merge, RepoSpec
 from odoo_ops.secrets import redact_text, redact_url
-from odoo_ops.target.runner import run_process
 
 LOCK_VERSION = 1
 GIT_ENV = {

@@ -43,9 +43,9 @@ from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.secrets import MASK, is_secret_name, redact_mapping, redact_url
 
 if TYPE_CHECKING:
+    from odoo_ops.adapters import Target
     from odoo_ops.addons import AddonsScan
     from odoo_ops.snapshot.crawler import CrawlResult
-    from odoo_ops.target import Target
 
 FORMAT = 1
 #: ir_config_parameter keys whose value is a secret even though the name does not say so.
@@ -99,7 +99,7 @@ def param_value(key: str, value: str) -> str:
 
 
 def git_state(root: Path) -> str:
-    from odoo_ops.target import run_process
+    from odoo_ops.adapters import run_process
 
     def git(*args: str) -> tuple[int, str]:
         res = run_process(["git", "-C", str(root), *args], timeout=30)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from odoo_ops.adapters.database import Database
 from odoo_ops.addons import scan_addons_path
 from odoo_ops.audit.broken import audit_broken
 from odoo_ops.audit.crons import audit_crons
-from odoo_ops.target.database import Database
 from tests.integration.audit.conftest import build_broken_world
 
 pytestmark = pytest.mark.pg

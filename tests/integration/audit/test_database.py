@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from odoo_ops.adapters.database import Database
 from odoo_ops.audit.database import Thresholds, audit_database
-from odoo_ops.target.database import Database
 
 pytestmark = pytest.mark.pg
 

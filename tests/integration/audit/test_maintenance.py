@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from odoo_ops.adapters.database import Database
 from odoo_ops.audit.maintenance import parse_duration, terminate_sql, vacuum_sql
 from odoo_ops.errors import UsageError
-from odoo_ops.target.database import Database
 from tests.e2e.test_audit_cli import odoo_ops, write_project
 
 pytestmark = pytest.mark.pg

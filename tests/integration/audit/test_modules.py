@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from odoo_ops.adapters.database import Database
 from odoo_ops.addons import scan_addons_path
 from odoo_ops.audit.modules import audit_modules
-from odoo_ops.target.database import Database
 from tests.support import odoo_schema as S
 from tests.support.addons import write_addon
 

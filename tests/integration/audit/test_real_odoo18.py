@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from odoo_ops.adapters.database import Database
 from odoo_ops.addons import scan_addons_path
 from odoo_ops.audit.broken import audit_broken
 from odoo_ops.audit.modules import audit_modules
-from odoo_ops.target.database import Database
 from tests.support.addons import write_addon
 
 pytestmark = pytest.mark.pg

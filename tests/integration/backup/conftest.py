@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from tests.support import odoo_schema, pg
 
+from odoo_ops.adapters import Target
 from odoo_ops.config.project import resolve_project
-from odoo_ops.target import Target
 
 
 @dataclass

@@ -131,7 +131,8 @@ def test_interrupted_filestore_swap_is_finished_by_the_next_run(
     """The journal: database swapped, filestore not yet — the next run completes it."""
     import json
 
-    from odoo_ops.backup.restore import admin_connection, recover
+    from odoo_ops.adapters.pgadmin import admin_connection
+    from odoo_ops.backup.restore import recover
 
     site = backup_site()
     target = site.target()

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from odoo_ops.adapters import Target
 from odoo_ops.checks import all_checks
 from odoo_ops.checks.context import CheckContext
 from odoo_ops.checks.runner import run_checks
 from odoo_ops.config.project import resolve_project
 from odoo_ops.generate import InitOptions, apply_plan, plan_project
-from odoo_ops.target import Target
 from tests.integration.generate.conftest import CADDY, needs_caddy
 
 SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"

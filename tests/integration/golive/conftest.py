@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from odoo_ops.adapters import Target
 from odoo_ops.config.project import resolve_project
 from odoo_ops.generate import InitOptions, apply_plan, plan_project
-from odoo_ops.target import Target
 
 
 @pytest.fixture

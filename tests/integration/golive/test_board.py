@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from odoo_ops.adapters import Target
 from odoo_ops.backup.layout import FORMAT, update_status
 from odoo_ops.checks import all_checks
 from odoo_ops.checks.base import CheckResult, Severity, Status
@@ -17,7 +18,6 @@ from odoo_ops.golive.board import BEFORE_GO, load_checklist
 from odoo_ops.health.probes import HealthReport, ProbeResult
 from odoo_ops.health.watch import append_history
 from odoo_ops.loadtest import LoadTestOptions, run_loadtest, save_result
-from odoo_ops.target import Target
 from tests.integration.golive.conftest import target_of
 from tests.integration.loadtest.conftest import OdooLike
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from odoo_ops.adapters import Target
 from odoo_ops.config.project import resolve_project
 from odoo_ops.health import ProbeContext, run_probes
-from odoo_ops.target import Target
 
 
 def free_port() -> int:

@@ -28,8 +28,8 @@ class World:
     fake: FakeBin
 
     def target(self, deployment: str = "prod") -> Any:
+        from odoo_ops.adapters import Target
         from odoo_ops.config.project import resolve_project
-        from odoo_ops.target import Target
 
         return Target(resolve_project(self.root, deployment=deployment))
 

@@ -10,11 +10,11 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
+from odoo_ops.adapters.database import lock_key
 from odoo_ops.errors import LockError, OpsError
 from odoo_ops.locking import deployment_lock_name
 from odoo_ops.modules.install import install_modules
 from odoo_ops.modules.plan import plan_modules
-from odoo_ops.target.database import lock_key
 from tests.integration.modules.conftest import World
 
 pytestmark = pytest.mark.pg

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from odoo_ops.adapters import Target
 from odoo_ops.checks import all_checks
 from odoo_ops.checks.base import CheckResult, Status
 from odoo_ops.checks.context import CheckContext
 from odoo_ops.checks.runner import run_checks
 from odoo_ops.config.project import resolve_project
-from odoo_ops.target import Target
 
 GOOD_CONF = """\
 [options]

@@ -24,9 +24,9 @@ from odoo_ops.cli.common import App, deployment_options, pass_app, split_names
 from odoo_ops.errors import OpsError, UsageError
 
 if TYPE_CHECKING:
+    from odoo_ops.adapters import Target
     from odoo_ops.addons import AddonsScan, Finding, InstallPlan, TreeNode
     from odoo_ops.report.table import Table
-    from odoo_ops.target import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -184,7 +184,7 @@ def _database_modules(app: App, source: _Source) -> tuple[frozenset[str], frozen
     if source.target is None:
         source.notes.append("no database configured: installed addons not checked")
         return None
-    from odoo_ops.target import Unavailable
+    from odoo_ops.adapters import Unavailable
 
     try:
         database = source.target.database()

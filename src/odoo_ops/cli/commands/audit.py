@@ -9,10 +9,10 @@ import click
 from odoo_ops.cli.common import App, deployment_options, format_option, pass_app
 
 if TYPE_CHECKING:
+    from odoo_ops.adapters import Target
     from odoo_ops.addons import AddonsScan
     from odoo_ops.audit.findings import AuditReport
     from odoo_ops.report.table import Table
-    from odoo_ops.target import Target
 
 
 def ci_option(func: Any) -> Any:

@@ -6,15 +6,15 @@ import functools
 import glob
 from pathlib import Path
 
+from odoo_ops.adapters.compose import ComposeFile, ComposeService, load_compose
+from odoo_ops.adapters.database import Database, dsn_for_database
+from odoo_ops.adapters.http import Http
+from odoo_ops.adapters.odoo_cmd import OdooCommand
+from odoo_ops.adapters.odoo_conf import OdooConf, read_odoo_conf
+from odoo_ops.adapters.runner import ComposeRunner, LocalRunner, Runner, SshRunner
 from odoo_ops.config.project import Project
 from odoo_ops.errors import ConfigError, OpsError
 from odoo_ops.secrets import Redactor
-from odoo_ops.target.compose import ComposeFile, ComposeService, load_compose
-from odoo_ops.target.database import Database, dsn_for_database
-from odoo_ops.target.http import Http
-from odoo_ops.target.odoo_cmd import OdooCommand
-from odoo_ops.target.odoo_conf import OdooConf, read_odoo_conf
-from odoo_ops.target.runner import ComposeRunner, LocalRunner, Runner, SshRunner
 
 
 class Unavailable(OpsError):

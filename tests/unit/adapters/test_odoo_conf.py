@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from odoo_ops.adapters.odoo_conf import parse_odoo_conf, read_odoo_conf
 from odoo_ops.errors import ConfigError
-from odoo_ops.target.odoo_conf import parse_odoo_conf, read_odoo_conf
 
 CONF = """[options]
 addons_path = /mnt/extra-addons, /usr/lib/python3/dist-packages/odoo/addons

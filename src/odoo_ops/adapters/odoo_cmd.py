@@ -1,7 +1,7 @@
 """The one place where ``odoo`` command lines are built.
 
 Every Odoo invocation (install, update, shell, neutralize, version, server)
-is built here and then run through a :class:`~odoo_ops.target.runner.Runner`.
+is built here and then run through a :class:`~odoo_ops.adapters.runner.Runner`.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from odoo_ops.adapters import ComposeRunner, LocalRunner, SshRunner, Target, Unavailable
 from odoo_ops.config.project import Overrides, resolve_project
 from odoo_ops.errors import ConfigError
-from odoo_ops.target import ComposeRunner, LocalRunner, SshRunner, Target, Unavailable
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "compose-project"

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from odoo_ops.adapters.compose import load_compose, parse_compose_ps
 from odoo_ops.errors import ConfigError
-from odoo_ops.target.compose import load_compose, parse_compose_ps
 
 ROWS = [
     {"Service": "odoo", "Name": "erp-odoo-1", "State": "running", "Health": "healthy"},

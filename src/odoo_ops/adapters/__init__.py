@@ -6,13 +6,13 @@ Each accessor either returns an adapter or tells why there is none
 crashing.
 """
 
-from odoo_ops.target.compose import ComposeFile, ContainerState, parse_compose_ps
-from odoo_ops.target.database import Database
-from odoo_ops.target.deployment import Target, Unavailable
-from odoo_ops.target.http import Http
-from odoo_ops.target.odoo_cmd import OdooCommand
-from odoo_ops.target.odoo_conf import OdooConf, parse_odoo_conf, read_odoo_conf
-from odoo_ops.target.runner import (
+from odoo_ops.adapters.compose import ComposeFile, ContainerState, parse_compose_ps
+from odoo_ops.adapters.database import Database
+from odoo_ops.adapters.deployment import Target, Unavailable
+from odoo_ops.adapters.http import Http
+from odoo_ops.adapters.odoo_cmd import OdooCommand
+from odoo_ops.adapters.odoo_conf import OdooConf, parse_odoo_conf, read_odoo_conf
+from odoo_ops.adapters.runner import (
     CommandResult,
     ComposeRunner,
     LocalRunner,
