@@ -291,7 +291,7 @@ class Deployer:
     # -- phases ------------------------------------------------------------------
     def preflight(self) -> None:
         if self.options.pull or self.options.build:
-            from odoo_ops.modules.hostcmd import compose_runner
+            from odoo_ops.adapters.hostcmd import compose_runner
 
             if compose_runner(self.target) is None:
                 raise UsageError('--pull/--build need a compose deployment (runner = "compose")')
@@ -339,7 +339,7 @@ class Deployer:
             return
         # maintenance was on before, with the workers stopped: the restart phase
         # started them to verify the deploy; stop them again, as they were
-        from odoo_ops.modules.hostcmd import run_on_host
+        from odoo_ops.adapters.hostcmd import run_on_host
 
         workers = mx.workers_of(self.target)
         if workers.configured:
@@ -396,7 +396,7 @@ class Deployer:
                 self.repo.fast_forward(self.target_commit)
             self.record.ref_after = self.repo.head()
         if self.options.pull or self.options.build:
-            from odoo_ops.modules.hostcmd import compose_runner, run_on_host
+            from odoo_ops.adapters.hostcmd import compose_runner, run_on_host
 
             compose = compose_runner(self.target)
             if compose is None:
@@ -475,13 +475,13 @@ class Deployer:
                 raise OpsError(getattr(result, "error", None) or "module install failed")
 
     def restart(self) -> None:
+        from odoo_ops.adapters.hostcmd import run_on_host
         from odoo_ops.modules import maintenance as mx
-        from odoo_ops.modules.hostcmd import run_on_host
 
         workers = mx.workers_of(self.target)
         start = workers.start if workers.configured else []
         if self.options.pull or self.options.build:
-            from odoo_ops.modules.hostcmd import compose_runner
+            from odoo_ops.adapters.hostcmd import compose_runner
 
             compose = compose_runner(self.target)
             if compose is not None:
@@ -702,7 +702,7 @@ def roll_back_record(
     from odoo_ops.modules import maintenance as mx
 
     say = say or (lambda _m: None)
-    from odoo_ops.modules.hostcmd import run_on_host
+    from odoo_ops.adapters.hostcmd import run_on_host
 
     workers = mx.workers_of(target)
     if workers.configured:

@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops.adapters.compose import parse_compose_ps
+from odoo_ops.adapters.hostcmd import compose_runner, host_argv, run_on_host
 from odoo_ops.errors import OpsError
 from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.modules import db as dbx
-from odoo_ops.modules.hostcmd import compose_runner, host_argv, run_on_host
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
