@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import glob
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from odoo_ops.adapters.compose import ComposeFile, ComposeService, load_compose
 from odoo_ops.adapters.database import Database, dsn_for_database
@@ -15,6 +16,9 @@ from odoo_ops.adapters.runner import ComposeRunner, LocalRunner, Runner, SshRunn
 from odoo_ops.config.project import Project
 from odoo_ops.errors import ConfigError, OpsError
 from odoo_ops.secrets import Redactor
+
+if TYPE_CHECKING:
+    from odoo_ops.addons import AddonsScan
 
 
 class Unavailable(OpsError):
@@ -29,6 +33,7 @@ class Target:
         self.deployment = project.deployment
         # values of secret-named variables (.env, environment) are masked as tokens
         self.redactor = Redactor.from_env(project.env)
+        self._addons_scan: AddonsScan | None = None
 
     # -- files -------------------------------------------------------------
     @property
@@ -199,6 +204,22 @@ class Target:
         if self.deployment.log_dir:
             return self.project.path(self.deployment.log_dir)
         return self.root / ".odoo-ops" / "logs"
+
+    def addons_scan(self, *, refresh: bool = False) -> AddonsScan:
+        """The addons on the deployment's addons path on this host: scanned once
+        per run (``refresh`` after the code changed, as a deploy does), manifests
+        parsed through the user's parse cache. Empty when there is no path."""
+        from odoo_ops.addons import AddonsScan, scan_addons_path
+        from odoo_ops.addons.cache import user_cache_dir
+
+        if self._addons_scan is None or refresh:
+            paths = self.addons_paths
+            self._addons_scan = (
+                scan_addons_path(paths, base_dir=self.root, cache_dir=user_cache_dir())
+                if paths
+                else AddonsScan()
+            )
+        return self._addons_scan
 
     @property
     def state_dir(self) -> Path:

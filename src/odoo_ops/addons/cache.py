@@ -28,6 +28,14 @@ MAX_ENTRIES = 100_000
 Record = dict[str, Any]
 
 
+def user_cache_dir() -> Path:
+    """Where the parse cache lives: ``$XDG_CACHE_HOME/odoo-ops`` (``~/.cache``).
+    One cache for every command and deployment: records are keyed on each
+    manifest's path and stat, so sharing them is safe."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "odoo-ops"
+
+
 def stat_key(st: os.stat_result) -> list[int]:
     """What must not change for a cached record to stay valid."""
     return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]

@@ -119,15 +119,9 @@ class CheckContext:
 
     # -- addons --------------------------------------------------------------
     def addons_scan(self) -> AddonsScan:
-        if "addons_scan" not in self.cache:
-            from odoo_ops.addons import scan_addons_path
-
-            paths = self.target.addons_paths
-            if not paths:
-                raise Unavailable("no addons directory found on this host")
-            self.cache["addons_scan"] = scan_addons_path(paths, base_dir=self.project.root)
-        scan: AddonsScan = self.cache["addons_scan"]
-        return scan
+        if not self.target.addons_paths:
+            raise Unavailable("no addons directory found on this host")
+        return self.target.addons_scan()
 
     # -- http ----------------------------------------------------------------
     def http(self) -> Http:

@@ -423,13 +423,12 @@ class Deployer:
         return list(dict.fromkeys(names + list(self.options.modules)))
 
     def addons(self) -> None:
-        from odoo_ops.addons import plan_install, scan_addons_path
+        from odoo_ops.addons import plan_install
         from odoo_ops.modules.db import states
 
-        paths = self.target.addons_paths
-        if not paths:
+        if not self.target.addons_paths:
             raise OpsError("no addons directory on this host to check")
-        scan = scan_addons_path(paths, base_dir=self.target.root)
+        scan = self.target.addons_scan(refresh=True)  # the code has just changed
         if scan.invalid:
             raise PhaseFailed(
                 "addons",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from odoo_ops.addons import AddonsScan, scan_addons_path
+from odoo_ops.addons import AddonsScan
 from odoo_ops.errors import OpsError
 from odoo_ops.modules.db import ModuleRow, addon_from_row, series_from_modules, states
 
@@ -66,12 +67,9 @@ def load_context(target: Target, *, series: str | None = None) -> ModulesContext
         raise OpsError(
             "cannot tell the Odoo series", hint="set series in odoo-ops.toml (e.g. 18.0)"
         )
-    paths = [str(p) for p in target.addons_paths]
-    scan = (
-        scan_addons_path(paths, base_dir=target.root, cache_dir=target.state_dir / "cache")
-        if paths
-        else AddonsScan()
-    )
+    # a copy: the database's own modules are added to it below
+    found = target.addons_scan()
+    scan = dataclasses.replace(found, addons=dict(found.addons))
     host_addons = {name: addon.path for name, addon in scan.addons.items()}
     invalid = scan.invalid_names
     for name, row in modules.items():

@@ -111,3 +111,23 @@ def test_selecting_deployments(tmp_path: Path) -> None:
 def test_missing_project_dir(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         resolve_project(tmp_path / "nope", environ={})
+
+
+def test_addons_scan_once_per_run_and_refreshed_on_demand(tmp_path: Path) -> None:
+    (tmp_path / "addons" / "shop").mkdir(parents=True)
+    (tmp_path / "addons" / "shop" / "__manifest__.py").write_text("{'name': 'Shop'}")
+    (tmp_path / "odoo-ops.toml").write_text(
+        '[deployments.prod]\nseries = "18.0"\naddons_paths = ["addons"]\n'
+    )
+    target = Target(resolve_project(tmp_path, environ={}))
+    first = target.addons_scan()
+    assert set(first.addons) == {"shop"}
+    (tmp_path / "addons" / "blog").mkdir()
+    (tmp_path / "addons" / "blog" / "__manifest__.py").write_text("{'name': 'Blog'}")
+    assert target.addons_scan() is first  # one scan per run
+    assert set(target.addons_scan(refresh=True).addons) == {"blog", "shop"}  # after a deploy's code
+
+
+def test_addons_scan_without_an_addons_path_is_empty(tmp_path: Path) -> None:
+    (tmp_path / "odoo-ops.toml").write_text('[deployments.prod]\nseries = "18.0"\n')
+    assert Target(resolve_project(tmp_path, environ={})).addons_scan().addons == {}

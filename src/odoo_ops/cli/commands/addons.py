@@ -113,11 +113,6 @@ class _Source:
     notes: list[str] = field(default_factory=list)
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "odoo-ops"
-
-
 def _wants_deployment(app: App) -> bool:
     if any(app.options.get(k) for k in _DEPLOYMENT_KEYS):
         return True
@@ -134,6 +129,7 @@ def _load(
     no_cache: bool,
 ) -> _Source:
     from odoo_ops.addons import check_series, detect_series, scan_addons_path, split_addons_path
+    from odoo_ops.addons.cache import user_cache_dir
 
     paths = split_addons_path(list(addons_path))
     notes: list[str] = []
@@ -166,7 +162,7 @@ def _load(
             hint="pass --addons-path DIR[,DIR] or run in a project directory with addons",
         )
     scan = scan_addons_path(
-        paths, base_dir=base_dir, cache_dir=None if no_cache else _cache_dir(), jobs=0
+        paths, base_dir=base_dir, cache_dir=None if no_cache else user_cache_dir(), jobs=0
     )
     for entry in scan.entries:
         if entry.status in _BAD_ENTRIES:

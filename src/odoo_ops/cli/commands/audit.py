@@ -21,12 +21,7 @@ def ci_option(func: Any) -> Any:
 
 def scan_for(target: Target) -> AddonsScan | None:
     """The addons of the deployment's addons path (None when it has none)."""
-    from odoo_ops.addons import scan_addons_path
-
-    paths = target.addons_paths
-    if not paths:
-        return None
-    return scan_addons_path([str(p) for p in paths], base_dir=target.root)
+    return target.addons_scan() if target.addons_paths else None
 
 
 def odoo_command_text(target: Target) -> str:
