@@ -1,6 +1,6 @@
 """Adapters to the deployment: odoo.conf, database, HTTP, runner, compose.
 
-:class:`Target` builds them from a resolved :class:`~odoo_ops.config.project.Project`.
+:class:`Target` builds them from a resolved :class:`~odoo_ops.adapters.project.Project`.
 Each accessor either returns an adapter or tells why there is none
 (:class:`Unavailable`), so checks can ``skip`` with the reason instead of
 crashing.

@@ -12,8 +12,8 @@ from odoo_ops.adapters.database import Database, dsn_for_database
 from odoo_ops.adapters.http import Http
 from odoo_ops.adapters.odoo_cmd import OdooCommand
 from odoo_ops.adapters.odoo_conf import OdooConf, read_odoo_conf
+from odoo_ops.adapters.project import Project
 from odoo_ops.adapters.runner import ComposeRunner, LocalRunner, Runner, SshRunner
-from odoo_ops.config.project import Project
 from odoo_ops.errors import ConfigError, OpsError
 from odoo_ops.secrets import Redactor
 

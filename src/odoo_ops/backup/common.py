@@ -70,7 +70,7 @@ def ensure_dir(path: Path) -> Path:
 @contextmanager
 def write_lock(target: Target, database: str, wait: float) -> Iterator[None]:
     """The deployment's advisory lock for ``database``."""
-    from odoo_ops.locking import deployment_lock
+    from odoo_ops.adapters.locking import deployment_lock
 
     with deployment_lock(target, wait, database=database):
         yield

@@ -286,7 +286,7 @@ def recover_interrupted(
     :class:`OpsError`: a failure becomes the line (the journal stays for the
     next command).
     """
-    from odoo_ops.locking import deployment_lock
+    from odoo_ops.adapters.locking import deployment_lock
 
     lines: list[str] = []
     for path in journals(target.state_dir):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -99,6 +100,50 @@ class CheckResult:
     remediation: str | None = None
     evidence: list[str] = field(default_factory=list)
     duration: float = 0.0
+
+
+@dataclass
+class CheckReport:
+    results: list[CheckResult] = field(default_factory=list)
+    deployment: str = ""
+    duration: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(r.status.value for r in self.results)
+        return {s.value: c.get(s.value, 0) for s in Status}
+
+    def failed(self, *, strict: bool = False) -> bool:
+        bad = {Status.FAIL, Status.WARN} if strict else {Status.FAIL}
+        return any(r.status in bad for r in self.results)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            **self.counts(),
+            "total": len(self.results),
+            "deployment": self.deployment,
+            "duration_seconds": round(self.duration, 3),
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        """The report as JSON-able data: what ``check --format json`` prints and
+        what ``--save`` keeps for the go-live board."""
+        return {
+            "results": [
+                {
+                    "id": r.id,
+                    "area": r.area,
+                    "title": r.title,
+                    "severity": r.severity.value,
+                    "status": r.status.value,
+                    "message": r.message,
+                    "remediation": r.remediation,
+                    "evidence": r.evidence,
+                    "duration_seconds": round(r.duration, 3),
+                }
+                for r in self.results
+            ],
+            "summary": self.summary(),
+        }
 
 
 REGISTRY: dict[str, Check] = {}

@@ -4,39 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from odoo_ops.adapters import Unavailable
-from odoo_ops.checks.base import Check, CheckResult, Outcome, Severity, Status
+from odoo_ops.checks.base import Check, CheckReport, CheckResult, Outcome, Severity, Status
 from odoo_ops.checks.context import CheckContext
 from odoo_ops.errors import OpsError, UsageError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class CheckReport:
-    results: list[CheckResult] = field(default_factory=list)
-    deployment: str = ""
-    duration: float = 0.0
-
-    def counts(self) -> dict[str, int]:
-        c = Counter(r.status.value for r in self.results)
-        return {s.value: c.get(s.value, 0) for s in Status}
-
-    def failed(self, *, strict: bool = False) -> bool:
-        bad = {Status.FAIL, Status.WARN} if strict else {Status.FAIL}
-        return any(r.status in bad for r in self.results)
-
-    def summary(self) -> dict[str, object]:
-        return {
-            **self.counts(),
-            "total": len(self.results),
-            "deployment": self.deployment,
-            "duration_seconds": round(self.duration, 3),
-        }
 
 
 def select_checks(

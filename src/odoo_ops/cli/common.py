@@ -19,7 +19,7 @@ from odoo_ops.secrets import Redactor, redact_text
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
-    from odoo_ops.config.project import Project
+    from odoo_ops.adapters.project import Project
     from odoo_ops.report.table import Table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -140,7 +140,7 @@ class App:
         return self._project
 
     def _resolve_project(self) -> Project:
-        from odoo_ops.config.project import Overrides, resolve_project
+        from odoo_ops.adapters.project import Overrides, resolve_project
 
         o = self.options
         overrides = Overrides(

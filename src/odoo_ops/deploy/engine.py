@@ -184,7 +184,7 @@ class Deployer:
 
     # -- the deploy ----------------------------------------------------------------
     def run(self) -> DeployResult:
-        from odoo_ops.locking import deployment_lock
+        from odoo_ops.adapters.locking import deployment_lock
 
         result = DeployResult(self.record)
         if self.options.dry_run:
@@ -640,7 +640,7 @@ class Deployer:
         return out
 
     def snapshot(self) -> None:
-        from odoo_ops.report import render_json
+        from odoo_ops.jsondata import render_json
         from odoo_ops.snapshot import diff_snapshots
 
         if self.snapshot_before is None:

@@ -15,7 +15,7 @@ from odoo_ops.golive.board import Board, checks_dir
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
-    from odoo_ops.checks.runner import CheckReport
+    from odoo_ops.checks.base import CheckReport
 
 STATUS_LABEL = {"done": "done", "failed": "FAILED", "pending": "pending", "attention": "attention"}
 
@@ -92,11 +92,13 @@ def write_report(
 
 def save_check_report(target: Target, report: CheckReport, now: dt.datetime | None = None) -> Path:
     """Store a check report where the board reads it (``.odoo-ops/<deployment>/checks/``)."""
-    from odoo_ops.report.checks import to_json
+    import json
 
     now = now or dt.datetime.now(dt.UTC)
     path = checks_dir(target) / f"check-{now:%Y%m%dT%H%M%SZ}.json"
-    atomic_write_text(path, target.redactor(to_json(report)))
+    atomic_write_text(
+        path, target.redactor(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    )
     return path
 
 

@@ -354,7 +354,7 @@ def run_loadtest(options: LoadTestOptions, *, allow_remote: bool = False) -> Loa
 
 def save_result(result: LoadTestResult, directory: Path) -> Path:
     """Store the result where the go-live board reads it."""
-    from odoo_ops.report.table import to_jsonable
+    from odoo_ops.jsondata import to_jsonable
 
     stamp = result.finished_at.replace(":", "").replace("-", "").replace("+0000", "Z")
     path = directory / f"loadtest-{stamp}.json"

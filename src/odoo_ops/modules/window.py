@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from odoo_ops.adapters.compose import parse_compose_ps
 from odoo_ops.adapters.hostcmd import compose_runner, run_on_host
+from odoo_ops.adapters.locking import deployment_lock
 from odoo_ops.errors import OpsError
-from odoo_ops.locking import deployment_lock
 from odoo_ops.modules import crons as cronx
 from odoo_ops.modules import maintenance as mx
 from odoo_ops.modules.db import ModuleRow

@@ -7,31 +7,14 @@ from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
 if TYPE_CHECKING:
-    from odoo_ops.checks.runner import CheckReport
+    from odoo_ops.checks.base import CheckReport
 
 _ICON = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
 def to_json(report: CheckReport) -> str:
-    doc = {
-        "results": [
-            {
-                "id": r.id,
-                "area": r.area,
-                "title": r.title,
-                "severity": r.severity.value,
-                "status": r.status.value,
-                "message": r.message,
-                "remediation": r.remediation,
-                "evidence": r.evidence,
-                "duration_seconds": round(r.duration, 3),
-            }
-            for r in report.results
-        ],
-        "summary": report.summary(),
-    }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
 def to_junit(report: CheckReport) -> str:

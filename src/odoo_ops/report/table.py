@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
-import datetime as dt
-import enum
 import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from odoo_ops.jsondata import render_json, to_jsonable
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -38,29 +35,6 @@ class Table:
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
-
-
-def to_jsonable(value: Any) -> Any:
-    """Turn dataclasses, enums, paths, dates and sets into JSON-able values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, set | frozenset):
-        return sorted(to_jsonable(v) for v in value)
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    return value
-
-
-def render_json(value: Any) -> str:
-    return json.dumps(to_jsonable(value), indent=2, sort_keys=False, ensure_ascii=False)
 
 
 def _cell(value: Any) -> str:

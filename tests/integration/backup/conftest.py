@@ -15,7 +15,7 @@ import pytest
 from tests.support import odoo_schema, pg
 
 from odoo_ops.adapters import Target
-from odoo_ops.config.project import resolve_project
+from odoo_ops.adapters.project import resolve_project
 
 
 @dataclass

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from odoo_ops.adapters.database import lock_key
+from odoo_ops.adapters.locking import deployment_lock_name
 from odoo_ops.backup.create import CreateOptions, create_backup
 from odoo_ops.backup.layout import find_backup, list_backups
 from odoo_ops.backup.verify import verify_entry
 from odoo_ops.errors import LockError
-from odoo_ops.locking import deployment_lock_name
 
 from .conftest import BackupSite
 

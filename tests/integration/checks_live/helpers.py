@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 
 from odoo_ops.adapters import Target
+from odoo_ops.adapters.project import resolve_project
 from odoo_ops.checks import all_checks
 from odoo_ops.checks.base import CheckResult
 from odoo_ops.checks.context import CheckContext
 from odoo_ops.checks.runner import run_checks
-from odoo_ops.config.project import resolve_project
 
 
 def toml_value(value: Any) -> str:

@@ -97,7 +97,7 @@ class DeployWorld:
     def state(self) -> dict[str, Any]:
         """Everything a deploy may change and a rollback must put back."""
         from odoo_ops.adapters import Target
-        from odoo_ops.config.project import resolve_project
+        from odoo_ops.adapters.project import resolve_project
         from odoo_ops.modules.maintenance import maintenance_status
 
         files = {}

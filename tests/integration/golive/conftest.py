@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from odoo_ops.adapters import Target
-from odoo_ops.config.project import resolve_project
+from odoo_ops.adapters.project import resolve_project
 from odoo_ops.generate import InitOptions, apply_plan, plan_project
 
 

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 from odoo_ops.adapters import Target
-from odoo_ops.backup.layout import FORMAT, update_status
+from odoo_ops.backup.layout import FORMAT, FORMAT_VERSION, update_status
 from odoo_ops.checks import all_checks
-from odoo_ops.checks.base import CheckResult, Severity, Status
+from odoo_ops.checks.base import CheckReport, CheckResult, Severity, Status
 from odoo_ops.checks.context import CheckContext
-from odoo_ops.checks.runner import CheckReport, run_checks
+from odoo_ops.checks.runner import run_checks
 from odoo_ops.golive import build_board, save_check_report, sign
 from odoo_ops.golive.board import BEFORE_GO, load_checklist
 from odoo_ops.health.probes import HealthReport, ProbeResult
@@ -32,8 +32,12 @@ def states(target: Target) -> dict[str, tuple[str, str]]:
 def make_backup(backup_dir: Path, name: str, created: dt.datetime, outcome: str | None) -> Path:
     d = backup_dir / name
     d.mkdir(parents=True)
-    manifest = {"format": FORMAT, "name": name, "database": "odoo_prod",
-                "created_at": created.isoformat(), "files": {}}  # fmt: skip
+    manifest = {  # the smallest manifest that backup listing accepts (not DAMAGED)
+        "format": FORMAT, "format_version": FORMAT_VERSION, "name": name,
+        "database": "odoo_prod", "created_at": created.isoformat(), "tags": [],
+        "dump": {"path": "db.dump", "format": "custom"}, "filestore": {},
+        "files": {"db.dump": {"size": 0, "sha256": "0" * 64}},
+    }  # fmt: skip
     (d / "manifest.json").write_text(json.dumps(manifest))
     if outcome:
         problems = [] if outcome == "pass" else ["res_partner: 10 rows, manifest says 12"]

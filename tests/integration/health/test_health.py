@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from odoo_ops.adapters import Target
-from odoo_ops.config.project import resolve_project
+from odoo_ops.adapters.project import resolve_project
 from odoo_ops.health import ProbeContext, run_probes
 
 

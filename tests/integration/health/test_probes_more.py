@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from odoo_ops.adapters import Target
-from odoo_ops.config.project import resolve_project
+from odoo_ops.adapters.project import resolve_project
 from odoo_ops.health import ProbeContext, run_probes
 from odoo_ops.health.probes import ProbeResult
 

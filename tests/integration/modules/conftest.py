@@ -29,7 +29,7 @@ class World:
 
     def target(self, deployment: str = "prod") -> Any:
         from odoo_ops.adapters import Target
-        from odoo_ops.config.project import resolve_project
+        from odoo_ops.adapters.project import resolve_project
 
         return Target(resolve_project(self.root, deployment=deployment))
 

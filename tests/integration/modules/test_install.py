@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from odoo_ops.adapters.database import lock_key
+from odoo_ops.adapters.locking import deployment_lock_name
 from odoo_ops.errors import LockError, OpsError
-from odoo_ops.locking import deployment_lock_name
 from odoo_ops.modules.install import install_modules
 from odoo_ops.modules.plan import plan_modules
 from tests.integration.modules.conftest import World

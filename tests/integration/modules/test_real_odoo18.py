@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from odoo_ops.adapters import Target
-from odoo_ops.config.project import resolve_project
+from odoo_ops.adapters.project import resolve_project
 from odoo_ops.modules import crons as cronx
 from odoo_ops.modules.context import load_context
 from odoo_ops.modules.plan import build_plan

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from odoo_ops.config.project import resolve_project
+from odoo_ops.adapters.project import resolve_project
 from odoo_ops.errors import ConfigError
 from odoo_ops.oca import load_specs, read_lock, sync_oca
 from tests.support.git import git

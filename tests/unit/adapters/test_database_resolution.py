@@ -13,9 +13,9 @@ from psycopg.conninfo import conninfo_to_dict
 
 from odoo_ops.adapters import Target, Unavailable
 from odoo_ops.adapters.database import Database, dsn_for_database
-from odoo_ops.config.project import Overrides, resolve_project
+from odoo_ops.adapters.locking import deployment_lock_name
+from odoo_ops.adapters.project import Overrides, resolve_project
 from odoo_ops.errors import ConfigError
-from odoo_ops.locking import deployment_lock_name
 
 URL_A = "postgresql://odoo:pw-7x@127.0.0.1:5432/A"
 URL_NONE = "postgresql://odoo:pw-7x@127.0.0.1:5432"

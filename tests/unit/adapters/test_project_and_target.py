@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from odoo_ops.adapters import ComposeRunner, LocalRunner, SshRunner, Target, Unavailable
-from odoo_ops.config.project import Overrides, resolve_project
+from odoo_ops.adapters.project import Overrides, resolve_project
 from odoo_ops.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]

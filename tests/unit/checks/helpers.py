@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from odoo_ops.adapters import Target
+from odoo_ops.adapters.project import resolve_project
 from odoo_ops.checks import all_checks
 from odoo_ops.checks.base import CheckResult, Status
 from odoo_ops.checks.context import CheckContext
 from odoo_ops.checks.runner import run_checks
-from odoo_ops.config.project import resolve_project
 
 GOOD_CONF = """\
 [options]

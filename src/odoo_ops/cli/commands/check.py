@@ -114,15 +114,9 @@ def command(
     ctx = CheckContext(target, full=mode == "full", planned=split_names(planned))
     report = run_checks(ctx, chosen)
     if save:
-        import datetime as dt
+        from odoo_ops.golive.report import save_check_report
 
-        from odoo_ops.fileutil import atomic_write_text
-        from odoo_ops.golive.board import checks_dir
-
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        saved = checks_dir(target) / f"check-{stamp}.json"
-        atomic_write_text(saved, target.redactor(render.to_json(report)))
-        app.info(f"report saved to {saved}")
+        app.info(f"report saved to {save_check_report(target, report)}")
     if fmt == "json":
         text = render.to_json(report)
     elif fmt == "junit":

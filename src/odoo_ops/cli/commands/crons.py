@@ -41,7 +41,7 @@ def _out(app: App, fmt: str, data: dict[str, object], text: str) -> None:
 @pass_app
 def pause_cmd(app: App, dry_run: bool, wait: float, lock_timeout: float, fmt: str) -> int:
     """Deactivate every active cron; the set is recorded in the database and a file."""
-    from odoo_ops.locking import deployment_lock
+    from odoo_ops.adapters.locking import deployment_lock
     from odoo_ops.modules.crons import pause_crons
 
     target = app.target()
@@ -67,7 +67,7 @@ def pause_cmd(app: App, dry_run: bool, wait: float, lock_timeout: float, fmt: st
 @pass_app
 def resume_cmd(app: App, dry_run: bool, wait: float, fmt: str) -> int:
     """Re-activate exactly the crons the pause recorded."""
-    from odoo_ops.locking import deployment_lock
+    from odoo_ops.adapters.locking import deployment_lock
     from odoo_ops.modules.crons import resume_crons
 
     target = app.target()

@@ -33,9 +33,9 @@ def command() -> None:
 def vacuum_cmd(app: App, analyze: bool, tables: tuple[str, ...], dry_run: bool,
                wait: float) -> int:
     """VACUUM the database (or some tables), optionally with ANALYZE."""
+    from odoo_ops.adapters.locking import deployment_lock, deployment_lock_name
     from odoo_ops.audit.maintenance import vacuum, vacuum_sql
     from odoo_ops.cli.common import split_names
-    from odoo_ops.locking import deployment_lock, deployment_lock_name
 
     target = app.target()
     statements = vacuum_sql(split_names(tables), analyze=analyze)
@@ -67,8 +67,8 @@ def terminate_idle_cmd(app: App, older_than: str, include_idle: bool, dry_run: b
 
     Never ends odoo-ops' own sessions nor sessions of other databases.
     """
+    from odoo_ops.adapters.locking import deployment_lock, deployment_lock_name
     from odoo_ops.audit.maintenance import parse_duration, terminate_idle
-    from odoo_ops.locking import deployment_lock, deployment_lock_name
     from odoo_ops.report.table import Table
 
     seconds = parse_duration(older_than)

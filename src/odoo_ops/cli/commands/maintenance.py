@@ -41,7 +41,7 @@ def _dry(app: App, commands: list[str], fmt: str, data: dict[str, object]) -> No
 @pass_app
 def on_cmd(app: App, reason: str | None, dry_run: bool, wait: float, fmt: str) -> int:
     """Turn maintenance mode on."""
-    from odoo_ops.locking import deployment_lock
+    from odoo_ops.adapters.locking import deployment_lock
     from odoo_ops.modules.maintenance import maintenance_on
 
     target = app.target()
@@ -68,7 +68,7 @@ def on_cmd(app: App, reason: str | None, dry_run: bool, wait: float, fmt: str) -
 @pass_app
 def off_cmd(app: App, dry_run: bool, wait: float, fmt: str) -> int:
     """Turn maintenance mode off (workers started, marker and flag removed)."""
-    from odoo_ops.locking import deployment_lock
+    from odoo_ops.adapters.locking import deployment_lock
     from odoo_ops.modules.maintenance import maintenance_off
 
     target = app.target()

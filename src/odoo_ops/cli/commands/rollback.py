@@ -23,10 +23,10 @@ def command(app: App, deploy_id: str | None, wait: float, dry_run: bool) -> int:
     deploy is rolled back under maintenance mode (users kept out while the
     database is swapped).
     """
+    from odoo_ops.adapters.locking import deployment_lock
     from odoo_ops.deploy import interrupted, journal_of, roll_back_record
     from odoo_ops.deploy.journal import DeployRecord, new_id, now_iso, who
     from odoo_ops.errors import OpsError
-    from odoo_ops.locking import deployment_lock
 
     target = app.target()
     journal = journal_of(target)

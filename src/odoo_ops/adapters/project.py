@@ -1,5 +1,9 @@
 """Resolving the deployment to work on: from ``odoo-ops.toml`` or by discovery.
 
+An adapter: it reads the project's files (compose file, mounts, odoo.conf,
+``.env``) as they are on the deployment; :mod:`odoo_ops.config` only parses
+and validates the configuration.
+
 With an ``odoo-ops.toml`` the deployment is the one named by
 ``--deployment``, else ``default_deployment``, else the only one. Without
 one, the project directory is discovered: a compose file and its Odoo and
@@ -16,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from odoo_ops.adapters.compose import find_compose_file, load_compose
 from odoo_ops.config.envfile import read_env_file
 from odoo_ops.config.loader import LoadedConfig, find_config_file, load_config
 from odoo_ops.config.schema import SUPPORTED_SERIES, Config, Deployment
@@ -87,8 +92,6 @@ def _pick_deployment(config: Config, wanted: str | None, source: str) -> str:
 
 
 def _discover(root: Path, overrides: Overrides, environ: Mapping[str, str]) -> Project:
-    from odoo_ops.adapters.compose import find_compose_file, load_compose
-
     notes: list[str] = []
     values: dict[str, object] = {}
     compose_path = find_compose_file(root)
