@@ -83,3 +83,62 @@ def test_shared_helpers_import_no_layer(name: str) -> None:
         parts = module.split(".")
         if parts[0] == "odoo_ops" and len(parts) > 1:
             assert parts[1] not in layers, f"{name}.py imports {module}"
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Module -> the odoo_ops modules it imports (lazy imports too, not the ones
+    under ``if TYPE_CHECKING:``, which never run)."""
+    names: dict[str, Path] = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def resolve(module: str) -> str | None:
+        while module and module not in names:
+            module = module.rpartition(".")[0]
+        return module or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for inner in ast.walk(node)
+        }
+        deps: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            for module in targets:
+                found = resolve(module) if module.startswith("odoo_ops") else None
+                if found and found != name:
+                    deps.add(found)
+        graph[name] = deps
+    return graph
+
+
+def test_no_import_cycles() -> None:
+    graph = _module_graph()
+    assert len(graph) > 100
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                cycle = [*path[path.index(dep) :], dep]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if dep not in state:
+                visit(dep, [*path, dep])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])

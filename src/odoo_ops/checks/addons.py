@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from odoo_ops.adapters import Unavailable
 from odoo_ops.checks.base import Outcome, Status, check, failed, passed, warned
-from odoo_ops.checks.conf import display
+from odoo_ops.checks.evidence import display
 from odoo_ops.errors import OpsError
 from odoo_ops.inputs import MANIFEST_LIMIT, read_input_bytes
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from odoo_ops.checks.base import Outcome, Status, check, failed, passed
-from odoo_ops.checks.conf import display, human_bytes
+from odoo_ops.checks.evidence import display, human_bytes
 from odoo_ops.errors import OpsError
 from odoo_ops.inputs import REPORT_LIMIT, parse_guard, read_input_text
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops.checks.base import Outcome, Status, check, failed, passed
-from odoo_ops.checks.conf import compose_where, conf_text, display
+from odoo_ops.checks.evidence import compose_where, conf_text, display
 from odoo_ops.errors import OpsError
 from odoo_ops.inputs import read_input_lenient
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from odoo_ops.checks.base import Outcome, Status, check, failed, passed, skipped
-from odoo_ops.checks.conf import compose_where, display, scan_conf_text
+from odoo_ops.checks.evidence import compose_where, display, scan_conf_text, walk_files
 from odoo_ops.errors import ConfigError, OpsError
 from odoo_ops.inputs import (
     COMPOSE_LIMIT,
@@ -573,8 +573,6 @@ def secrets_hardcoded(ctx: CheckContext) -> Outcome:
 
 
 def _walk_config(root: Path) -> list[Path]:
-    from odoo_ops.checks.conf import _walk
-
     skip = {
         "node_modules",
         "__pycache__",
@@ -585,6 +583,5 @@ def _walk_config(root: Path) -> list[Path]:
         ".odoo-ops",
         ".git",
     }
-    return [
-        p for p in _walk(root, max_depth=4, skip=skip) if _candidate(p.relative_to(root).as_posix())
-    ]
+    found = walk_files(root, max_depth=4, skip=skip)
+    return [p for p in found if _candidate(p.relative_to(root).as_posix())]

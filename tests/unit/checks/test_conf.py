@@ -9,7 +9,7 @@ import pytest
 
 from odoo_ops.checks import all_checks
 from odoo_ops.checks.base import Status
-from odoo_ops.checks.conf import parse_memory, scan_conf_text, yaml_key_lines
+from odoo_ops.checks.evidence import parse_memory, scan_conf_text, yaml_key_lines
 
 from .helpers import FileProject, assert_status, text_of
 
