@@ -15,6 +15,8 @@ import json
 import re
 import shutil
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from odoo_ops.errors import TargetError
 
@@ -71,9 +73,12 @@ def module_name(requirement: str) -> str:
     return PIP_TO_MODULE.get(normalize_dist_name(dist), dist.replace("-", "_"))
 
 
-# Runs in the target interpreter (any Python 3.8+). Reads nothing but its own text.
+#: Starts the one line of the probe's answer (whatever else the interpreter prints).
+MARKER = "ODOO-OPS-PROBE "
+
+# Runs in the interpreter that runs Odoo (any Python 3.8+); prints one marked JSON line.
 _PROBE = r"""
-import importlib.util, json, sys
+import importlib.util, json, shutil, sys
 try:
     import importlib.metadata as md
 except ImportError:
@@ -82,8 +87,18 @@ try:
     from packaging.requirements import Requirement
 except Exception:
     Requirement = None
-missing = []
-for req, dist, mod in json.loads(REQS):
+data = json.loads(DATA)
+for extra in data["sys_path"]:
+    sys.path.insert(0, extra)
+def have(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except Exception:
+        return False
+out = {"python": sys.version.split()[0], "executable": sys.executable,
+       "requirements": [], "programs": [], "odoo": []}
+for req, dist, mod in data["requirements"]:
+    parsed = None
     if Requirement is not None:
         try:
             parsed = Requirement(req)
@@ -91,8 +106,6 @@ for req, dist, mod in json.loads(REQS):
             parsed = None
         if parsed is not None and parsed.marker is not None and not parsed.marker.evaluate():
             continue
-    else:
-        parsed = None
     version = None
     if md is not None:
         try:
@@ -102,22 +115,65 @@ for req, dist, mod in json.loads(REQS):
     if version is not None:
         spec = parsed.specifier if parsed is not None else None
         if spec and not spec.contains(version, prereleases=True):
-            missing.append([req, "installed %s does not satisfy %s" % (version, spec)])
+            why = "installed %s does not satisfy %s" % (version, spec)
+            out["requirements"].append([req, why])
         continue
-    try:
-        found = importlib.util.find_spec(mod) is not None
-    except Exception:
-        found = False
-    if not found:
-        missing.append([req, "not installed"])
-sys.stdout.write("\n" + json.dumps(missing) + "\n")
+    if not have(mod):
+        out["requirements"].append([req, "not installed"])
+for prog in data["programs"]:
+    if shutil.which(prog) is None:
+        out["programs"].append(prog)
+for mod in data["odoo"]:
+    if not have(mod):
+        out["odoo"].append(mod)
+sys.stdout.write("\n" + MARKER + json.dumps(out) + "\n")
 """
 
 
-def python_probe_script(requirements: Iterable[str]) -> str:
-    """The script that :func:`check_python_dependencies` sends to the interpreter."""
-    reqs = [[r, requirement_name(r), module_name(r)] for r in requirements]
-    return f"REQS = {json.dumps(reqs)!r}\n{_PROBE}"
+def probe_script(
+    requirements: Iterable[str],
+    programs: Iterable[str] = (),
+    odoo_modules: Iterable[str] = (),
+    sys_path: Iterable[str] = (),
+) -> str:
+    """The one script sent to the interpreter that runs Odoo: which of
+    ``requirements`` it cannot satisfy, which ``programs`` are not on its PATH,
+    which ``odoo_modules`` it cannot import (after prepending ``sys_path``)."""
+    data = {
+        "requirements": [[r, requirement_name(r), module_name(r)] for r in requirements],
+        "programs": list(programs),
+        "odoo": list(odoo_modules),
+        "sys_path": list(sys_path),
+    }
+    return f"DATA = {json.dumps(json.dumps(data))}\nMARKER = {MARKER!r}\n{_PROBE}"
+
+
+@dataclass
+class ProbeResult:
+    python: str
+    executable: str
+    requirements: dict[str, str] = field(default_factory=dict)
+    programs: list[str] = field(default_factory=list)
+    odoo: list[str] = field(default_factory=list)
+
+
+def parse_probe_output(output: str) -> ProbeResult | None:
+    """The probe's answer: its last marked line (None when there is none)."""
+    for line in reversed(output.splitlines()):
+        if line.startswith(MARKER):
+            try:
+                doc: dict[str, Any] = json.loads(line[len(MARKER) :])
+            except ValueError:
+                return None
+            return ProbeResult(
+                python=str(doc.get("python", "")),
+                executable=str(doc.get("executable", "")),
+                requirements={str(r): str(why) for r, why in doc.get("requirements", [])},
+                programs=[str(p) for p in doc.get("programs", [])],
+                odoo=[str(m) for m in doc.get("odoo", [])],
+            )
+    return None
+
 
 
 def check_python_dependencies(
@@ -145,7 +201,7 @@ def check_python_dependencies(
     try:
         result = childproc.run(
             cmd,
-            input=python_probe_script(unique),
+            input=probe_script(unique),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -158,15 +214,11 @@ def check_python_dependencies(
         ) from None
     except subprocess.TimeoutExpired:
         raise TargetError(f"{' '.join(cmd)} did not answer within {timeout:.0f} s") from None
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+    probe = parse_probe_output(result.stdout) if result.returncode == 0 else None
+    if probe is None:
+        detail = (result.stderr.strip().splitlines() or ["no answer"])[-1]
         raise TargetError(f"checking Python dependencies with {' '.join(cmd)} failed: {detail}")
-    try:
-        missing = json.loads(lines[-1])
-    except ValueError:
-        raise TargetError(f"unexpected answer from {' '.join(cmd)}: {lines[-1][:200]}") from None
-    return {str(req): str(reason) for req, reason in missing}
+    return probe.requirements
 
 
 def check_bin_dependencies(names: Iterable[str], path: str | None = None) -> list[str]:

@@ -11,14 +11,13 @@ Nothing of the addons is imported.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops.adapters import Unavailable
+from odoo_ops.addons.external import parse_probe_output, probe_script
 from odoo_ops.checks.base import Outcome, Status, check, failed, passed, skipped, warned
 from odoo_ops.errors import OpsError
 
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
     from odoo_ops.checks.context import CheckContext
 
 AREA = "python"
-MARKER = "ODOO-OPS-PROBE "
 PROBE_TIMEOUT = 45.0
 
 #: Import names of libraries every Odoo 16.0-19.0 server loads (requirements.txt).
@@ -41,100 +39,6 @@ ODOO_PACKAGE = "odoo"
 ODOO_PROGRAMS = ("wkhtmltopdf",)
 
 _PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)?)?$")
-
-# Runs in the interpreter that runs Odoo (any Python 3.8+); prints one marked JSON line.
-_PROBE = r"""
-import importlib.util, json, shutil, sys
-try:
-    import importlib.metadata as md
-except ImportError:
-    md = None
-try:
-    from packaging.requirements import Requirement
-except Exception:
-    Requirement = None
-data = json.loads(DATA)
-for extra in data["sys_path"]:
-    sys.path.insert(0, extra)
-def have(name):
-    try:
-        return importlib.util.find_spec(name) is not None
-    except Exception:
-        return False
-out = {"python": sys.version.split()[0], "executable": sys.executable,
-       "requirements": [], "programs": [], "odoo": []}
-for req, dist, mod in data["requirements"]:
-    parsed = None
-    if Requirement is not None:
-        try:
-            parsed = Requirement(req)
-        except Exception:
-            parsed = None
-        if parsed is not None and parsed.marker is not None and not parsed.marker.evaluate():
-            continue
-    version = None
-    if md is not None:
-        try:
-            version = md.version(dist)
-        except Exception:
-            version = None
-    if version is not None:
-        spec = parsed.specifier if parsed is not None else None
-        if spec and not spec.contains(version, prereleases=True):
-            why = "installed %s does not satisfy %s" % (version, spec)
-            out["requirements"].append([req, why])
-        continue
-    if not have(mod):
-        out["requirements"].append([req, "not installed"])
-for prog in data["programs"]:
-    if shutil.which(prog) is None:
-        out["programs"].append(prog)
-for mod in data["odoo"]:
-    if not have(mod):
-        out["odoo"].append(mod)
-sys.stdout.write("\n" + MARKER + json.dumps(out) + "\n")
-"""
-
-
-def probe_script(
-    requirements: list[str], programs: list[str], odoo_modules: list[str], sys_path: list[str]
-) -> str:
-    from odoo_ops.addons import module_name, requirement_name
-
-    data = {
-        "requirements": [[r, requirement_name(r), module_name(r)] for r in requirements],
-        "programs": programs,
-        "odoo": odoo_modules,
-        "sys_path": sys_path,
-    }
-    return f"DATA = {json.dumps(json.dumps(data))}\nMARKER = {MARKER!r}\n{_PROBE}"
-
-
-@dataclass
-class ProbeResult:
-    python: str
-    executable: str
-    requirements: dict[str, str] = field(default_factory=dict)
-    programs: list[str] = field(default_factory=list)
-    odoo: list[str] = field(default_factory=list)
-
-
-def parse_probe_output(output: str) -> ProbeResult | None:
-    for line in reversed(output.splitlines()):
-        if line.startswith(MARKER):
-            try:
-                doc: dict[str, Any] = json.loads(line[len(MARKER) :])
-            except ValueError:
-                return None
-            return ProbeResult(
-                python=str(doc.get("python", "")),
-                executable=str(doc.get("executable", "")),
-                requirements={str(r): str(why) for r, why in doc.get("requirements", [])},
-                programs=[str(p) for p in doc.get("programs", [])],
-                odoo=[str(m) for m in doc.get("odoo", [])],
-            )
-    return None
-
 
 def _shebang_python(path: Path) -> str | None:
     """The interpreter named on the ``#!`` line of a script (``/venv/bin/python3``)."""
