@@ -67,6 +67,20 @@ PHASES = (
 )
 # a failure from the code phase on puts everything back: a deploy is all or nothing
 ROLLBACK_PHASES = {"code", "addons", "modules", "restart", "verify", "snapshot", "finish"}
+#: The phases that run under the deployment lock, in order, and the method of
+#: :class:`Deployer` that carries out each (``preflight`` and ``lock`` come first).
+LOCKED_PHASES = PHASES[PHASES.index("maintenance") :]
+PHASE_METHODS = {
+    "maintenance": "enter_maintenance",
+    "rollback-point": "rollback_point",
+    "code": "code",
+    "addons": "addons",
+    "modules": "modules",
+    "restart": "restart",
+    "verify": "verify",
+    "snapshot": "snapshot",
+    "finish": "finish",
+}
 
 
 class PhaseFailed(OpsError):
@@ -226,21 +240,9 @@ class Deployer:
 
     def _locked(self, result: DeployResult) -> DeployResult:
         try:
-            with self.phase("maintenance"):
-                self.enter_maintenance()
-            with self.phase("rollback-point"):
-                self.rollback_point()
-            for name, step in (
-                ("code", self.code),
-                ("addons", self.addons),
-                ("modules", self.modules),
-                ("restart", self.restart),
-                ("verify", self.verify),
-                ("snapshot", self.snapshot),
-                ("finish", self.finish),
-            ):
+            for name in LOCKED_PHASES:
                 with self.phase(name):
-                    step()
+                    getattr(self, PHASE_METHODS[name])()
         except PhaseFailed as exc:
             self.record.failed_phase = exc.phase
             self.record.error = exc.message

@@ -134,3 +134,12 @@ def test_records_written_before_after_rollback_existed_still_load(tmp_path: Path
     journal.path.write_text(json.dumps(data) + "\n", encoding="utf-8")
     got = journal.get("d1")
     assert got is not None and got.after_rollback == [] and got.result == "rolled-back"
+
+
+def test_every_locked_phase_has_its_method_in_order() -> None:
+    from odoo_ops.deploy.engine import LOCKED_PHASES, PHASE_METHODS, PHASES, Deployer
+
+    assert PHASES[:2] == ("preflight", "lock")
+    assert list(PHASE_METHODS) == list(LOCKED_PHASES) == list(PHASES[2:])
+    for name in LOCKED_PHASES:
+        assert callable(getattr(Deployer, PHASE_METHODS[name])), name
