@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from odoo_ops.backup import layout
-from odoo_ops.backup.verify import verify_entry
+from odoo_ops.backup.integrity import verify_entry
 from odoo_ops.cli.main import main
 from odoo_ops.errors import UsageError
 from odoo_ops.names import (

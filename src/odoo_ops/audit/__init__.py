@@ -16,7 +16,7 @@ objects (what is wrong, what it breaks, how to fix it).
 from odoo_ops.audit.broken import BrokenOptions, audit_broken
 from odoo_ops.audit.findings import ERROR, WARNING, AuditReport, Finding
 from odoo_ops.audit.modules import ModuleRow, ModulesAudit, audit_modules
-from odoo_ops.audit.schema import Schema, detect_schema
+from odoo_ops.audit.odoo_schema import Schema, detect_schema
 
 __all__ = [
     "ERROR",

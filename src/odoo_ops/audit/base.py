@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from odoo_ops.audit.schema import Schema, detect_schema
+from odoo_ops.audit.odoo_schema import Schema, detect_schema
 
 if TYPE_CHECKING:
     from odoo_ops.adapters.database import Database

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from odoo_ops.audit.base import Session, audit_session
 from odoo_ops.audit.client_tags import scan_tags, web_client_tags
 from odoo_ops.audit.findings import ERROR, WARNING, AuditReport, Finding, run, stream
-from odoo_ops.audit.schema import (
+from odoo_ops.audit.odoo_schema import (
     ACTION_TABLES,
     default_table,
     quote_ident,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from odoo_ops.audit.base import audit_session
 from odoo_ops.audit.findings import ERROR, WARNING, AuditReport, Finding, stream
-from odoo_ops.audit.schema import quote_literal
+from odoo_ops.audit.odoo_schema import quote_literal
 
 if TYPE_CHECKING:
     from odoo_ops.adapters.database import Database

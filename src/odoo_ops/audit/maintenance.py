@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from odoo_ops.audit.schema import quote_ident, quote_literal
+from odoo_ops.audit.odoo_schema import quote_ident, quote_literal
 from odoo_ops.errors import OpsError, UsageError
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Backups that are proven: create, verify, test-restore, restore, prune, Odoo zips.
 
 - :func:`~odoo_ops.backup.create.create_backup` – dump + filestore, checksummed, atomic;
-- :func:`~odoo_ops.backup.verify.verify_entry` – sizes/sha256 of every file, ``deep`` reads all;
+- :func:`~odoo_ops.backup.integrity.verify_entry` – sizes/sha256 of every file, ``deep`` reads all;
 - :func:`~odoo_ops.backup.restore.restore_backup` – temporary copy, then one-step swap;
 - :func:`~odoo_ops.backup.restore.run_test_restore` – scratch restore compared with the manifest;
 - :func:`~odoo_ops.backup.prune.prune` – retention (borg-style) with reasons;

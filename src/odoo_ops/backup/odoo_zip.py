@@ -117,7 +117,7 @@ def export_odoo(
     _, existing = check_output_path(zip_path)
     if existing is not None and not force:
         raise OpsError(f"{show_path(zip_path)} exists", hint="pass --force to replace it")
-    from odoo_ops.backup.verify import verify_entry
+    from odoo_ops.backup.integrity import verify_entry
 
     check = verify_entry(entry, record=True)
     if not check.ok:

@@ -344,7 +344,7 @@ def restore_backup(
             jobs=eff_jobs,
         )
     if options.verify:
-        from odoo_ops.backup.verify import verify_entry
+        from odoo_ops.backup.integrity import verify_entry
 
         check = verify_entry(entry, record=True)
         if not check.ok:
@@ -526,7 +526,7 @@ def run_test_restore(
     checks: dict[str, Any] = {}
     notes: list[str] = []
     policy = target.project.config.backup
-    from odoo_ops.backup.verify import verify_entry
+    from odoo_ops.backup.integrity import verify_entry
 
     check = verify_entry(entry, record=True)
     if not check.ok:

@@ -300,7 +300,7 @@ class Deployer:
         if not self.options.force:
             from odoo_ops.checks import all_checks
             from odoo_ops.checks.context import CheckContext
-            from odoo_ops.checks.runner import run_checks, select_checks
+            from odoo_ops.checks.run import run_checks, select_checks
 
             report = run_checks(CheckContext(self.target), select_checks(all_checks()))
             failed = [r for r in report.results if r.status.value == "fail"]
@@ -352,8 +352,8 @@ class Deployer:
 
     def rollback_point(self) -> None:
         from odoo_ops.backup.create import CreateOptions, create_backup
+        from odoo_ops.backup.integrity import verify_entry
         from odoo_ops.backup.layout import find_backup
-        from odoo_ops.backup.verify import verify_entry
 
         if self.repo is not None and self.record.ref_before is None:
             self.record.ref_before = self.repo.head()

@@ -106,7 +106,7 @@ def run_checks_for_board(target: Target) -> Path:
     """Run the quick checks in-process and save their report for the board."""
     from odoo_ops.checks import all_checks
     from odoo_ops.checks.context import CheckContext
-    from odoo_ops.checks.runner import run_checks, select_checks
+    from odoo_ops.checks.run import run_checks, select_checks
 
     ctx = CheckContext(target)
     report = run_checks(ctx, select_checks(all_checks()))

@@ -1,6 +1,6 @@
 """Bounded load tests against the deployment's own URL (``odoo-ops loadtest``)."""
 
-from odoo_ops.loadtest.runner import (
+from odoo_ops.loadtest.engine import (
     LoadTestOptions,
     LoadTestResult,
     RouteStats,

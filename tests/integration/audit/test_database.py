@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from odoo_ops.adapters.database import Database
-from odoo_ops.audit.database import Thresholds, audit_database
+from odoo_ops.audit.postgres import Thresholds, audit_database
 
 pytestmark = pytest.mark.pg
 

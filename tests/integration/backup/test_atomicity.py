@@ -19,8 +19,8 @@ import pytest
 from odoo_ops.adapters.database import lock_key
 from odoo_ops.adapters.locking import deployment_lock_name
 from odoo_ops.backup.create import CreateOptions, create_backup
+from odoo_ops.backup.integrity import verify_entry
 from odoo_ops.backup.layout import find_backup, list_backups
-from odoo_ops.backup.verify import verify_entry
 from odoo_ops.errors import LockError
 
 from .conftest import BackupSite

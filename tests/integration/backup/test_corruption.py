@@ -13,8 +13,8 @@ import pytest
 from tests.support import pg
 
 from odoo_ops.backup.create import CreateOptions, create_backup
+from odoo_ops.backup.integrity import verify_entry
 from odoo_ops.backup.layout import MANIFEST, SUMS, find_backup, manifest_bytes, sums_bytes
-from odoo_ops.backup.verify import verify_entry
 
 from .conftest import BackupSite, write_config
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from odoo_ops.backup.create import CreateOptions, create_backup
+from odoo_ops.backup.integrity import verify_entry
 from odoo_ops.backup.layout import MANIFEST, SUMS, find_backup, manifest_bytes, sums_bytes
 from odoo_ops.backup.restore import RestoreOptions, restore_backup
-from odoo_ops.backup.verify import verify_entry
 from odoo_ops.errors import OpsError
 
 from .conftest import BackupSite, data_dump, tree_digest

@@ -123,7 +123,7 @@ def test_runner_missing_skips_and_drops_the_copy(
 
 def test_full_checks_need_full(full_live: tuple[LiveProject, Any, Path]) -> None:
     from odoo_ops.checks import all_checks
-    from odoo_ops.checks.runner import select_checks
+    from odoo_ops.checks.run import select_checks
 
     checks = all_checks()
     quick = {c.id for c in select_checks(checks)}

@@ -15,7 +15,7 @@ from odoo_ops.adapters import Target
 from odoo_ops.adapters.project import resolve_project
 from odoo_ops.checks import all_checks
 from odoo_ops.checks.context import CheckContext
-from odoo_ops.checks.runner import run_checks
+from odoo_ops.checks.run import run_checks
 from odoo_ops.generate import InitOptions, apply_plan, plan_project
 from tests.integration.generate.conftest import CADDY, needs_caddy
 

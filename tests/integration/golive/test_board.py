@@ -12,7 +12,7 @@ from odoo_ops.backup.layout import FORMAT, FORMAT_VERSION, update_status
 from odoo_ops.checks import all_checks
 from odoo_ops.checks.base import CheckReport, CheckResult, Severity, Status
 from odoo_ops.checks.context import CheckContext
-from odoo_ops.checks.runner import run_checks
+from odoo_ops.checks.run import run_checks
 from odoo_ops.golive import build_board, save_check_report, sign
 from odoo_ops.golive.board import BEFORE_GO, load_checklist
 from odoo_ops.health.probes import HealthReport, ProbeResult

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from odoo_ops.audit.broken import broken_menu_actions_sql, orphan_xmlids_sql
-from odoo_ops.audit.schema import ACTION_TABLES, Schema, default_table
+from odoo_ops.audit.odoo_schema import ACTION_TABLES, Schema, default_table
 
 
 def _schema(cron: dict[str, str], extra: dict[str, dict[str, str]] | None = None) -> Schema:

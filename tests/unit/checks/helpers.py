@@ -22,7 +22,7 @@ from odoo_ops.adapters.project import resolve_project
 from odoo_ops.checks import all_checks
 from odoo_ops.checks.base import CheckResult, Status
 from odoo_ops.checks.context import CheckContext
-from odoo_ops.checks.runner import run_checks
+from odoo_ops.checks.run import run_checks
 
 GOOD_CONF = """\
 [options]

@@ -237,7 +237,7 @@ def database_cmd(app: App, fmt: str, ci: bool) -> int:
     Also connections vs max_connections and pg_stat_statements top queries
     when the extension is installed in the database.
     """
-    from odoo_ops.audit.database import audit_database
+    from odoo_ops.audit.postgres import audit_database
     from odoo_ops.report.table import Table
 
     target = app.target()

@@ -262,8 +262,8 @@ def list_(app: App, fmt: str) -> int:
 def verify(app: App, names: tuple[str, ...], all_: bool, deep: bool, fmt: str) -> int:
     """Check sizes and sha256 of every file of a backup. Exit 1 when one fails."""
     from odoo_ops.backup.common import backup_dir_of
+    from odoo_ops.backup.integrity import verify_entry
     from odoo_ops.backup.layout import find_backup, list_backups
-    from odoo_ops.backup.verify import verify_entry
     from odoo_ops.errors import UsageError
     from odoo_ops.report.table import Table
 

@@ -81,7 +81,7 @@ def command(
     """
     from odoo_ops.checks import all_checks
     from odoo_ops.checks.context import CheckContext
-    from odoo_ops.checks.runner import run_checks, select_checks
+    from odoo_ops.checks.run import run_checks, select_checks
     from odoo_ops.report import checks as render
 
     checks = all_checks()

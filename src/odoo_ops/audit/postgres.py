@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from odoo_ops.audit.base import audit_session
 from odoo_ops.audit.findings import WARNING, AuditReport, Finding, run
-from odoo_ops.audit.schema import quote_ident
+from odoo_ops.audit.odoo_schema import quote_ident
 
 if TYPE_CHECKING:
     from odoo_ops.adapters.database import Database
