@@ -15,7 +15,8 @@ from odoo_ops.backup.create import CreateOptions, create_backup
 from odoo_ops.backup.integrity import verify_entry
 from odoo_ops.backup.layout import find_backup
 from odoo_ops.backup.odoo_zip import export_odoo, import_odoo
-from odoo_ops.backup.restore import RestoreOptions, restore_backup, run_test_restore
+from odoo_ops.backup.restore import RestoreOptions, restore_backup
+from odoo_ops.backup.testrestore import run_test_restore
 from odoo_ops.errors import OpsError
 
 from .conftest import BackupSite, data_dump, tree_digest, write_config

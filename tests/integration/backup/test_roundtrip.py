@@ -14,7 +14,8 @@ from tests.support import odoo_schema
 from odoo_ops.backup.create import CreateOptions, create_backup
 from odoo_ops.backup.integrity import verify_entry
 from odoo_ops.backup.layout import find_backup, list_backups, remove_tree
-from odoo_ops.backup.restore import RestoreOptions, restore_backup, run_test_restore
+from odoo_ops.backup.restore import RestoreOptions, restore_backup
+from odoo_ops.backup.testrestore import run_test_restore
 
 from .conftest import BackupSite, age_keypair, data_dump, tree_digest
 

@@ -309,7 +309,7 @@ def test_restore(app: App, name: str, jobs: int | None, wait: float, fmt: str) -
     attachment's file must exist. The result is recorded next to the backup
     (see `backup list`). Exit 1 when the backup does not restore as recorded.
     """
-    from odoo_ops.backup.restore import run_test_restore
+    from odoo_ops.backup.testrestore import run_test_restore
     from odoo_ops.report.table import render_json
 
     target = app.target()
