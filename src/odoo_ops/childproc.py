@@ -60,12 +60,22 @@ def _load_prctl() -> Callable[..., int] | None:
 
 
 # looked up once in the parent: the child must not load libraries between fork and exec
-_PRCTL = _load_prctl()
+_PRCTL: Callable[..., int] | None = None
+_PRCTL_LOADED = False
+
+
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, loaded on the first spawn (in the parent: never in a child
+    between fork and exec), so that start-up does not pay for ctypes."""
+    global _PRCTL, _PRCTL_LOADED
+    if not _PRCTL_LOADED:
+        _PRCTL, _PRCTL_LOADED = _load_prctl(), True
+    return _PRCTL
 
 
 def _die_with_parent_hook() -> Callable[[], None] | None:
     """The ``preexec_fn`` for this process (bound to its pid), or None off Linux."""
-    prctl = _PRCTL
+    prctl = _prctl()
     if prctl is None:
         return None
     parent = os.getpid()

@@ -178,3 +178,24 @@ def test_quiet_and_verbose_after_the_command_name(
         root.setLevel(logging.WARNING)
         for handler in list(root.handlers):
             root.removeHandler(handler)
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_start_up_imports_nothing_heavy(flag: str) -> None:
+    """--version and --help stay within a few times a bare interpreter's start
+    (bench/startup.py measures it): no schema, driver, renderer or ctypes."""
+    import ast
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from odoo_ops.cli.main import main\n"
+        f"try:\n    main([{flag!r}])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(ast.literal_eval(proc.stderr))  # the list the child printed
+    heavy = {"pydantic", "psycopg", "rich", "httpx", "jinja2", "ctypes", "odoo_ops.secrets",
+             "odoo_ops.childproc", "odoo_ops.adapters", "odoo_ops.config.schema"}  # fmt: skip
+    assert not heavy & loaded, heavy & loaded

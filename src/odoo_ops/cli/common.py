@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from odoo_ops.errors import ConfigError, OpsError
-from odoo_ops.names import check_database_name, check_deployment_name
-from odoo_ops.secrets import Redactor, redact_text
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
     from odoo_ops.adapters.project import Project
     from odoo_ops.report.table import Table
+    from odoo_ops.secrets import Redactor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,6 +69,8 @@ class App:
     @staticmethod
     def redact_any(text: str) -> str:
         """``text`` with secret positions and every known secret value masked."""
+        from odoo_ops.secrets import redact_text  # on use: --help/--version stay light
+
         text = redact_text(text)
         for redactor in _REDACTORS:
             text = redactor(text)
@@ -135,6 +136,8 @@ class App:
     def project(self) -> Project:
         """The resolved deployment (resolved once per invocation)."""
         if self._project is None:
+            from odoo_ops.secrets import Redactor
+
             self._project = self._resolve_project()
             _REDACTORS.append(Redactor.from_env(self._project.env))
         return self._project
@@ -221,11 +224,16 @@ class Progress:
 
 
 def _store(
-    name: str, check: Callable[[Any], Any] | None = None
+    name: str, check: str | None = None
 ) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A callback keeping an option's value in ``App.options``; ``check`` names
+    the :mod:`odoo_ops.names` function that validates it (imported on use)."""
+
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if check is not None and value is not None:
-            value = check(value)  # names are checked where they enter (odoo_ops.names)
+            from odoo_ops import names
+
+            value = getattr(names, check)(value)  # names are checked where they enter
         if value not in (None, (), []):
             app = ctx.find_object(App) or ctx.ensure_object(App)
             given = app.options.get(name)
@@ -270,7 +278,7 @@ def deployment_selection_options(func: F) -> F:
             "-D",
             metavar="NAME",
             expose_value=False,
-            callback=_store("deployment", check_deployment_name),
+            callback=_store("deployment", "check_deployment_name"),
             envvar="ODOO_OPS_DEPLOYMENT",
             help="Deployment from odoo-ops.toml (default: default_deployment).",
         ),
@@ -302,7 +310,7 @@ def deployment_selection_options(func: F) -> F:
             "--database",
             metavar="DB",
             expose_value=False,
-            callback=_store("database", check_database_name),
+            callback=_store("database", "check_database_name"),
             help="Database name.",
         ),
     ]

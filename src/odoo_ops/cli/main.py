@@ -135,6 +135,11 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool) -> None:
     discovered from the project directory (compose file, odoo.conf, .env,
     addons). Select one with --deployment NAME, a directory with -C DIR.
     """
+    from odoo_ops.childproc import install_signal_handlers
+
+    # SIGTERM/SIGINT/SIGHUP kill the children, then unwind (undoing partial work);
+    # installed here, when a command runs, so --help and --version stay light
+    install_signal_handlers()
     app = ctx.ensure_object(App)  # the deployment options may have made it already
     app.verbose, app.quiet, app.color = verbose, quiet, not no_color
     app.setup_logging()
@@ -163,10 +168,6 @@ def _crash_log(exc: BaseException) -> Path | None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI: expected errors print one line, unexpected ones a log path."""
-    from odoo_ops.childproc import Terminated, install_signal_handlers
-
-    # SIGTERM/SIGINT/SIGHUP kill the children, then unwind (undoing partial work)
-    install_signal_handlers()
     try:
         rv = cli.main(args=argv, prog_name="odoo-ops", standalone_mode=False)
         if isinstance(rv, int) and not isinstance(rv, bool):
@@ -179,15 +180,17 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort as exc:
         cause = exc.__cause__
-        if isinstance(cause, Terminated):  # click turns a KeyboardInterrupt into Abort
+        signum = getattr(cause, "signum", None)  # childproc.Terminated (click wraps it)
+        if isinstance(signum, int):
             click.echo(f"interrupted by {cause}", err=True)
-            sys.exit(128 + cause.signum)
+            sys.exit(128 + signum)
         click.echo("aborted", err=True)
         sys.exit(130)
-    except Terminated as exc:
-        click.echo(f"interrupted by {exc}", err=True)
-        sys.exit(128 + exc.signum)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # childproc.Terminated carries the signal
+        signum = getattr(exc, "signum", None)
+        if isinstance(signum, int):
+            click.echo(f"interrupted by {exc}", err=True)
+            sys.exit(128 + signum)
         click.echo("interrupted", err=True)
         sys.exit(130)
     except OpsError as exc:
