@@ -43,6 +43,8 @@ SUMMARIES: dict[str, str] = {
     "rollback": "Roll back deploy ID (default: an interrupted deploy, else the latest).",
     "snapshot": "Snapshots of a deployment (modules, menus, models, actions, crons, config,"
     " HTTP).",
+    "status": "Is the deployment fine? Health, last deploy, newest backup, last check, upgrades,"
+    " go-live.",
     "verify": "Check the database against [verify] and [thresholds] of odoo-ops.toml.",
 }
 
