@@ -73,6 +73,20 @@ def states(db: Database) -> dict[str, ModuleRow]:
         return read_modules(cur)
 
 
+def installed_and_known(
+    db: Database, *, timeout: float = 30
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(installed, known) module names of the database: both empty when Odoo
+    has not initialised it (no ``ir_module_module``)."""
+    with db.read_only(timeout=timeout) as cur:
+        if not table_exists(cur, "public.ir_module_module"):
+            return frozenset(), frozenset()
+        cur.execute("SELECT name, state FROM ir_module_module")
+        rows = cur.fetchall()
+    installed = frozenset(str(n) for n, s in rows if s in INSTALLED_STATES)
+    return installed, frozenset(str(n) for n, _ in rows)
+
+
 def addon_from_row(row: ModuleRow) -> Addon:
     """An :class:`Addon` built from the database's module list (code not on this host)."""
     auto: bool | tuple[str, ...] = False

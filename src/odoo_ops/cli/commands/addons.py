@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from odoo_ops.cli.common import App, deployment_options, pass_app, split_names
+from odoo_ops.cli.common import App, deployment_options, format_option, pass_app, split_names
 from odoo_ops.errors import OpsError, UsageError
+from odoo_ops.jsondata import render_json_lines
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
@@ -62,14 +63,7 @@ def _source_options(func: F) -> F:
             is_flag=True,
             help="Parse every manifest; do not use or update the manifest cache.",
         ),
-        click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(["table", "json", "csv", "markdown"]),
-            default="table",
-            show_default=True,
-            help="Output format.",
-        ),
+        format_option(),
     ]
     for option in reversed(options):
         func = option(func)
@@ -187,20 +181,16 @@ def _database_modules(app: App, source: _Source) -> tuple[frozenset[str], frozen
     except Unavailable as exc:
         source.notes.append(f"installed addons not checked: {exc}")
         return None
+    from odoo_ops.modules.db import installed_and_known
+
     try:
-        with database.read_only(timeout=30) as cur:
-            cur.execute("SELECT to_regclass('public.ir_module_module') IS NOT NULL")
-            row = cur.fetchone()
-            if not row or not row[0]:
-                source.notes.append("the database is not initialised by Odoo: nothing installed")
-                return frozenset(), frozenset()
-            cur.execute("SELECT name, state FROM ir_module_module")
-            rows = cur.fetchall()
+        installed, known = installed_and_known(database)
     except OpsError as exc:
         source.notes.append(f"installed addons not checked: {exc}")
         return None
-    installed = frozenset(str(n) for n, s in rows if s in ("installed", "to upgrade", "to remove"))
-    return installed, frozenset(str(n) for n, _ in rows)
+    if not known:
+        source.notes.append("the database is not initialised by Odoo: nothing installed")
+    return installed, known
 
 
 # ---------------------------------------------------------------------------
@@ -243,7 +233,7 @@ def _emit(
     output then never imports the table renderers).
     """
     if fmt == "json":
-        app.out(_json_text({**data, "notes": list(notes)}))
+        app.out(render_json_lines({**data, "notes": list(notes)}))
         return
     built = list(tables() if callable(tables) else tables)
     if fmt == "csv":
@@ -266,26 +256,6 @@ def _scan_findings(source: _Source) -> list[Finding]:
 
     keep = ("addons-invalid-manifest", "addons-path-entry")
     return [f for f in scan_findings(source.scan) if f.code in keep]
-
-
-def _json_text(data: dict[str, Any]) -> str:
-    """JSON of plain data: one top-level key per line, one list item per line.
-
-    The C encoder does not indent; a fully indented document of thousands of
-    addons would be written by the (slow) pure-Python encoder. This layout is
-    as easy to read and diff, and any JSON parser reads it.
-    """
-    import json
-
-    compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-
-    def item(value: Any) -> str:
-        if isinstance(value, list) and value and all(isinstance(v, dict | list) for v in value):
-            return "[\n" + ",\n".join("    " + compact(v) for v in value) + "\n  ]"
-        return compact(value)
-
-    lines = [f"  {compact(key)}: {item(value)}" for key, value in data.items()]
-    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 # ---------------------------------------------------------------------------
