@@ -243,3 +243,21 @@ def test_debug_logs_are_redacted(tmp_path: Path) -> None:
     assert "x-access-token:***@github.com" in proc.stderr, proc.stderr
     assert "password='***'" in proc.stderr and "RuntimeError" in proc.stderr
     assert "Zq8" not in proc.stderr
+
+
+def test_warnings_logged_without_verbose_are_redacted_too() -> None:
+    """Without -v a command's warnings (a failed notification quoting its URL)
+    reach stderr through the redaction, not through Python's bare default."""
+    import subprocess
+    import sys
+
+    code = (
+        "from odoo_ops.cli.common import App\n"
+        "App().setup_logging()\n"
+        "import logging\n"
+        "logging.getLogger('odoo_ops.notify').warning(\n"
+        "    'notification failed: %s', 'POST https://user:S3cr3tT0ken99@hooks.example/x: 500')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "notification failed: POST https://user:***@hooks.example/x: 500" in proc.stderr
+    assert "S3cr3tT0ken99" not in proc.stderr

@@ -43,11 +43,18 @@ class App:
         return sys.stdout.isatty()
 
     def setup_logging(self) -> None:
-        """Configure logging for -v/-vv; without them Python's default applies
-        (warnings and errors on stderr) and logging is not even imported here."""
-        if not self.verbose:
-            return
+        """Configure logging when a command runs: warnings and errors on stderr
+        (as Python's default would print them), INFO with -v, DEBUG with -vv;
+        every record goes through the redaction (a warning may quote a URL)."""
         import logging
+
+        if not self.verbose:
+            root = logging.getLogger()
+            if not root.handlers:  # (a test runner may have its own: left alone)
+                handler = logging.StreamHandler(sys.stderr)
+                handler.addFilter(_redact_log_record)
+                root.addHandler(handler)
+            return
 
         level = logging.WARNING
         if self.verbose == 1:
