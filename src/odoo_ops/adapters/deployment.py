@@ -65,7 +65,49 @@ class Target:
     @property
     def odoo_service(self) -> ComposeService | None:
         compose = self.compose_or_none()
-        return compose.services.get(self.deployment.odoo_service) if compose else None
+        return compose.services.get(self.command_service) if compose else None
+
+    @functools.cached_property
+    def odoo_services(self) -> list[str]:
+        """Every Odoo service (compose) or unit (systemd) on this database.
+
+        ``odoo_services``/``odoo_service`` from odoo-ops.toml; when neither is
+        set, the compose services that run Odoo on the same database
+        (:func:`~odoo_ops.adapters.topology.discover_odoo_services`)."""
+        dep = self.deployment
+        if dep.runner != "compose" and dep.maintenance.systemd_units:
+            return list(dep.maintenance.systemd_units)
+        if "odoo_services" in dep.model_fields_set or "odoo_service" in dep.model_fields_set:
+            return list(dep.odoo_services) or [dep.odoo_service]
+        compose = self.compose_or_none()
+        if compose is not None:
+            from odoo_ops.adapters.topology import discover_odoo_services
+
+            found = discover_odoo_services(
+                compose, db_service=dep.db_service, preferred=dep.odoo_service
+            )
+            if len(found) > 1:
+                return found
+        return [dep.odoo_service]
+
+    @property
+    def command_service(self) -> str:
+        """The Odoo service that runs Odoo commands (-i/-u, shell, neutralize)."""
+        dep = self.deployment
+        services = self.odoo_services
+        if dep.command_service and dep.command_service in services:
+            return dep.command_service
+        return dep.odoo_service if dep.odoo_service in services else services[0]
+
+    def internal_url_for(self, service: str) -> str | None:
+        """Where Odoo service ``service`` answers directly (``internal_urls``; the
+        one-service form: ``internal_url`` or ``base_url``)."""
+        dep = self.deployment
+        if service in dep.internal_urls:
+            return dep.internal_urls[service]
+        if len(self.odoo_services) == 1:
+            return dep.internal_url or dep.base_url
+        return None
 
     @property
     def odoo_conf_path(self) -> Path | None:
@@ -351,7 +393,7 @@ class Target:
             env_file = str(env_path) if env_path.is_file() else None
         return ComposeRunner(
             compose_file,
-            dep.odoo_service,
+            self.command_service,
             project_directory=None if remote else str(self.root),
             env_file=env_file,
             project_name=dep.compose_project,

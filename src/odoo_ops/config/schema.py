@@ -67,6 +67,8 @@ class Maintenance(_Model):
     flag_file: str | None = None
     stop_workers: bool = True
     systemd_unit: str | None = None
+    # several Odoo units on one database (local/ssh): all stopped and started together
+    systemd_units: list[str] = Field(default_factory=list)
     stop_command: list[str] = Field(default_factory=list)
     start_command: list[str] = Field(default_factory=list)
     status_command: list[str] = Field(default_factory=list)
@@ -82,6 +84,12 @@ class Deployment(_Model):
     compose_file: str | None = None
     compose_project: str | None = None
     odoo_service: str = "odoo"
+    # several Odoo services on one database (docs/topology.md): `odoo_service` is the
+    # one-service form; both are normalised so that odoo_services lists them all and
+    # odoo_service is the one that runs Odoo commands (command_service, default the first)
+    odoo_services: list[str] = Field(default_factory=list)
+    command_service: str | None = None
+    cron_services: list[str] = Field(default_factory=list)
     db_service: str = "db"
     # local / remote odoo
     odoo_command: list[str] = Field(default_factory=lambda: ["odoo"])
@@ -91,6 +99,8 @@ class Deployment(_Model):
     base_url: str | None = None
     # Odoo itself, bypassing the proxy (deploy verifies there while the proxy shows 503)
     internal_url: str | None = None
+    # per Odoo service (several services): where deploy and health reach each one
+    internal_urls: dict[str, str] = Field(default_factory=dict)
     env_file: str | None = None
     # paths on the machine running odoo-ops (host side of compose volumes)
     addons_paths: list[str] = Field(default_factory=list)
@@ -114,6 +124,32 @@ class Deployment(_Model):
     statement_timeout: float = Field(default=60.0, gt=0)
     maintenance: Maintenance = Field(default_factory=Maintenance)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _odoo_services(cls, data: object) -> object:
+        """``odoo_service`` or ``odoo_services`` (not both), normalised to the list."""
+        if not isinstance(data, dict):
+            return data
+        one, many = data.get("odoo_service"), data.get("odoo_services")
+        if one is not None and many is not None:
+            raise ValueError(
+                "set odoo_service (one Odoo service) or odoo_services (several), not both"
+            )
+        if many is not None:
+            if not isinstance(many, list) or not many:
+                raise ValueError("odoo_services must list at least one service")
+            if len(set(map(str, many))) != len(many):
+                raise ValueError("odoo_services lists a service twice")
+            command = data.get("command_service") or many[0]
+            if command not in many:
+                raise ValueError(f"command_service {command!r} is not one of odoo_services")
+            data = {**data, "odoo_service": command}
+        elif one is not None:
+            data = {**data, "odoo_services": [one]}
+            if data.get("command_service") not in (None, one):
+                raise ValueError("command_service must be odoo_service")
+        return data
+
     @field_validator("series", mode="before")
     @classmethod
     def _series(cls, value: object) -> str | None:
@@ -123,6 +159,14 @@ class Deployment(_Model):
     @classmethod
     def _database(cls, value: str | None) -> str | None:
         return _database_value(value)
+
+    @field_validator("internal_urls")
+    @classmethod
+    def _urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for service, url in value.items():
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ValueError(f"{service}: must be an http:// or https:// URL")
+        return {service: url.rstrip("/") for service, url in value.items()}
 
     @field_validator("base_url", "internal_url")
     @classmethod

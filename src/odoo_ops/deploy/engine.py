@@ -403,12 +403,13 @@ class Deployer:
             compose = compose_runner(self.target)
             if compose is None:
                 raise OpsError("--pull/--build need a compose deployment")
+            self._keep_images()
             for verb in (["pull"] if self.options.pull else []) + (
                 ["build"] if self.options.build else []
             ):
                 result = run_on_host(
                     self.target,
-                    compose.compose_argv(verb, self.target.deployment.odoo_service),
+                    compose.compose_argv(verb, *self.target.odoo_services),
                     timeout=1800,
                 )
                 if result.returncode != 0:
@@ -416,6 +417,28 @@ class Deployer:
                         f"docker compose {verb} failed: "
                         + (result.output.strip().splitlines() or [""])[-1]
                     )
+
+    def _keep_images(self) -> None:
+        """Record and tag the image each Odoo service runs before --pull/--build, so
+        a rollback brings the image back with the code and the database."""
+        from odoo_ops.adapters.hostcmd import run_on_host
+        from odoo_ops.adapters.topology import container_image_ids, rollback_tag
+
+        names = service_images(self.target)
+        for service, current in container_image_ids(self.target, self.target.odoo_services).items():
+            if current is None:
+                self.say(f"service {service} has no container: its image cannot be kept")
+                continue
+            tag = rollback_tag(names[service], self.record.id)
+            tagged = run_on_host(self.target, ["docker", "tag", current, tag], timeout=60)
+            if tagged.returncode != 0:
+                raise OpsError(
+                    f"tagging the image of {service} for the rollback failed: "
+                    + (tagged.output.strip().splitlines() or [""])[-1]
+                )
+            self.record.images[service] = {"image": names[service], "id": current, "tag": tag}
+            self.say(f"{service}: image {current[:19]} kept as {tag}")
+        self._save()
 
     def _required_modules(self) -> list[str]:
         config = self.target.project.config
@@ -488,8 +511,7 @@ class Deployer:
             if compose is not None:
                 # `start` would run the old container again: only a recreated
                 # container runs the pulled/built image
-                service = self.target.deployment.odoo_service
-                start = compose.compose_argv("up", "-d", "--no-deps", service)
+                start = compose.compose_argv("up", "-d", "--no-deps", *self.target.odoo_services)
         if start:
             result = run_on_host(self.target, start, timeout=300)
             if result.returncode != 0:
@@ -507,29 +529,46 @@ class Deployer:
             raise Unavailable("no base_url/internal_url to verify Odoo over HTTP")
         return Http(url, timeout=dep.http_timeout)
 
+    def _service_https(self) -> list[tuple[str, Any]]:
+        """(label, Http) of each Odoo service that has its own internal URL; the one
+        deployment URL when none has (one service, or several behind one URL)."""
+        from odoo_ops.adapters import Http
+
+        dep = self.target.deployment
+        out = []
+        for service in self.target.odoo_services:
+            url = dep.internal_urls.get(service)
+            if url:
+                out.append((f"{service}: ", Http(url, timeout=dep.http_timeout)))
+        if out:
+            return out
+        return [("", self._internal_http())]
+
     def _wait_healthy(self, timeout: float) -> None:
         import httpx
 
         from odoo_ops.adapters import Unavailable
 
         try:
-            http = self._internal_http()
+            https = self._service_https()
         except Unavailable as exc:
             self.say(f"not waiting for Odoo: {exc.message}")
             return
         deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            try:
-                with http.client() as client:
-                    response = client.get("/web/health")
-                if response.status_code == 200:
-                    return
-                last = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                last = str(exc) or type(exc).__name__
-            time.sleep(min(1.0, max(0.05, timeout / 50)))
-        raise OpsError(f"Odoo not healthy within {timeout:g}s ({last})")
+        for label, http in https:
+            last = "no answer"
+            while True:
+                try:
+                    with http.client() as client:
+                        response = client.get("/web/health")
+                    if response.status_code == 200:
+                        break
+                    last = f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    last = str(exc) or type(exc).__name__
+                if time.monotonic() >= deadline:
+                    raise OpsError(f"{label}Odoo not healthy within {timeout:g}s ({last})")
+                time.sleep(min(1.0, max(0.05, timeout / 50)))
 
     def verify(self) -> None:
         failures = self._verifications()
@@ -590,16 +629,16 @@ class Deployer:
 
         failures: list[str] = []
         try:
-            http = self._internal_http()
-            with http.client() as client:
-                for path, expect in (("/web/health", "pass"), ("/web/login", "password")):
-                    try:
-                        response = client.get(path)
-                    except httpx.HTTPError as exc:
-                        failures.append(f"{path}: {exc or type(exc).__name__}")
-                        continue
-                    if response.status_code != 200 or expect not in response.text.lower():
-                        failures.append(f"{path}: HTTP {response.status_code}")
+            for label, http in self._service_https():
+                with http.client() as client:
+                    for path, expect in (("/web/health", "pass"), ("/web/login", "password")):
+                        try:
+                            response = client.get(path)
+                        except httpx.HTTPError as exc:
+                            failures.append(f"{label}{path}: {exc or type(exc).__name__}")
+                            continue
+                        if response.status_code != 200 or expect not in response.text.lower():
+                            failures.append(f"{label}{path}: HTTP {response.status_code}")
         except Unavailable as exc:
             self.say(f"HTTP verification skipped: {exc.message}")
         return failures
@@ -631,6 +670,35 @@ class Deployer:
                     lines += [line.rstrip() for line in fh if pattern.match(line)]
             except OSError:
                 continue
+        lines += self._service_log_errors(pattern)
+        return lines
+
+    def _service_log_errors(self, pattern: Any) -> list[str]:
+        """ERROR/CRITICAL lines each Odoo service logged since the deploy started
+        (compose: ``docker compose logs --since``)."""
+        import datetime as dt
+
+        from odoo_ops.adapters.hostcmd import compose_runner, run_on_host
+
+        compose = compose_runner(self.target)
+        if compose is None or self.target.deployment.odoo_log_file:
+            return []
+        since = dt.datetime.fromtimestamp(self.started - 1, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines: list[str] = []
+        for service in self.target.odoo_services:
+            argv = compose.compose_argv(
+                "logs", "--no-color", "--no-log-prefix", "--since", since, service
+            )
+            try:
+                result = run_on_host(self.target, argv, timeout=120)
+            except OpsError as exc:
+                self.say(f"logs of {service} not read: {exc.message}")
+                continue
+            if result.returncode != 0:
+                self.say(f"logs of {service} not read (exit {result.returncode})")
+                continue
+            found = [line for line in result.output.splitlines() if pattern.match(line)]
+            lines += [f"{service}: {line}" for line in found]
         return lines
 
     def _take_snapshot(self, label: str) -> Path | None:
@@ -686,6 +754,48 @@ class Deployer:
         return steps
 
 
+def service_images(target: Target) -> dict[str, str]:
+    """The image name compose gives each Odoo service (``image:``, or the name it
+    builds: ``<project>-<service>``)."""
+    import re
+
+    compose = target.compose_or_none()
+    project = target.deployment.compose_project or re.sub(
+        r"[^a-z0-9_-]", "", target.root.name.lower()
+    )
+    out = {}
+    for service in target.odoo_services:
+        svc = compose.services.get(service) if compose else None
+        out[service] = (svc.image if svc and svc.image else None) or f"{project}-{service}"
+    return out
+
+
+def restore_images(target: Target, record: DeployRecord, say: Say) -> None:
+    """Point each service's image name back at the image it ran before the deploy
+    (kept under its rollback tag) and recreate the containers on it."""
+    from odoo_ops.adapters.hostcmd import compose_runner, run_on_host
+
+    compose = compose_runner(target)
+    if not record.images or compose is None:
+        return
+    for service, kept in record.images.items():
+        result = run_on_host(target, ["docker", "tag", kept["id"], kept["image"]], timeout=60)
+        if result.returncode != 0:
+            raise OpsError(
+                f"{service}: image {kept['id'][:19]} cannot be tagged back as {kept['image']}: "
+                + (result.output.strip().splitlines() or [""])[-1]
+            )
+    services = list(record.images)
+    up = compose.compose_argv("up", "-d", "--no-deps", "--no-build", "--force-recreate", *services)
+    result = run_on_host(target, up, timeout=600)
+    if result.returncode != 0:
+        raise OpsError(
+            "recreating the Odoo services on their previous images failed: "
+            + (result.output.strip().splitlines() or [""])[-1]
+        )
+    say("images back: " + ", ".join(f"{s} {k['id'][:19]}" for s, k in record.images.items()))
+
+
 def _log_files(result: Any) -> list[Path]:
     out: list[Path] = []
     for step in getattr(result, "steps", []) or []:
@@ -739,6 +849,11 @@ def roll_back_record(
         say(f"database and filestore restored from backup {record.backup}")
     else:
         say("nothing to restore: the deploy had not changed the database yet")
+    restore_images(target, record, say)
+    if record.images and workers.configured:
+        # the recreated containers start at once: stopped again (maintenance_off below
+        # starts them, or they stay stopped when maintenance was on before)
+        run_on_host(target, workers.stop, timeout=300)
     # the restored database holds the maintenance marker and the cron pause
     # record of the rollback point: leave both as they were before the deploy
     if record.paused_crons:

@@ -50,6 +50,9 @@ class DeployRecord:
     failed_verifications: int = 0
     # what still failed when Odoo was verified again after an automatic rollback
     after_rollback: list[str] = field(default_factory=list)
+    # --pull/--build: per Odoo service, the image it ran before the change
+    # ({"image": name, "id": sha256:…, "tag": <repo>:odoo-ops-rollback-<id>})
+    images: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeployRecord:

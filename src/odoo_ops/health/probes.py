@@ -116,27 +116,42 @@ def probe_odoo_process(ctx: ProbeContext) -> ProbeResult:
 
         runner = target.runner()
         assert isinstance(runner, ComposeRunner)
+        services = target.odoo_services
+        every = ["--all"] if len(services) > 1 else []  # stopped ones too: to name them
         result = run_process(
-            runner.compose_argv("ps", "--format", "json", dep.odoo_service), timeout=15
+            runner.compose_argv("ps", *every, "--format", "json", *services), timeout=15
         )
         if not result.ok:
             first = (result.output.strip().splitlines() or ["no output"])[0]
             return ProbeResult("odoo-process", FAIL, f"docker compose ps failed: {first}")
         try:
-            states = [s for s in parse_compose_ps(result.output) if s.service == dep.odoo_service]
+            states = [s for s in parse_compose_ps(result.output) if s.service in services]
         except ValueError as exc:
             return ProbeResult("odoo-process", FAIL, str(exc))
-        if not states:
-            return ProbeResult("odoo-process", FAIL, f"no container for service {dep.odoo_service}")
-        bad = [s for s in states if s.state != "running" or s.health == "unhealthy"]
-        if bad:
-            s = bad[0]
-            return ProbeResult(
-                "odoo-process",
-                FAIL,
-                f"{s.name} is {s.state}{' and ' + s.health if s.health else ''}",
-            )
-        return ProbeResult("odoo-process", OK, f"{len(states)} container(s) running")
+        if len(services) == 1:
+            if not states:
+                return ProbeResult("odoo-process", FAIL, f"no container for service {services[0]}")
+            bad = [s for s in states if s.state != "running" or s.health == "unhealthy"]
+            if bad:
+                s = bad[0]
+                health = f" and {s.health}" if s.health else ""
+                return ProbeResult("odoo-process", FAIL, f"{s.name} is {s.state}{health}")
+            return ProbeResult("odoo-process", OK, f"{len(states)} container(s) running")
+        down: list[str] = []
+        for service in services:
+            mine = [s for s in states if s.service == service]
+            running = [s for s in mine if s.state == "running" and s.health != "unhealthy"]
+            if not mine:
+                down.append(f"{service}: no container")
+            elif not running:
+                s = mine[0]
+                health = f" and {s.health}" if s.health else ""
+                down.append(f"{service}: {s.name} is {s.state}{health}")
+        if down:
+            label = "Odoo service down" if len(down) == 1 else f"{len(down)} Odoo services down"
+            return ProbeResult("odoo-process", FAIL, f"{label}: " + "; ".join(down))
+        message = f"all {len(services)} Odoo services running: {', '.join(services)}"
+        return ProbeResult("odoo-process", OK, message)
     if dep.runner == "local":
         import psutil
 
@@ -350,8 +365,39 @@ def probe_latency(ctx: ProbeContext) -> ProbeResult:
     )
 
 
-def service_probes(ctx: ProbeContext) -> list[tuple[str, ProbeFunc]]:
+def odoo_service_probes(ctx: ProbeContext) -> list[tuple[str, ProbeFunc]]:
+    """``odoo-http:<service>``: /web/health of each Odoo service that has its own
+    internal URL (``internal_urls``), so the one that is down is named."""
     probes: list[tuple[str, ProbeFunc]] = []
+    dep = ctx.target.deployment
+    for service in ctx.target.odoo_services:
+        url = dep.internal_urls.get(service)
+        if not url:
+            continue
+
+        def run(c: ProbeContext, service: str = service, url: str = url) -> ProbeResult:
+            import httpx
+
+            from odoo_ops.adapters.http import describe_http_error
+
+            name = f"odoo-http:{service}"
+            try:
+                with httpx.Client(timeout=dep.http_timeout) as client:
+                    response = client.get(f"{url}/web/health")
+            except httpx.HTTPError as exc:
+                return ProbeResult(name, FAIL, f"{service} down: {describe_http_error(exc)}")
+            if response.status_code != 200:
+                return ProbeResult(
+                    name, FAIL, f"{service} down: /web/health answered HTTP {response.status_code}"
+                )
+            return ProbeResult(name, OK, f"{service}: /web/health HTTP 200")
+
+        probes.append((f"odoo-http:{service}", run))
+    return probes
+
+
+def service_probes(ctx: ProbeContext) -> list[tuple[str, ProbeFunc]]:
+    probes: list[tuple[str, ProbeFunc]] = list(odoo_service_probes(ctx))
     for service in ctx.config.services:
 
         def run(c: ProbeContext, service: Any = service) -> ProbeResult:

@@ -138,6 +138,8 @@ class Workers:
     stop: list[str] = field(default_factory=list)
     start: list[str] = field(default_factory=list)
     status: list[str] = field(default_factory=list)
+    # every Odoo service/unit these commands stop and start (several on one database)
+    services: list[str] = field(default_factory=list)
 
     @property
     def configured(self) -> bool:
@@ -157,22 +159,67 @@ def workers_of(target: Target) -> Workers:
         )
     compose = compose_runner(target)
     if compose is not None:
-        service = target.deployment.odoo_service
+        services = target.odoo_services
         return Workers(
             "compose",
-            compose.compose_argv("stop", service),
-            compose.compose_argv("start", service),
-            compose.compose_argv("ps", "--format", "json", service),
+            compose.compose_argv("stop", *services),
+            compose.compose_argv("start", *services),
+            compose.compose_argv(
+                "ps", *(["--all"] if len(services) > 1 else []), "--format", "json", *services
+            ),
+            services,
         )
-    if settings.systemd_unit:
-        unit = settings.systemd_unit
+    units = list(settings.systemd_units)
+    if not units and settings.systemd_unit:
+        units = [settings.systemd_unit]
+    if units:
         return Workers(
             "systemd",
-            ["systemctl", "stop", unit],
-            ["systemctl", "start", unit],
-            ["systemctl", "is-active", "--quiet", unit],
+            ["systemctl", "stop", *units],
+            ["systemctl", "start", *units],
+            ["systemctl", "is-active", "--quiet", *units],
+            units,
         )
     return Workers("none")
+
+
+def service_states(target: Target, workers: Workers | None = None) -> dict[str, tuple[str, str]]:
+    """Each Odoo service/unit: (``running``/``stopped``/``unknown``, detail)."""
+    workers = workers or workers_of(target)
+    if workers.mode == "compose":
+        result = run_on_host(target, workers.status, timeout=60)
+        if result.returncode != 0:
+            tail = (result.output.strip().splitlines() or [""])[-1]
+            return {s: (UNKNOWN, tail) for s in workers.services}
+        try:
+            containers = parse_compose_ps(result.output)
+        except ValueError as exc:
+            return {s: (UNKNOWN, str(exc)) for s in workers.services}
+        out: dict[str, tuple[str, str]] = {}
+        for service in workers.services:
+            mine = [c for c in containers if c.service == service]
+            if any(c.state == "running" for c in mine):
+                out[service] = (RUNNING, f"compose service {service} is running")
+            else:
+                states = ", ".join(sorted({c.state or "unknown" for c in mine})) or "no container"
+                out[service] = (STOPPED, f"compose service {service} is not running ({states})")
+        return out
+    if workers.mode == "systemd":
+        out = {}
+        for unit in workers.services:
+            try:
+                argv = ["systemctl", "is-active", "--quiet", unit]
+                result = run_on_host(target, argv, timeout=60)
+            except OpsError as exc:
+                out[unit] = (UNKNOWN, exc.message)
+                continue
+            out[unit] = (
+                (RUNNING, f"unit {unit} is active")
+                if result.returncode == 0
+                else (STOPPED, f"unit {unit} is not active (exit {result.returncode})")
+            )
+        return out
+    return {}
 
 
 def workers_state(target: Target, workers: Workers | None = None) -> tuple[str, str]:
@@ -191,11 +238,26 @@ def workers_state(target: Target, workers: Workers | None = None) -> tuple[str, 
             containers = parse_compose_ps(result.output)
         except ValueError as exc:
             return UNKNOWN, str(exc)
-        service = target.deployment.odoo_service
-        mine = [c for c in containers if c.service in ("", service)]
-        if any(c.state == "running" for c in mine):
-            return RUNNING, f"compose service {service} is running"
-        return STOPPED, f"compose service {service} is not running"
+        services = workers.services or [target.deployment.odoo_service]
+        alone = ("",) if len(services) == 1 else ()  # old compose: no Service field
+        running = [
+            s
+            for s in services
+            if any(c.service in (s, *alone) and c.state == "running" for c in containers)
+        ]
+        if len(services) == 1:
+            service = services[0]
+            if running:
+                return RUNNING, f"compose service {service} is running"
+            return STOPPED, f"compose service {service} is not running"
+        if len(running) == len(services):
+            return RUNNING, f"all {len(services)} Odoo services running"
+        if not running:
+            return STOPPED, f"all {len(services)} Odoo services stopped"
+        # some stopped, some running: users still reach Odoo through the others
+        return RUNNING, "running: " + ", ".join(running) + "; stopped: " + ", ".join(
+            s for s in services if s not in running
+        )
     if result.returncode == 0:
         return RUNNING, f"{shlex.join(workers.status)}: exit 0"
     return STOPPED, f"{shlex.join(workers.status)}: exit {result.returncode}"
@@ -211,6 +273,7 @@ class MaintenanceStatus:
     workers: str
     workers_detail: str
     problems: list[str] = field(default_factory=list)
+    services: dict[str, str] = field(default_factory=dict)  # service -> running/stopped/…
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -222,6 +285,7 @@ class MaintenanceStatus:
             "workers": self.workers,
             "workers_detail": self.workers_detail,
             "problems": self.problems,
+            "services": self.services,
         }
 
 
@@ -261,6 +325,11 @@ def maintenance_status(target: Target) -> MaintenanceStatus:
         if workers.mode != "none"
         else (NOT_CONFIGURED, "stopping the workers is not configured")
     )
+    services = (
+        {name: state for name, (state, _d) in service_states(target, workers).items()}
+        if len(workers.services) > 1
+        else {}
+    )
     problems: list[str] = []
     if marker_error:
         problems.append(f"database marker unreadable: {marker_error}")
@@ -279,7 +348,17 @@ def maintenance_status(target: Target) -> MaintenanceStatus:
             problems.append("maintenance is on but the Odoo workers are running")
         if not present and marker is None and wstate == STOPPED:
             problems.append("maintenance is off but the Odoo workers are stopped")
-    return MaintenanceStatus(state, str(path), present, flag, marker, wstate, wdetail, problems)
+    down = sorted(n for n, st in services.items() if st == STOPPED)
+    if down and len(down) < len(services):
+        state = PARTIAL
+        problems.append(
+            "some Odoo services are stopped ("
+            + ", ".join(down)
+            + "), the others running: every service should be in the same state"
+        )
+    return MaintenanceStatus(
+        state, str(path), present, flag, marker, wstate, wdetail, problems, services
+    )
 
 
 @dataclass
@@ -357,8 +436,24 @@ def maintenance_on(
                 hint="maintenance flag and marker are set; fix the stop command, or run"
                 " `odoo-ops maintenance off`",
             )
+        if len(workers.services) > 1:
+            # one that will not stop keeps writing after the rollback point: refuse
+            still = [
+                name
+                for name, (state, _d) in service_states(target, workers).items()
+                if state != STOPPED
+            ]
+            if still:
+                raise OpsError(
+                    f"Odoo service(s) {', '.join(still)} did not stop; the others are stopped",
+                    hint="maintenance flag and marker are set; stop them by hand, or run"
+                    " `odoo-ops maintenance off`",
+                )
         change.workers_stopped = True
-        say("Odoo workers stopped")
+        say(
+            "Odoo workers stopped"
+            + (f" ({', '.join(workers.services)})" if len(workers.services) > 1 else "")
+        )
     return change
 
 

@@ -106,6 +106,8 @@ def status_cmd(app: App, fmt: str) -> int:
         flag_detail += f" (since {status.flag.get('since')}, {status.flag.get('reason', '')})"
     table.add("proxy flag", "present" if status.flag_present else "absent", flag_detail)
     table.add("odoo workers", status.workers, status.workers_detail)
+    for service, state in status.services.items():
+        table.add(f"  service {service}", state, "")
     marker = status.marker or {}
     table.add(
         "database marker",

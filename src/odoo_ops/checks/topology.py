@@ -1,0 +1,327 @@
+"""Checks of a deployment with several Odoo services on one database.
+
+Each service's Odoo options come from its command line in the compose file
+(``--addons-path``, ``--load``, ``--max-cron-threads``, ``--workers``,
+``--db_maxconn``, ``--db-filter``), else from the shared odoo.conf, else
+Odoo's default. Every check skips for a deployment with one Odoo service.
+
+- ``topology-same-image``: every service runs the same image id;
+- ``topology-addons-path``: the same addons path;
+- ``topology-server-wide``: the same ``--load`` (server-wide modules);
+- ``topology-cron-runners``: ``max_cron_threads > 0`` on at most the services
+  meant to run crons (``cron_services``; default: one);
+- ``topology-connections``: ``db_maxconn × (workers or 1)`` summed over the
+  services fits PostgreSQL's ``max_connections``;
+- ``topology-websocket``: the proxy routes ``/websocket`` to an Odoo service
+  that serves it (its gevent port when it runs workers);
+- ``topology-dbfilter``: the same ``dbfilter``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from odoo_ops.adapters import Unavailable
+from odoo_ops.adapters.topology import ServiceSettings, container_image_ids, service_settings
+from odoo_ops.checks.base import Need, Outcome, Severity, check, failed, passed, skipped, warned
+from odoo_ops.checks.context import CheckContext
+from odoo_ops.checks.evidence import display, walk_files
+from odoo_ops.errors import OpsError
+from odoo_ops.inputs import read_input_lenient
+
+AREA = "topology"
+#: Odoo's defaults for the options these checks compare.
+DEFAULTS = {
+    "max_cron_threads": "2",
+    "workers": "0",
+    "db_maxconn": "64",
+    "server_wide_modules": "base,web",
+    "dbfilter": "",
+    "gevent_port": "8072",
+    "http_port": "8069",
+}
+
+
+def _services(ctx: CheckContext) -> list[str]:
+    services = ctx.target.odoo_services
+    if len(services) < 2:
+        raise Unavailable("one Odoo service: the multi-service checks do not apply")
+    return services
+
+
+def settings_of(ctx: CheckContext) -> dict[str, ServiceSettings]:
+    """Each Odoo service's settings from the compose file (empty for systemd units)."""
+    compose = ctx.target.compose_or_none()
+    out: dict[str, ServiceSettings] = {}
+    for name in _services(ctx):
+        svc = compose.services.get(name) if compose else None
+        out[name] = service_settings(svc) if svc else ServiceSettings(name, None, False)
+    return out
+
+
+def option(ctx: CheckContext, settings: ServiceSettings, key: str) -> str:
+    """The value of ``key`` for one service: its command line, odoo.conf, default."""
+    value = settings.get(key)
+    if value is not None:
+        return value
+    try:
+        conf = ctx.target.conf
+    except OpsError:
+        conf = None
+    if conf is not None and conf.get(key) not in (None, ""):
+        return str(conf.get(key))
+    return DEFAULTS.get(key, "")
+
+
+def _normal(key: str, value: str) -> str:
+    if key in ("addons_path", "server_wide_modules"):
+        return ",".join(p.strip().rstrip("/") for p in value.split(",") if p.strip())
+    return value.strip()
+
+
+def _same(ctx: CheckContext, key: str, what: str, fix: str) -> Outcome:
+    values = {
+        name: _normal(key, option(ctx, s, key)) for name, s in settings_of(ctx).items()
+    }
+    evidence = [f"{name}: {what} {value or '(empty)'}" for name, value in values.items()]
+    if len(set(values.values())) > 1:
+        return failed(f"the Odoo services run with different {what}", fix, evidence)
+    return passed(f"every Odoo service has the same {what}", evidence)
+
+
+@check(
+    "topology-same-image",
+    area=AREA,
+    title="every Odoo service runs the same image",
+    severity=Severity.ERROR,
+    needs=[Need.DOCKER, Need.FILES],
+)
+def same_image(ctx: CheckContext) -> Outcome:
+    settings = settings_of(ctx)
+    if ctx.deployment.runner != "compose":
+        raise Unavailable("images apply to compose deployments")
+    fix = (
+        "give every Odoo service the same image (one `image:` or one build) and recreate"
+        " them together: `docker compose up -d " + " ".join(settings) + "`"
+    )
+    names = {name: s.image for name, s in settings.items() if s.image}
+    if len(set(names.values())) > 1:
+        evidence = [f"{name}: image {image}" for name, image in names.items()]
+        return failed("the Odoo services name different images", fix, evidence)
+    try:
+        ids = container_image_ids(ctx.target, list(settings))
+    except OpsError as exc:
+        return skipped(f"image ids not readable: {exc.message}")
+    evidence = [f"{name}: {image or 'no container'}" for name, image in ids.items()]
+    known = {i for i in ids.values() if i}
+    if not known:
+        return skipped("no container of any Odoo service: nothing to compare")
+    if len(known) > 1:
+        return failed(
+            "the Odoo services run different image ids (one was built or pulled and not"
+            " recreated): they run different code on one database",
+            fix,
+            evidence,
+        )
+    image = next(iter(known))[:19]
+    return passed(f"all {len(settings)} Odoo services run image {image}", evidence)
+
+
+@check(
+    "topology-addons-path",
+    area=AREA,
+    title="every Odoo service has the same addons path",
+    severity=Severity.ERROR,
+    needs=[Need.FILES],
+)
+def same_addons_path(ctx: CheckContext) -> Outcome:
+    return _same(
+        ctx,
+        "addons_path",
+        "addons path",
+        "one addons_path for all (in the shared odoo.conf, not on one service's command line)",
+    )
+
+
+@check(
+    "topology-server-wide",
+    area=AREA,
+    title="every Odoo service loads the same server-wide modules",
+    severity=Severity.ERROR,
+    needs=[Need.FILES],
+)
+def same_server_wide(ctx: CheckContext) -> Outcome:
+    return _same(
+        ctx,
+        "server_wide_modules",
+        "server-wide modules (--load)",
+        "one server_wide_modules for all (odoo.conf), or the same --load on every service",
+    )
+
+
+@check(
+    "topology-dbfilter",
+    area=AREA,
+    title="every Odoo service has the same dbfilter",
+    severity=Severity.ERROR,
+    needs=[Need.FILES],
+)
+def same_dbfilter(ctx: CheckContext) -> Outcome:
+    return _same(ctx, "dbfilter", "dbfilter", "one dbfilter for all Odoo services (odoo.conf)")
+
+
+@check(
+    "topology-cron-runners",
+    area=AREA,
+    title="crons run on at most the services meant to run them",
+    severity=Severity.ERROR,
+    needs=[Need.FILES],
+)
+def cron_runners(ctx: CheckContext) -> Outcome:
+    settings = settings_of(ctx)
+    meant = list(ctx.deployment.cron_services)
+    threads = {name: option(ctx, s, "max_cron_threads") for name, s in settings.items()}
+    evidence = [f"{name}: max_cron_threads {value}" for name, value in threads.items()]
+    runners = [name for name, value in threads.items() if _int(value) > 0]
+    if meant:
+        evidence.append("cron_services: " + ", ".join(meant))
+        extra = [name for name in runners if name not in meant]
+        if extra:
+            return failed(
+                f"crons run on {', '.join(extra)}, not meant to run them (cron_services)",
+                f"pass --max-cron-threads=0 to {', '.join(extra)}",
+                evidence,
+            )
+        return passed(f"crons run only on {', '.join(runners) or 'no service'}", evidence)
+    if len(runners) > 1:
+        return failed(
+            f"{len(runners)} Odoo services run crons ({', '.join(runners)}): several cron"
+            " runners on one database contend for the same jobs",
+            "keep crons on one service: --max-cron-threads=0 on the others (or list the"
+            " intended ones in cron_services)",
+            evidence,
+        )
+    if not runners:
+        return warned(
+            "no Odoo service runs crons: scheduled actions never run",
+            "give one service max_cron_threads >= 1",
+            evidence,
+        )
+    return passed(f"crons run on {runners[0]} only", evidence)
+
+
+def _int(value: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return 0
+
+
+@check(
+    "topology-connections",
+    area=AREA,
+    title="the services' database connections fit max_connections",
+    severity=Severity.ERROR,
+    needs=[Need.FILES, Need.DATABASE],
+)
+def connections(ctx: CheckContext) -> Outcome:
+    settings = settings_of(ctx)
+    total = 0
+    evidence = []
+    for name, s in settings.items():
+        maxconn = _int(option(ctx, s, "db_maxconn"))
+        processes = max(1, _int(option(ctx, s, "workers")))
+        total += maxconn * processes
+        evidence.append(
+            f"{name}: db_maxconn {maxconn} x {processes} process(es) = {maxconn * processes}"
+        )
+    rows = ctx.query("SHOW max_connections")
+    limit = int(rows[0][0])
+    evidence.append(f"PostgreSQL max_connections {limit}")
+    if total > limit:
+        return failed(
+            f"the Odoo services may open {total} connections, PostgreSQL allows {limit}",
+            "lower db_maxconn (or workers) per service, or raise max_connections",
+            evidence,
+        )
+    return passed(f"at most {total} connections of {limit}", evidence)
+
+
+# -- /websocket routing --------------------------------------------------------
+
+_UPSTREAM = re.compile(r"\bupstream\s+(\S+)\s*\{([^}]*)\}", re.S)
+_SERVER = re.compile(r"^\s*server\s+([^\s;]+)", re.M)
+_LOCATION = re.compile(r"\blocation\s+(?:[=~^*]+\s*)?(/websocket)\b[^{]*\{([^}]*)\}", re.S)
+_PROXY_PASS = re.compile(r"\bproxy_pass\s+https?://([^/\s;]+)")
+
+
+def _nginx_files(ctx: CheckContext) -> list[Path]:
+    out = []
+    for path in walk_files(ctx.project.root):
+        rel = path.relative_to(ctx.project.root).as_posix().lower()
+        if "nginx" in rel or rel.endswith((".nginx", "nginx.conf")) or "/sites-" in rel:
+            out.append(path)
+    return out
+
+
+@check(
+    "topology-websocket",
+    area=AREA,
+    title="the proxy routes /websocket to an Odoo service that serves it",
+    severity=Severity.ERROR,
+    needs=[Need.FILES],
+)
+def websocket_route(ctx: CheckContext) -> Outcome:
+    settings = settings_of(ctx)
+    files = _nginx_files(ctx)
+    if not files:
+        return skipped("no nginx configuration in the project to read")
+    upstreams: dict[str, list[str]] = {}
+    routes: list[tuple[str, str]] = []  # (where, host:port or upstream)
+    for path in files:
+        text = read_input_lenient(path, kind="proxy config", limit=256 * 1024)
+        if text is None:
+            continue
+        code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+        for name, body in _UPSTREAM.findall(code):
+            upstreams[name] = _SERVER.findall(body)
+        for _path, body in _LOCATION.findall(code):
+            for dest in _PROXY_PASS.findall(body):
+                routes.append((display(ctx, path), dest))
+    if not routes:
+        return failed(
+            "the nginx configuration has no `location /websocket` proxied to Odoo: the"
+            " web client's live updates (bus, chat, notifications) fail",
+            "add `location /websocket { proxy_pass http://<odoo service>:8072; ... }` with the"
+            " Upgrade/Connection headers",
+        )
+    compose = ctx.target.compose_or_none()
+    compose_services = set(compose.services) if compose else set()
+    evidence: list[str] = []
+    problems: list[str] = []
+    for where, dest in routes:
+        servers = upstreams.get(dest, [dest])
+        via = f" ({', '.join(servers)})" if dest in upstreams else ""
+        evidence.append(f"{where}: /websocket -> {dest}{via}")
+        for server in servers:
+            host, _, port = server.partition(":")
+            if host not in settings:
+                if host in compose_services:
+                    problems.append(f"/websocket goes to {host}, not one of the Odoo services")
+                continue
+            s = settings[host]
+            workers = _int(option(ctx, s, "workers"))
+            want = option(ctx, s, "gevent_port") if workers > 0 else option(ctx, s, "http_port")
+            if port and port != want:
+                problems.append(
+                    f"/websocket goes to {host}:{port} but {host} serves websockets on port {want}"
+                    + (" (its gevent port: it runs workers)" if workers > 0 else "")
+                )
+    if problems:
+        return failed(
+            "; ".join(problems),
+            "route /websocket to an Odoo service's gevent port (8072 when it runs workers)",
+            evidence,
+        )
+    return passed("/websocket is routed to an Odoo service", evidence)
