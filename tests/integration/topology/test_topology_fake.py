@@ -269,3 +269,25 @@ def test_deploy_counts_errors_of_every_service(world: Any, monkeypatch: pytest.M
     deployer = Deployer(target(root), DeployOptions())
     errors = deployer._service_log_errors(re.compile(r"^\S+ \S+ \d+ (ERROR|CRITICAL) "))
     assert errors == ["odoo-marketing: 2026-01-01 10:00:00,000 7 ERROR prod odoo.http: boom"]
+
+
+def test_deploy_history_shows_image_ids(world: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from odoo_ops.deploy.engine import journal_of
+    from odoo_ops.deploy.journal import DeployRecord
+
+    root, _db, _fake = world
+    record = DeployRecord(id="20260101T000000-0001", kind="deploy", who="t", started_at="x")
+    kept = {"image": "local/odoo:18", "id": "sha256:" + "d" * 64, "tag": "t"}
+    record.images = {"odoo-core": kept}
+    record.result = "rolled-back"
+    journal_of(target(root)).write(record)
+    out = subprocess.run(
+        [sys.executable, "-m", "odoo_ops.cli.main", "-C", str(root), "deploy", "history"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "400"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "images before" in out.stdout and "odoo-core=dddddddddddd" in out.stdout

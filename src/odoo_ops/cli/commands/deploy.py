@@ -155,14 +155,18 @@ def history(app: App, fmt: str, limit: int) -> None:
     from odoo_ops.report import Table
 
     records = sorted(journal_of(app.target()).records(), key=lambda r: r.started_at)[-limit:]
+    # --pull/--build deploys: the image id each Odoo service ran before (docs/topology.md)
+    images = any(r.images for r in records)
     table = Table(
-        ["id", "kind", "who", "started", "ref before", "ref after", "backup", "phases", "result"],
+        ["id", "kind", "who", "started", "ref before", "ref after", "backup", "phases", "result"]
+        + (["images before"] if images else []),
         title="deploy history",
     )
     for r in records:
         phases = " ".join(
             f"{p.name}:{p.seconds:.1f}s{'' if p.status == 'ok' else '!'}" for p in r.phases
         )
+        kept = " ".join(f"{s}={k.get('id', '')[7:19]}" for s, k in r.images.items())
         table.add(
             r.id,
             r.kind,
@@ -173,6 +177,7 @@ def history(app: App, fmt: str, limit: int) -> None:
             r.backup,
             phases,
             r.result,
+            *([kept] if images else []),
         )
     table.data = records
     app.render(table, fmt)
