@@ -40,6 +40,7 @@ SUMMARIES: dict[str, str] = {
     " marker.",
     "modules": "Install, update (only what changed), sync and uninstall modules.",
     "oca": "OCA (and other git) addon repositories.",
+    "pitr": "Point-in-time recovery: WAL archiving with pgBackRest, restore to a moment.",
     "rollback": "Roll back deploy ID (default: an interrupted deploy, else the latest).",
     "snapshot": "Snapshots of a deployment (modules, menus, models, actions, crons, config,"
     " HTTP).",

@@ -330,6 +330,37 @@ class InitAnswers(_Model):
         return _database_value(value)
 
 
+class Pitr(_Model):
+    """``[pitr]``: point-in-time recovery with pgBackRest (see docs/pitr.md).
+
+    Paths are relative to the project; ``dir`` defaults to
+    ``.odoo-ops/pitr/<deployment>`` (pgBackRest config, repository, logs, the
+    filestore archive), ``stanza`` to the deployment name, ``pg_data`` is the
+    server's data directory (pgBackRest's ``pg1-path``), ``os_user`` the OS
+    user pgBackRest and the scratch server run as (default: the owner of
+    ``pg_data`` when odoo-ops runs as root).
+    """
+
+    dir: str | None = None
+    repo_path: str | None = None
+    stanza: str | None = None
+    pg_data: str | None = None
+    pg_socket_path: str | None = None
+    pg_port: int | None = Field(default=None, ge=1, le=65535)
+    pg_bin: str = "/usr/lib/postgresql/15/bin"
+    os_user: str | None = None
+    pgbackrest: str = "pgbackrest"
+    retention_full: int = Field(default=2, ge=1, le=100)
+    retention_diff: int | None = Field(default=None, ge=1, le=100)
+    archive_timeout: int = Field(default=60, ge=1, le=86400)
+    max_archive_lag_minutes: float = Field(default=15.0, gt=0)
+    full_max_age_hours: float = Field(default=192.0, gt=0)
+    filestore_max_age_minutes: float = Field(default=30.0, gt=0)
+    filestore_keep_days: float = Field(default=14.0, ge=0)
+    process_max: int = Field(default=2, ge=1, le=64)
+    jobs: int = Field(default=2, ge=1, le=64)
+
+
 class Config(_Model):
     default_deployment: str | None = None
     deployments: dict[str, Deployment] = Field(default_factory=dict)
@@ -342,6 +373,7 @@ class Config(_Model):
     health: Health = Field(default_factory=Health)
     oca: Oca = Field(default_factory=Oca)
     golive: Golive = Field(default_factory=Golive)
+    pitr: Pitr = Field(default_factory=Pitr)
     init: InitAnswers | None = None
 
     @field_validator("deployments")

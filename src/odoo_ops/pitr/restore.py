@@ -1,0 +1,464 @@
+"""``pitr restore``: the deployment's database as it was at a moment, in a new database.
+
+1. the target time must lie in the recoverable window (the archive is sealed
+   first, so "a minute ago" is in it);
+2. ``pgbackrest restore --type=time`` of the deployment's database only
+   (``--db-include``) into a scratch data directory under ``[pitr] dir``;
+3. a scratch PostgreSQL server on it: a free port, its socket in the
+   scratch directory, no TCP, archiving off, the server a child of odoo-ops
+   (it dies with it); recovery replays WAL up to the target and promotes;
+4. ``pg_dump -Fd -j N`` out of it and ``pg_restore -j N`` into a scratch
+   database on the live server, with the filestore files its
+   ``ir_attachment`` rows name; ``--neutralize`` on request;
+5. the scratch server stopped and its directory removed; the scratch
+   database renamed to NEWDB (the old NEWDB dropped first, with ``--force``).
+
+A cleanup record (``restore-in-progress.json`` in ``[pitr] dir``) names the
+scratch directory, database and filestore: a restore that fails or is
+interrupted removes them at once; one killed outright (SIGKILL) leaves the
+record, and the next ``pitr`` command removes what it names. NEWDB only
+appears in the last step, so it never exists half-restored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from odoo_ops import childproc
+from odoo_ops.errors import OpsError, UsageError
+from odoo_ops.fileutil import atomic_write_text
+from odoo_ops.names import check_database_name
+from odoo_ops.pitr import pgbackrest
+from odoo_ops.pitr.actions import require_set_up
+from odoo_ops.pitr.filestore import FilesResult, FilestoreArchive
+from odoo_ops.pitr.settings import PitrSetup, chown_to
+from odoo_ops.pitr.window import Window, archive_state, fmt_time, seal
+
+if TYPE_CHECKING:
+    from odoo_ops.adapters import Target
+
+RECORD = "restore-in-progress.json"
+_Log = Callable[[str], None]
+
+
+@dataclass
+class RestoreResult:
+    database: str
+    newdb: str
+    target_time: datetime
+    window: Window
+    dry_run: bool = False
+    replaced: bool = False
+    neutralized: bool = False
+    files: FilesResult | None = None
+    filestore: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+# -- leftovers ---------------------------------------------------------------------------
+
+
+def settle_leftovers(target: Target, st: PitrSetup | None = None) -> list[str]:
+    """Remove what a killed restore left (its record says what); notes of what was done."""
+    st = st or require_set_up(target)
+    record_path = st.base / RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError):
+        record = {}
+    notes = [f"an interrupted pitr restore was cleaned up ({record.get('started', '?')})"]
+    scratch = record.get("scratch")
+    if isinstance(scratch, str) and Path(scratch).parent == st.scratch_root:
+        _kill_postmaster(Path(scratch) / "data")
+        shutil.rmtree(scratch, ignore_errors=True)
+    tmpdb = record.get("tmpdb")
+    if isinstance(tmpdb, str):
+        _drop_quietly(target, check_database_name(tmpdb))
+    tmp_fs = record.get("tmp_filestore")
+    if isinstance(tmp_fs, str) and tmp_fs.endswith(".pitr-tmp"):
+        shutil.rmtree(tmp_fs, ignore_errors=True)
+    record_path.unlink(missing_ok=True)
+    return notes
+
+
+def _kill_postmaster(data: Path) -> None:
+    try:
+        pid = int((data / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError, IndexError):
+        pass
+
+
+def _drop_quietly(target: Target, name: str) -> None:
+    from odoo_ops.adapters.pgadmin import admin_connection, drop_database
+
+    try:
+        with admin_connection(target) as conn:
+            drop_database(conn, name)
+    except Exception:  # best effort: the next settle tries again
+        pass
+
+
+# -- the scratch server ------------------------------------------------------------------
+
+
+class ScratchServer:
+    """A PostgreSQL server on a restored data directory, a child of odoo-ops."""
+
+    def __init__(self, st: PitrSetup, root: Path) -> None:
+        self.st = st
+        self.root = root
+        self.data = root / "data"
+        self.log = root / "server.log"
+        self.port = _free_port()
+        self.proc: childproc.ChildPopen | None = None
+
+    def dsn(self, dbname: str, user: str | None) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        params = {"host": str(self.root), "port": str(self.port), "dbname": dbname}
+        if user:
+            params["user"] = user
+        return make_conninfo("", **params)
+
+    def start(self) -> None:
+        (self.root / "pg_hba.conf").write_text("local all all trust\n")
+        (self.root / "pg_ident.conf").write_text("")
+        (self.root / "postgresql.conf").write_text("# odoo-ops pitr restore: scratch server\n")
+        for path in ("pg_hba.conf", "pg_ident.conf", "postgresql.conf"):
+            chown_to(self.root / path, self.st.os_user)
+        settings = {
+            "config_file": self.root / "postgresql.conf",
+            "hba_file": self.root / "pg_hba.conf",
+            "ident_file": self.root / "pg_ident.conf",
+            "port": self.port,
+            "listen_addresses": "",
+            "unix_socket_directories": self.root,
+            "archive_mode": "off",
+            "fsync": "off",
+            "shared_preload_libraries": "",
+            "hot_standby": "off",
+            "logging_collector": "off",
+            "max_connections": 30,
+        }
+        argv = [str(Path(self.st.policy.pg_bin) / "postgres"), "-D", str(self.data)]
+        for key, value in settings.items():
+            argv += ["-c", f"{key}={value}"]
+        log = self.log.open("ab")
+        try:
+            self.proc = childproc.ChildPopen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL,
+                                             **pgbackrest.user_kwargs(self.st.os_user))  # fmt: skip
+        finally:
+            log.close()
+
+    def wait_promoted(self, user: str | None, timeout: float = 3600.0) -> None:
+        """Wait until recovery reached the target and the server accepts writes."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise OpsError(
+                    f"the scratch server stopped during recovery: {self.log_reason()}",
+                    hint=f"its log: {self.log} (kept until the restore is cleaned up)",
+                )
+            try:
+                with psycopg.connect(self.dsn("postgres", user), connect_timeout=2,
+                                     autocommit=True) as conn:  # fmt: skip
+                    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                    if row is not None and not row[0]:
+                        return
+            except psycopg.OperationalError:
+                pass
+            if time.monotonic() > deadline:
+                raise OpsError(f"recovery did not finish within {timeout:.0f} s")
+            time.sleep(0.2)
+
+    def log_reason(self) -> str:
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return "no log"
+        for line in reversed(lines):
+            if "FATAL" in line or "PANIC" in line:
+                return line.split("FATAL:", 1)[-1].split("PANIC:", 1)[-1].strip()[:300]
+        return (lines[-1] if lines else "no log")[:300]
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            proc.send_signal(signal.SIGINT)  # fast shutdown
+            proc.wait(timeout=30)
+        except (subprocess.TimeoutExpired, OSError):
+            proc.kill_group()
+            proc.wait()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# -- the restore -------------------------------------------------------------------------
+
+
+def _pg_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+
+
+def _owner_of(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_uid, st.st_gid
+
+
+def restore(
+    target: Target,
+    *,
+    when: datetime,
+    newdb: str,
+    force: bool = False,
+    neutralize: bool = False,
+    dry_run: bool = False,
+    wait: float = 0.0,
+    log: _Log | None = None,
+) -> RestoreResult:
+    from odoo_ops.adapters.locking import deployment_lock
+    from odoo_ops.adapters.pgadmin import admin_connection, db_exists
+
+    say = log or (lambda _msg: None)
+    newdb = check_database_name(newdb, "--to database name")
+    st = require_set_up(target)
+    database = target.database_name
+    if not database:
+        raise UsageError("no database configured for the deployment", hint="pass -d DATABASE")
+    if newdb == database:
+        raise UsageError(
+            f"--to {newdb} is the live database: pitr restore never overwrites it",
+            hint="restore into another name, check it, then switch over",
+        )
+    notes = settle_leftovers(target, st)
+    with admin_connection(target) as conn:
+        exists = db_exists(conn, newdb)
+    if exists and not force:
+        raise UsageError(f"database {newdb} already exists", hint="pass --force to replace it")
+    info = pgbackrest.info(st)
+    start = info.oldest.stop if info.oldest else None
+    window = Window(start, None)
+    if start is None or when < start:
+        with target.database().connect(autocommit=True) as conn:
+            window.end = archive_state(conn).last_archived_time
+        raise OpsError(
+            f"{fmt_time(when)} is outside the recoverable window: {window.describe()}",
+            hint="pick a time inside it (`odoo-ops pitr info`)",
+        )
+    with target.database().connect(autocommit=True) as conn:
+        if dry_run:
+            window.end = archive_state(conn).last_archived_time
+        else:
+            window.end = seal(conn, timeout=max(60.0, 2.0 * st.policy.archive_timeout))
+    if not window.contains(when):
+        raise OpsError(
+            f"{fmt_time(when)} is outside the recoverable window: {window.describe()}",
+            hint="pick a time inside it (`odoo-ops pitr info`)",
+        )
+    result = RestoreResult(database, newdb, when, window, dry_run=dry_run, replaced=exists,
+                           notes=notes)  # fmt: skip
+    if dry_run:
+        result.notes.append(
+            f"would restore {database} at {fmt_time(when)} into {newdb}"
+            + (" (replacing it)" if exists else "")
+        )
+        return result
+    with deployment_lock(target, wait, database=newdb):
+        _run(target, st, result, force=force, neutralize=neutralize, say=say)
+    return result
+
+
+def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
+         neutralize: bool, say: _Log) -> None:  # fmt: skip
+    from psycopg.conninfo import conninfo_to_dict
+
+    from odoo_ops.adapters.pgadmin import (
+        admin_connection,
+        create_database,
+        db_exists,
+        drop_database,
+        rename_database,
+        with_suffix,
+    )
+
+    database, newdb = result.database, result.newdb
+    tmpdb = with_suffix(newdb, "__pitr")
+    scratch_dir = st.scratch_root / f"{newdb}-{os.getpid()}-{int(time.time())}"
+    live_fs = target.filestore_dir(database)
+    new_fs = target.filestore_dir(newdb)
+    tmp_fs = new_fs.with_name(new_fs.name + ".pitr-tmp") if new_fs is not None else None
+    record_path = st.base / RECORD
+    atomic_write_text(record_path, json.dumps({
+        "started": datetime.now(UTC).isoformat(), "pid": os.getpid(), "newdb": newdb,
+        "scratch": str(scratch_dir), "tmpdb": tmpdb,
+        "tmp_filestore": str(tmp_fs) if tmp_fs else None,
+    }))  # fmt: skip
+    server = ScratchServer(st, scratch_dir)
+    raw_user = conninfo_to_dict(target.dsn()).get("user")
+    user = str(raw_user) if raw_user else None
+    tmp_created = False
+    try:
+        st.scratch_root.mkdir(parents=True, exist_ok=True)
+        scratch_dir.mkdir(mode=0o700)
+        chown_to(scratch_dir, st.os_user)
+        server.data.mkdir(mode=0o700)
+        chown_to(server.data, st.os_user)
+        clock = time.monotonic()
+        say(f"pgbackrest restore of {database} to {fmt_time(result.target_time)}")
+        pgbackrest.run(
+            st, "restore", f"--pg1-path={server.data}", "--type=time",
+            f"--target={_pg_time(result.target_time)}", "--target-action=promote",
+            f"--db-include={database}", "--archive-mode=off",
+        )  # fmt: skip
+        result.seconds["pgbackrest restore"] = time.monotonic() - clock
+        clock = time.monotonic()
+        say("recovery on the scratch server")
+        server.start()
+        server.wait_promoted(user)
+        result.seconds["recovery"] = time.monotonic() - clock
+        clock = time.monotonic()
+        say(f"copying {database} into {tmpdb} on the live server")
+        with admin_connection(target) as conn:
+            drop_database(conn, tmpdb)
+            meta = _database_meta(server, database, user)
+            note = create_database(conn, tmpdb, meta)
+            tmp_created = True
+            if note:
+                result.notes.append(note)
+            from psycopg import sql
+
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(tmpdb), sql.Identifier(meta["owner"])))  # fmt: skip
+        _dump_restore(target, server, database, tmpdb, scratch_dir, user, st.policy.jobs)
+        result.seconds["dump and restore"] = time.monotonic() - clock
+        server.stop()
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+        import psycopg
+
+        from odoo_ops.adapters.database import dsn_for_database
+
+        with psycopg.connect(dsn_for_database(target.dsn(), tmpdb), autocommit=True) as conn:
+            fnames = _store_fnames(conn)
+            if neutralize:
+                from odoo_ops.backup.neutralize import neutralize_sql
+
+                neutralize_sql(conn, method="sql")
+                result.neutralized = True
+        if tmp_fs is not None and new_fs is not None:
+            clock = time.monotonic()
+            shutil.rmtree(tmp_fs, ignore_errors=True)
+            archive = FilestoreArchive(st.filestore_archive, database)
+            owner = _owner_of(live_fs) or _owner_of(new_fs.parent)
+            result.files = archive.restore_files(fnames, tmp_fs, live=live_fs, owner=owner)
+            result.seconds["filestore"] = time.monotonic() - clock
+        elif fnames:
+            result.notes.append(
+                f"{len(fnames)} filestore file(s) not restored: the deployment's data_dir is"
+                " unknown (set data_dir)"
+            )
+        with childproc.deferred_signals(), admin_connection(target) as conn:
+            if db_exists(conn, newdb):
+                if not force:
+                    raise UsageError(f"database {newdb} appeared meanwhile",
+                                     hint="pass --force to replace it")  # fmt: skip
+                drop_database(conn, newdb)
+                result.replaced = True
+            if new_fs is not None and new_fs.exists():
+                shutil.rmtree(new_fs)
+            rename_database(conn, tmpdb, newdb)
+            tmp_created = False
+            if tmp_fs is not None and tmp_fs.exists() and new_fs is not None:
+                os.replace(tmp_fs, new_fs)
+                result.filestore = str(new_fs)
+        record_path.unlink(missing_ok=True)
+    except BaseException:
+        server.stop()
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+        if tmp_created:
+            _drop_quietly(target, tmpdb)
+        if tmp_fs is not None:
+            shutil.rmtree(tmp_fs, ignore_errors=True)
+        record_path.unlink(missing_ok=True)
+        raise
+
+
+def _database_meta(server: ScratchServer, database: str, user: str | None) -> dict[str, Any]:
+    import psycopg
+
+    with psycopg.connect(server.dsn("postgres", user), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT pg_encoding_to_char(encoding), datcollate, datctype,"
+            " pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+    if row is None:
+        raise OpsError(f"database {database} is not in the restored cluster")
+    return {"encoding": row[0], "collate": row[1], "ctype": row[2], "owner": row[3]}
+
+
+def _store_fnames(conn: Any) -> list[str]:
+    row = conn.execute("SELECT to_regclass('ir_attachment')").fetchone()
+    if row is None or row[0] is None:
+        return []
+    rows = conn.execute(
+        "SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _dump_restore(target: Target, server: ScratchServer, database: str, tmpdb: str,
+                  scratch_dir: Path, user: str | None, jobs: int) -> None:  # fmt: skip
+    """``pg_dump -Fd -j N`` out of the scratch server, ``pg_restore -j N`` into ``tmpdb``."""
+    from odoo_ops.backup.pgtools import RESTORE_PGOPTIONS, pg_env, tool
+
+    dump_dir = scratch_dir / "dump"
+    env = {**os.environ, **pg_env(server.dsn(database, user))}
+    dump = childproc.run(
+        [tool("pg_dump"), "-Fd", "-j", str(jobs), "-Z", "0", "-f", str(dump_dir),
+         "-d", database], capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    if dump.returncode != 0:
+        raise OpsError(f"pg_dump of the restored database failed: {_last(dump.stderr)}")
+    live_env = {**os.environ, **pg_env(target.dsn(), options=RESTORE_PGOPTIONS)}
+    restored = childproc.run(
+        [tool("pg_restore"), "-j", str(jobs), "--exit-on-error", "-d", tmpdb, str(dump_dir)],
+        capture_output=True, text=True, env=live_env,
+    )  # fmt: skip
+    if restored.returncode != 0:
+        raise OpsError(f"pg_restore into {tmpdb} failed: {_last(restored.stderr)}")
+
+
+def _last(text: str) -> str:
+    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "no output"
+

@@ -1,0 +1,146 @@
+"""The recoverable window, and the WAL archiving state of the live server.
+
+The window runs from the end of the oldest backup (a restore needs a backup
+that finished before its target) to the last WAL file archived: a commit is
+recoverable once the WAL file holding it is in the repository. A restore
+first *seals* the archive (one commit, ``pg_switch_wal()``, wait until that
+file is archived) so that everything up to the moment it was asked is in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from odoo_ops.errors import OpsError
+
+
+@dataclass
+class ArchiveState:
+    """``pg_stat_archiver`` and the archiving settings of the live server."""
+
+    archive_mode: str
+    archive_command: str
+    wal_level: str
+    archive_timeout: str
+    archived_count: int
+    last_archived_wal: str | None
+    last_archived_time: datetime | None
+    failed_count: int
+    last_failed_wal: str | None
+    last_failed_time: datetime | None
+    current_wal: str | None
+    now: datetime
+
+    @property
+    def failing(self) -> bool:
+        """The last attempt failed (a failure after the last success)."""
+        if self.last_failed_time is None:
+            return False
+        return self.last_archived_time is None or self.last_failed_time > self.last_archived_time
+
+    def lag_seconds(self) -> float | None:
+        if self.last_archived_time is None:
+            return None
+        return max(0.0, (self.now - self.last_archived_time).total_seconds())
+
+
+def archive_state(conn: Any) -> ArchiveState:
+    """Read the archiving state through ``conn`` (psycopg)."""
+    row = conn.execute(
+        "SELECT current_setting('archive_mode'), current_setting('archive_command'),"
+        " current_setting('wal_level'), current_setting('archive_timeout'),"
+        " archived_count, last_archived_wal, last_archived_time, failed_count,"
+        " last_failed_wal, last_failed_time,"
+        " CASE WHEN pg_is_in_recovery() THEN NULL"
+        "      ELSE pg_walfile_name(pg_current_wal_lsn()) END, clock_timestamp()"
+        " FROM pg_stat_archiver"
+    ).fetchone()
+    return ArchiveState(
+        archive_mode=row[0], archive_command=row[1], wal_level=row[2], archive_timeout=row[3],
+        archived_count=int(row[4]), last_archived_wal=row[5], last_archived_time=row[6],
+        failed_count=int(row[7]), last_failed_wal=row[8], last_failed_time=row[9],
+        current_wal=row[10], now=row[11],
+    )  # fmt: skip
+
+
+def seal(conn: Any, timeout: float = 60.0) -> datetime:
+    """Make everything committed so far recoverable: a commit, a WAL switch, and a wait
+    until that WAL file is archived. Returns the time of that commit.
+
+    Raises :class:`OpsError` naming the archiver's failure when the file is not
+    archived within ``timeout`` seconds.
+    """
+    stamp = conn.execute("SELECT txid_current(), clock_timestamp()").fetchone()[1]
+    wal = conn.execute("SELECT pg_walfile_name(pg_switch_wal() - 1)").fetchone()[0]
+    deadline = time.monotonic() + timeout
+    while True:
+        state = archive_state(conn)
+        if state.last_archived_wal and state.last_archived_wal[8:] >= wal[8:]:
+            return stamp
+        if time.monotonic() > deadline:
+            why = (f"; the archiver fails on {state.last_failed_wal}"
+                   if state.failing else "")  # fmt: skip
+            raise OpsError(
+                f"WAL file {wal} was not archived within {timeout:.0f} s{why}",
+                hint="run `odoo-ops check --only pitr-archiving` and read the server log",
+            )
+        time.sleep(0.2)
+
+
+@dataclass
+class Window:
+    """The recoverable window: ``start`` .. ``end`` (None when there is none)."""
+
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def exists(self) -> bool:
+        return self.start is not None and self.end is not None and self.start <= self.end
+
+    def contains(self, moment: datetime) -> bool:
+        return self.exists and self.start <= moment <= self.end  # type: ignore[operator]
+
+    def describe(self) -> str:
+        if not self.exists:
+            if self.start is None:
+                return "no recoverable window (no backup yet: run `odoo-ops pitr backup`)"
+            return "no recoverable window (no WAL archived since the oldest backup)"
+        return f"{fmt_time(self.start)} → {fmt_time(self.end)}"
+
+
+def fmt_time(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
+
+
+def parse_time(text: str) -> datetime:
+    """A restore target: ISO-like, with a UTC offset (``2026-12-07 10:00:00+00``)."""
+    from odoo_ops.errors import UsageError
+
+    raw = text.strip()
+    candidate = raw.replace(" ", "T", 1) if " " in raw else raw
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    import re
+
+    match = re.search(r"([+-]\d{2})(:?\d{2})?$", candidate)
+    if match and "T" in candidate and match.start() > candidate.index("T"):
+        minutes = (match.group(2) or "00").lstrip(":")
+        candidate = candidate[: match.start()] + f"{match.group(1)}:{minutes}"
+    try:
+        moment = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise UsageError(
+            f"cannot read the time {text!r}", hint='write it like "2026-12-07 10:00:00+00"'
+        ) from None
+    if moment.tzinfo is None:
+        raise UsageError(
+            f"the time {text!r} has no UTC offset",
+            hint='add one, e.g. "2026-12-07 10:00:00+00" (UTC) or "+01"',
+        )
+    return moment

@@ -1,0 +1,105 @@
+"""A PostgreSQL 15 cluster of its own with WAL archiving through the real pgBackRest,
+and an odoo-ops project whose deployment ``prod`` (database ``shop``) lives on it.
+
+Shared per module: initdb, the stanza and the first full backup take seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.pgcluster import PgCluster, make_shared_dir, server_available
+
+pytestmark = [pytest.mark.pg, pytest.mark.slow]
+
+
+@dataclass
+class PitrSite:
+    cluster: PgCluster
+    root: Path
+    config: Path
+    pitr_dir: Path
+    data_dir: Path
+
+    @property
+    def filestore(self) -> Path:
+        return self.data_dir / "filestore" / "shop"
+
+    def run(
+        self, *args: str, ok: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        exe = shutil.which("odoo-ops")
+        assert exe
+        proc = subprocess.run([exe, *args, "-C", str(self.root)], capture_output=True,
+                              text=True, cwd=self.root, timeout=timeout)  # fmt: skip
+        if ok:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--format", "json").stdout)
+
+    def sql(self, statement: str, params: object = None, db: str = "shop") -> list[tuple[Any, ...]]:
+        return self.cluster.execute(statement, params, dbname=db)
+
+    def now(self) -> str:
+        return str(self.sql("SELECT clock_timestamp()")[0][0])
+
+
+def _skip_reason() -> str | None:
+    if shutil.which("pgbackrest") is None:
+        return "pgbackrest not installed (apt-get install pgbackrest; CI installs it)"
+    return server_available()
+
+
+@pytest.fixture(scope="module")
+def pitr_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PitrSite]:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    cluster = PgCluster.create(settings={
+        "wal_level": "replica", "archive_mode": "on", "archive_timeout": "60",
+        "max_wal_senders": "3", "max_wal_size": "64MB", "checkpoint_timeout": "300",
+    })  # fmt: skip
+    pitr_dir = make_shared_dir("oo-pitr-")
+    root = tmp_path_factory.mktemp("pitr-project")
+    data_dir = root / "data"
+    (data_dir / "filestore" / "shop").mkdir(parents=True)
+    config = root / "odoo-ops.toml"
+    config.write_text(
+        'default_deployment = "prod"\n'
+        "[deployments.prod]\n"
+        f'dsn = "{cluster.dsn("shop")}"\n'
+        'database = "shop"\n'
+        f'data_dir = "{data_dir}"\n'
+        "[pitr]\n"
+        f'dir = "{pitr_dir}"\n'
+        f'pg_data = "{cluster.data}"\n'
+        "archive_timeout = 60\n"
+        "max_archive_lag_minutes = 5\n"
+        "jobs = 2\n"
+    )
+    try:
+        cluster.start()
+        cluster.execute("CREATE DATABASE shop")
+        cluster.execute(
+            "CREATE TABLE invoice (id serial PRIMARY KEY, name text NOT NULL,"
+            " created timestamptz DEFAULT clock_timestamp());"
+            "CREATE TABLE ir_attachment (id serial PRIMARY KEY, name text,"
+            " store_fname varchar);"
+            "INSERT INTO invoice (name) VALUES ('INV/0001')",
+            dbname="shop",
+        )
+        yield PitrSite(cluster, root, config, pitr_dir, data_dir)
+    finally:
+        print(cluster.log_tail(30))
+        cluster.destroy()
+        shutil.rmtree(pitr_dir, ignore_errors=True)
