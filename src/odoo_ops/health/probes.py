@@ -424,6 +424,14 @@ def service_probes(ctx: ProbeContext) -> list[tuple[str, ProbeFunc]]:
     return probes
 
 
+def probe_pitr_archiving(ctx: ProbeContext) -> ProbeResult:
+    """WAL archiving, backups and the filestore archive of ``odoo-ops pitr`` (docs/pitr.md)."""
+    from odoo_ops.pitr.status import probe_result
+
+    status, message = probe_result(ctx.target)
+    return ProbeResult("pitr-archiving", {"ok": OK, "skip": SKIP}.get(status, FAIL), message)
+
+
 PROBES: list[tuple[str, ProbeFunc]] = [
     ("odoo-process", probe_odoo_process),
     ("database", probe_database),
@@ -435,6 +443,7 @@ PROBES: list[tuple[str, ProbeFunc]] = [
     ("redis", probe_redis),
     ("cron-lag", probe_cron_lag),
     ("latency", probe_latency),
+    ("pitr-archiving", probe_pitr_archiving),
 ]
 
 

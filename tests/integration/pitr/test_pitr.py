@@ -182,6 +182,10 @@ def test_failing_archive_command_fails_the_check_and_says_why(pitr_site: PitrSit
         assert proc.returncode != 0, proc.stdout
         assert "pitr-archiving" in proc.stdout and "archiv" in proc.stdout
         assert "fail" in proc.stdout.lower()
+        assert "WAL archiving fails" in proc.stdout, proc.stdout
+        health = site.run("health", "--probe", "pitr-archiving", "--format", "json", ok=False)
+        assert health.returncode != 0, health.stdout
+        assert "WAL archiving fails" in health.stdout, health.stdout
     finally:
         site.cluster.execute(f"ALTER SYSTEM SET archive_command = '{good}'")
         site.cluster.execute("SELECT pg_reload_conf()")
