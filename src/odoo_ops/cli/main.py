@@ -42,6 +42,7 @@ SUMMARIES: dict[str, str] = {
     "oca": "OCA (and other git) addon repositories.",
     "pitr": "Point-in-time recovery: WAL archiving with pgBackRest, restore to a moment.",
     "rollback": "Roll back deploy ID (default: an interrupted deploy, else the latest).",
+    "serve": "A read-only status web page: overview, health, deploys, backups, checks, go-live.",
     "snapshot": "Snapshots of a deployment (modules, menus, models, actions, crons, config,"
     " HTTP).",
     "status": "Is the deployment fine? Health, last deploy, newest backup, last check, upgrades,"

@@ -9,6 +9,7 @@ says "unknown" and why when the database does not answer.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,18 +17,11 @@ from typing import TYPE_CHECKING, Any
 from odoo_ops.backup.layout import BackupEntry, parse_time
 from odoo_ops.deploy.journal import DeployRecord
 from odoo_ops.errors import OpsError
-from odoo_ops.status.records import (
-    CheckReportFile,
-    HealthRound,
-    offsite_record,
-    read_backups,
-    read_check_reports,
-    read_deploys,
-    read_health,
-)
+from odoo_ops.status.records import CheckReportFile, HealthRound, offsite_record
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
+    from odoo_ops.status.cache import RecordCache
 
 #: A health history whose last round is older than this says so (not an alert).
 HEALTH_STALE = dt.timedelta(minutes=30)
@@ -166,7 +160,9 @@ def health_status(rounds: list[HealthRound], now: dt.datetime) -> HealthStatus:
         if r.healthy != last.healthy:
             break
         since = r.at
-    day = [r for r in rounds if r.at >= now - dt.timedelta(hours=24)]
+    cutoff = now - dt.timedelta(hours=24)
+    first = bisect.bisect_left(rounds, cutoff, key=lambda r: r.at)  # rounds are in time order
+    day = rounds[first:]
     percent = round(sum(r.healthy for r in day) / len(day) * 100, 1) if day else None
     return HealthStatus(
         "healthy" if last.healthy else "unhealthy",
@@ -339,17 +335,31 @@ def deployment_status(
     now: dt.datetime | None = None,
     ask_database: bool = True,
     golive: bool = True,
+    cache: RecordCache | None = None,
 ) -> DeploymentStatus:
-    """The status of one deployment from its records (see the module doc)."""
+    """The status of one deployment from its records (see the module doc).
+
+    With a ``cache`` (``odoo-ops serve``), records whose files did not change
+    since the last call are not parsed again.
+    """
+    from odoo_ops.status import cache as cached
+
     now = now or dt.datetime.now(dt.UTC).replace(microsecond=0)
-    deploys = read_deploys(target)
-    backups = read_backups(target)
-    reports = read_check_reports(target, limit=1)
+    deploys = cached.deploys(target, cache)
+    backups = cached.backups(target, cache)
+    reports = cached.check_reports(target, 1, cache)
     newest = next((b for b in reversed(backups)), None)
+    if not golive:
+        board = GoliveStatus(None, reason="not read")
+    elif cache is None:
+        board = golive_status(target, now)
+    else:
+        board = cache.get(("golive", target.name), cache.board_signature(target),
+                          lambda: golive_status(target, now), ttl=cached.BOARD_TTL)  # fmt: skip
     status = DeploymentStatus(
         deployment=target.name,
         generated_at=now,
-        health=health_status(read_health(target), now),
+        health=health_status(cached.health_rounds(target, cache), now),
         last_deploy=deploy_status(deploys[-1], now) if deploys else None,
         deploys=len(deploys),
         newest_backup=backup_status(newest, now) if newest else None,
@@ -358,7 +368,7 @@ def deployment_status(
         backup_max_age_hours=target.project.config.thresholds.backup_max_age_hours,
         last_check=check_status(reports[0], now) if reports else None,
         pending=pending_upgrades(target, ask_database=ask_database),
-        golive=golive_status(target, now) if golive else GoliveStatus(None, reason="not read"),
+        golive=board,
     )
     status.attention = attention_reasons(status)
     return status
