@@ -103,7 +103,16 @@ def _discover(root: Path, overrides: Overrides, environ: Mapping[str, str]) -> P
         values.update(runner="compose", compose_file=compose_path.name)
         notes.append(f"compose file: {compose_path.name}")
         if odoo_svc:
-            values["odoo_service"] = odoo_svc.name
+            from odoo_ops.adapters.topology import discover_odoo_services
+
+            several = discover_odoo_services(
+                compose, db_service=db_svc.name if db_svc else "db", preferred=odoo_svc.name
+            )
+            if len(several) > 1:  # several Odoo services on one database (docs/topology.md)
+                values["odoo_services"] = several
+                notes.append(f"odoo services: {', '.join(several)}")
+            else:
+                values["odoo_service"] = odoo_svc.name
             tag = odoo_svc.image_tag
             if tag:
                 m = re.match(r"^(\d+)(?:\.0)?", tag)

@@ -131,7 +131,11 @@ class Deployment(_Model):
         if not isinstance(data, dict):
             return data
         one, many = data.get("odoo_service"), data.get("odoo_services")
-        if one is not None and many is not None:
+        if many == [] and one is not None:
+            many = None  # a dump of a deployment that had one service: the default list
+            data = {k: v for k, v in data.items() if k != "odoo_services"}
+        if one is not None and many is not None and one not in many:
+            # both, agreeing, is the normalised form (a deployment copied with overrides)
             raise ValueError(
                 "set odoo_service (one Odoo service) or odoo_services (several), not both"
             )
@@ -140,7 +144,7 @@ class Deployment(_Model):
                 raise ValueError("odoo_services must list at least one service")
             if len(set(map(str, many))) != len(many):
                 raise ValueError("odoo_services lists a service twice")
-            command = data.get("command_service") or many[0]
+            command = data.get("command_service") or one or many[0]
             if command not in many:
                 raise ValueError(f"command_service {command!r} is not one of odoo_services")
             data = {**data, "odoo_service": command}

@@ -99,7 +99,7 @@ def test_schema_one_or_the_other() -> None:
     assert (d.odoo_services, d.odoo_service) == (["a", "b"], "b")
     assert Deployment.model_validate({"odoo_service": "web"}).odoo_services == ["web"]
     for bad, why in (
-        ({"odoo_service": "a", "odoo_services": ["a"]}, "not both"),
+        ({"odoo_service": "z", "odoo_services": ["a"]}, "not both"),
         ({"odoo_services": []}, "at least one"),
         ({"odoo_services": ["a", "a"]}, "twice"),
         ({"odoo_services": ["a"], "command_service": "z"}, "not one of"),
@@ -119,7 +119,7 @@ def test_discovery_same_database_only(world: Any) -> None:
 
 def test_bad_config_is_one_line(world: Any) -> None:
     root, _db, _fake = world
-    text = (root / "odoo-ops.toml").read_text() + 'odoo_services = ["odoo-core"]\n'
+    text = (root / "odoo-ops.toml").read_text() + 'odoo_services = ["odoo-accounting"]\n'
     (root / "odoo-ops.toml").write_text(text)
     with pytest.raises(ConfigError, match="not both"):
         target(root, "one")
@@ -291,3 +291,10 @@ def test_deploy_history_shows_image_ids(world: Any) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "images before" in out.stdout and "odoo-core=dddddddddddd" in out.stdout
+
+
+def test_discovery_without_odoo_ops_toml(world: Any) -> None:
+    root, _db, _fake = world
+    (root / "odoo-ops.toml").unlink()
+    t = Target(resolve_project(root))
+    assert t.odoo_services == SERVICES and t.deployment.odoo_services == SERVICES
