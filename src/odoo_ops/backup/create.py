@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from odoo_ops.backup import crypto, filestore
+from odoo_ops.backup import crypto, dbhost, filestore
 from odoo_ops.backup.common import (
     KEY_TABLES,
     ProgressFn,
@@ -152,7 +152,7 @@ def _plan(target: Target, options: CreateOptions, now: Any) -> _Plan:
         base, counter = name, 2
         while (backup_dir / name).exists():  # two backups in the same second
             name, counter = f"{base}-{counter}", counter + 1
-    jobs = options.jobs or policy.jobs
+    jobs = options.jobs or policy.jobs or dbhost.probe(target).jobs
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     notes: list[str] = []
@@ -164,21 +164,22 @@ def _plan(target: Target, options: CreateOptions, now: Any) -> _Plan:
         dump_format = chosen_format
     elif (
         pg_major < 16
-        and requested in (None, "zstd")
+        and requested is not None
+        and requested.split(":")[0] in ("zstd", "lz4")
         and not encrypt
-        and shutil.which("zstd") is not None
+        and shutil.which(requested.split(":")[0]) is not None
     ):
-        # pg_dump 15 compresses only with gzip, the slowest part of a backup: an
-        # uncompressed custom-format dump streamed through zstd -T0 is faster and
-        # smaller (measured: bench/backup.py); restores then run as one job
+        # zstd/lz4 asked for and pg_dump 15 cannot write them: an uncompressed
+        # custom-format dump streamed through the tool (restores then run as one job)
         dump_format = "custom"
-        requested = requested or "zstd:3"
-        if jobs > 1:
-            notes.append(
-                f"pg_dump {pg_major}: custom format streamed through zstd (no parallel jobs);"
-                ' set [backup] format = "directory" for parallel dump and restore'
-            )
+        notes.append(
+            f"pg_dump {pg_major}: custom format streamed through {requested.split(':')[0]}"
+            " (restores run as one job); leave compress unset for a dump that restores"
+            " in parallel"
+        )
     else:
+        # directory format, compressed by pg_dump itself: dumped and restored with
+        # `jobs` workers (pg_restore -j reads its files in any order)
         dump_format = "directory" if jobs > 1 else "custom"
     if encrypt and dump_format == "directory":
         notes.append("encrypted backups use pg_dump's custom format (streamed through age)")

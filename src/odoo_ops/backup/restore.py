@@ -28,6 +28,7 @@ of the swap when it has begun.
 from __future__ import annotations
 
 import secrets
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from odoo_ops.adapters.pgadmin import (
     terminate_sessions,
     with_suffix,
 )
-from odoo_ops.backup import crypto, filestore, swapjournal
+from odoo_ops.backup import crypto, dbhost, filestore, swapjournal
 from odoo_ops.backup.common import ProgressFn, backup_dir_of, write_lock
 from odoo_ops.backup.layout import (
     BackupEntry,
@@ -51,11 +52,19 @@ from odoo_ops.backup.layout import (
     iso,
     member_path,
     remove_tree,
+    update_status,
     utcnow,
 )
 from odoo_ops.backup.neutralize import NeutralizeResult, neutralize_sql
-from odoo_ops.backup.pgtools import RESTORE_PGOPTIONS, outer_decompress_argv, pg_env, tool
-from odoo_ops.backup.streams import FilterSource, ProcessChain, StreamError
+from odoo_ops.backup.pgtools import outer_decompress_argv, pg_env, tool
+from odoo_ops.backup.streams import (
+    FileDigest,
+    FilterSource,
+    HashingPump,
+    ProcessChain,
+    StreamError,
+    hash_files_thread,
+)
 from odoo_ops.backup.swapjournal import SwapJournal
 from odoo_ops.childproc import deferred_signals
 from odoo_ops.errors import ConfigError, OpsError, UsageError
@@ -106,6 +115,8 @@ class _Loaded:
     files: int
     bytes: int
     jobs: int
+    maintenance_work_mem: int = 0
+    host_source: str = ""
 
 
 def restore_argv(entry: BackupEntry, dbname: str, jobs: int) -> tuple[list[list[str]], int, Path]:
@@ -151,24 +162,44 @@ def load_copy(
     entry: BackupEntry,
     dbname: str,
     fs_dir: Path | None,
-    jobs: int,
+    jobs: int | None,
     progress: ProgressFn | None = None,
+    *,
+    check_digests: bool = False,
+    host: dbhost.DbHost | None = None,
 ) -> _Loaded:
-    """pg_restore into the (existing, empty) ``dbname`` while extracting the filestore."""
+    """pg_restore into the (existing, empty) ``dbname`` while extracting the filestore.
+
+    Two pipelines, one wait: the database load (``pg_restore -j N``, N from
+    the database host's CPUs unless ``jobs``) and the filestore extraction
+    run at the same time. ``check_digests``: the size and sha256 of every
+    data file are computed on the bytes read for the restore (and, for a
+    directory-format dump that pg_restore reads itself, by a thread reading
+    the same files meanwhile) and compared with the manifest at the end: a
+    mismatch raises :class:`OpsError` — before any swap.
+    """
     manifest = entry.manifest
     assert manifest is not None
     policy = target.project.config.backup
     identity = policy.age_identity_file
-    stages, jobs, path = restore_argv(entry, dbname, jobs)
-    env = pg_env(target.dsn(), options=RESTORE_PGOPTIONS)
+    host = host or dbhost.probe(target)
+    stages, jobs, path = restore_argv(entry, dbname, jobs or host.jobs)
+    mwm = host.maintenance_work_mem(jobs)
+    env = pg_env(target.dsn(), options=dbhost.restore_pgoptions(mwm))
     fs_errors: list[BaseException] = []
     fs_stats: list[filestore.TarStats] = []
+    digests: dict[str, FileDigest | BaseException] = {}
     fs_rel = manifest.filestore.get("path")
+    dump_rel = str(manifest.dump["path"])
 
     def extract() -> None:
         assert fs_dir is not None and fs_rel
         fs_filters = [crypto.decrypt_argv(identity, target.root)] if manifest.encrypted else []
-        source = FilterSource(member_path(entry, str(fs_rel)), fs_filters)
+        try:
+            source = FilterSource(member_path(entry, str(fs_rel)), fs_filters, hashed=check_digests)
+        except BaseException as exc:
+            fs_errors.append(exc)
+            return
         try:
             fs_stats.append(
                 filestore.extract(
@@ -181,42 +212,93 @@ def load_copy(
         except BaseException as exc:
             source.close(check=False)
             fs_errors.append(exc)
+        if check_digests:
+            try:
+                digests[str(fs_rel)] = source.file_digest()
+            except BaseException as inner:
+                digests[str(fs_rel)] = inner
 
     thread = None
     if fs_dir is not None and fs_rel:
         thread = threading.Thread(target=extract, daemon=True)
         thread.start()
     filters = _filters(entry, identity, target.root)
-    if filters:
+    pump: HashingPump | None = None
+    hasher: tuple[threading.Thread, dict[str, Any]] | None = None
+    if filters and check_digests:
+        chain = ProcessChain([*filters, *stages], stdin=subprocess.PIPE, stdout=None, env=env)
+        assert chain.stdin is not None
+        pump = HashingPump(path, chain.stdin)
+    elif filters:
         with open(path, "rb") as fh:
             chain = ProcessChain([*filters, *stages], stdin=fh, stdout=None, env=env)
     else:
         chain = ProcessChain(stages, stdout=None, env=env)
+    if check_digests and pump is None:
+        # pg_restore reads the dump itself: hash the same files meanwhile (page cache)
+        members = {
+            rel: member_path(entry, rel)
+            for rel in manifest.files
+            if rel == dump_rel or rel.startswith(dump_rel + "/")
+        }
+        hasher = hash_files_thread(members)
+    failure: str | None = None
     try:
         chain.wait()
     except StreamError as exc:
-        if thread is not None:
-            thread.join()
-        raise OpsError(
-            f"restore of {entry.name} failed: {target.redactor(exc.message)}",
-            hint="the live database and filestore were not touched",
-        ) from None
+        failure = f"restore of {entry.name} failed: {target.redactor(exc.message)}"
     except BaseException:
         chain.kill()
         raise
-    if progress:
+    if pump is not None:
+        try:
+            digests[dump_rel] = pump.digest()
+        except BaseException as exc:
+            digests[dump_rel] = exc
+    if hasher is not None:
+        hasher[0].join()
+        digests.update(hasher[1])
+    if progress and failure is None:
         progress("database-done", 0, 0)
     if thread is not None:
         thread.join()
-        if fs_errors:
-            failure = fs_errors[0]
-            message = failure.message if isinstance(failure, OpsError) else str(failure)
+    # a damaged file explains a failure best: the checksums are looked at first
+    if check_digests:
+        altered = _digest_problems(manifest.files, digests)
+        if altered:
             raise OpsError(
-                f"restore of {entry.name}: filestore extraction failed: {message}",
-                hint="the live database and filestore were not touched",
+                f"backup {entry.name} fails verification: {altered[0]}",
+                hint="the live database and filestore were not touched;"
+                " restore another backup (`odoo-ops backup list`)",
             )
+    if failure is not None:
+        raise OpsError(failure, hint="the live database and filestore were not touched")
+    if fs_errors:
+        error = fs_errors[0]
+        message = error.message if isinstance(error, OpsError) else str(error)
+        raise OpsError(
+            f"restore of {entry.name}: filestore extraction failed: {message}",
+            hint="the live database and filestore were not touched",
+        )
     stats = fs_stats[0] if fs_stats else filestore.TarStats()
-    return _Loaded(stats.files, stats.bytes, jobs)
+    return _Loaded(stats.files, stats.bytes, jobs, mwm, host.source)
+
+
+def _digest_problems(
+    listed: dict[str, dict[str, Any]], digests: dict[str, FileDigest | BaseException]
+) -> list[str]:
+    problems: list[str] = []
+    for rel in sorted(digests):
+        got = digests[rel]
+        info = listed.get(rel) or {}
+        if isinstance(got, BaseException):
+            why = getattr(got, "strerror", None) or str(got)
+            problems.append(f"{rel}: cannot be read ({why})")
+        elif info.get("size") is not None and got.size != int(info["size"]):
+            problems.append(f"{rel}: {got.size} bytes, manifest says {info['size']}")
+        elif got.sha256 != info.get("sha256"):
+            problems.append(f"{rel}: altered (sha256 differs from the manifest)")
+    return problems
 
 
 # -- journal and recovery ---------------------------------------------------------
@@ -295,7 +377,8 @@ def restore_backup(
         raise OpsError(f"backup {name} is damaged: {entry.error}", hint="run `backup verify`")
     check_members(entry, filestore_too=not options.skip_filestore)
     policy = target.project.config.backup
-    jobs = options.jobs or policy.jobs
+    host = dbhost.probe(target)
+    jobs = options.jobs or policy.jobs or host.jobs
     fs_dest = None if options.skip_filestore else filestore_dest(target, database)
     notes: list[str] = []
     has_files = bool(manifest.filestore.get("files"))
@@ -322,7 +405,8 @@ def restore_backup(
             pipeline = f"< {member_path(entry, str(manifest.dump['path']))} {pipeline}"
         commands = [
             f"CREATE DATABASE {tmp_db} TEMPLATE template0",
-            f"PGOPTIONS='{RESTORE_PGOPTIONS}' {pipeline}",
+            f"PGOPTIONS='{dbhost.restore_pgoptions(host.maintenance_work_mem(eff_jobs))}'"
+            f" {pipeline}",
         ]
         if fs_dest is not None:
             commands.append(f"extract {manifest.filestore.get('path')} -> {fs_tmp}")
@@ -348,7 +432,9 @@ def restore_backup(
     if options.verify:
         from odoo_ops.backup.integrity import verify_entry
 
-        check = verify_entry(entry, record=True)
+        # everything but the data files' sha256, which load_copy computes on the
+        # bytes it reads for the restore (a mismatch aborts before the swap)
+        check = verify_entry(entry, record=False, hash_data=False)
         if not check.ok:
             raise OpsError(
                 f"backup {name} fails verification: {check.problems[0]}",
@@ -389,7 +475,18 @@ def restore_backup(
                 note = create_database(conn, tmp_db, dict(manifest.raw.get("postgresql") or {}))
                 if note:
                     notes.append(note)
-                loaded = load_copy(target, entry, tmp_db, fs_tmp, jobs, progress)
+                loaded = load_copy(
+                    target,
+                    entry,
+                    tmp_db,
+                    fs_tmp,
+                    jobs,
+                    progress,
+                    check_digests=options.verify,
+                    host=host,
+                )
+                if options.verify:
+                    record_verified(entry)
                 neutral = None
                 if options.neutralize:
                     neutral = _neutralize(target, tmp_db, options.use_odoo, notes)
@@ -414,6 +511,16 @@ def restore_backup(
         filestore_files=loaded.files,
         notes=notes,
     )
+
+
+def record_verified(entry: BackupEntry) -> None:
+    """Every data file matched its checksum while restoring: as good as ``backup verify``."""
+    try:
+        update_status(
+            entry.path, verify={"at": iso(utcnow()), "ok": True, "deep": False, "problems": []}
+        )
+    except OpsError:
+        pass  # a read-only backup directory: the restore itself is not affected
 
 
 def _swap(conn: Any, swap: SwapJournal, db_there: bool, fs_there: bool) -> None:

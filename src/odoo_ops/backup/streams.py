@@ -250,18 +250,139 @@ class FilterSink:
         self.writer.abort()
 
 
-class FilterSource:
-    """A readable stream: ``path`` read through ``filters`` (or directly)."""
+class HashingFile:
+    """A file opened for reading whose size and sha256 are computed on the bytes read.
 
-    def __init__(self, path: Path, filters: Sequence[Sequence[str]] = ()) -> None:
-        self._file = open(path, "rb")  # noqa: SIM115
+    :meth:`digest` reads (and hashes) what the consumer left unread, so the
+    digest always covers the whole file — also when the consumer stopped early
+    because the bytes were damaged.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()/digest()
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._lock = threading.Lock()
+
+    def read(self, size: int = -1) -> bytes:
+        with self._lock:
+            block = self._file.read(size)
+            self._hash.update(block)
+            self.size += len(block)
+            return block
+
+    def readinto(self, buffer: Any) -> int:
+        block = self.read(len(buffer))
+        buffer[: len(block)] = block
+        return len(block)
+
+    def digest(self) -> FileDigest:
+        while self.read(CHUNK):
+            pass
+        self.close()
+        return FileDigest(self.size, self._hash.hexdigest())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class HashingPump:
+    """A thread that copies ``path`` into ``dest`` (a pipe), hashing the bytes on the way.
+
+    If the reader stops (broken pipe: the consumer failed or had enough), the
+    rest of the file is still read and hashed, without being written.
+    """
+
+    def __init__(self, path: Path, dest: IO[bytes]) -> None:
+        self.source = HashingFile(path)
+        self._dest = dest
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                block = self.source.read(CHUNK)
+                if not block:
+                    break
+                try:
+                    self._dest.write(block)
+                except (BrokenPipeError, ValueError, OSError):
+                    break
+        except BaseException as exc:  # reported by digest()
+            self._error = exc
+        finally:
+            try:
+                self._dest.close()
+            except OSError:
+                pass
+
+    def digest(self) -> FileDigest:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.source.digest()
+
+
+def hash_files_thread(paths: dict[str, Path]) -> tuple[threading.Thread, dict[str, Any]]:
+    """Hash ``paths`` in a thread (started); the result maps names to digests or errors.
+
+    For files that another process reads at the same time (pg_restore opens
+    the files of a directory-format dump itself): the second read comes from
+    the page cache, and hashlib releases the GIL on large blocks.
+    """
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        for rel, path in paths.items():
+            try:
+                source = HashingFile(path)
+                out[rel] = source.digest()
+            except OSError as exc:
+                out[rel] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+class FilterSource:
+    """A readable stream: ``path`` read through ``filters`` (or directly).
+
+    ``hashed``: the file's size and sha256 are computed on the bytes read for
+    the consumer (:meth:`file_digest`).
+    """
+
+    def __init__(
+        self, path: Path, filters: Sequence[Sequence[str]] = (), *, hashed: bool = False
+    ) -> None:
+        self._file: Any = HashingFile(path) if hashed else open(path, "rb")  # noqa: SIM115
+        self._pump: HashingPump | None = None
         self.chain: ProcessChain | None = None
-        if filters:
+        if filters and hashed:
+            self._file.close()
+            self.chain = ProcessChain(filters, stdin=subprocess.PIPE)
+            assert self.chain.stdin is not None
+            self._pump = HashingPump(path, self.chain.stdin)
+            self._file = self._pump.source
+        elif filters:
             self.chain = ProcessChain(filters, stdin=self._file)
         self.stream: IO[bytes] = self.chain.stdout if self.chain else self._file  # type: ignore[assignment]
 
     def read(self, size: int = -1) -> bytes:
         return self.stream.read(size)
+
+    def file_digest(self) -> FileDigest:
+        """Size and sha256 of the whole file (reads what was left unread).
+
+        Call it after :meth:`close`, which stops (or drains) the filters first.
+        """
+        if self._pump is not None:
+            return self._pump.digest()
+        if isinstance(self._file, HashingFile):
+            return self._file.digest()
+        raise ValueError("FilterSource opened without hashed=True")
 
     def close(self, *, check: bool = True) -> None:
         if self.chain is not None:
@@ -273,4 +394,5 @@ class FilterSource:
                 self.chain.wait()
             else:
                 self.chain.kill()
-        self._file.close()
+        if not isinstance(self._file, HashingFile):
+            self._file.close()  # a hashed file is closed by file_digest()

@@ -245,7 +245,8 @@ class BackupPolicy(_Model):
     keep_monthly: int = Field(default=6, ge=0)
     keep_yearly: int = Field(default=1, ge=0)
     compress: Literal["zstd", "gzip", "lz4", "none"] | None = None
-    jobs: int = Field(default=2, ge=1, le=64)
+    #: None: one per CPU of the database host (odoo_ops.backup.dbhost)
+    jobs: int | None = Field(default=None, ge=1, le=64)
     format: Literal["custom", "directory"] | None = None
     age_recipients: list[str] = Field(default_factory=list)
     age_identity_file: str | None = None
