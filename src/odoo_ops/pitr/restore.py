@@ -79,6 +79,9 @@ def settle_leftovers(target: Target, st: PitrSetup | None = None) -> list[str]:
         return []
     except (OSError, ValueError):
         record = {}
+    pid = record.get("pid")
+    if isinstance(pid, int) and pid != os.getpid() and _alive(pid):
+        return []  # a restore running right now: its own clean-up is in charge
     notes = [f"an interrupted pitr restore was cleaned up ({record.get('started', '?')})"]
     scratch = record.get("scratch")
     if isinstance(scratch, str) and Path(scratch).parent == st.scratch_root:
@@ -92,6 +95,20 @@ def settle_leftovers(target: Target, st: PitrSetup | None = None) -> list[str]:
         shutil.rmtree(tmp_fs, ignore_errors=True)
     record_path.unlink(missing_ok=True)
     return notes
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) is not running
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _kill_postmaster(data: Path) -> None:

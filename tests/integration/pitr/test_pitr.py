@@ -109,6 +109,9 @@ def test_time_outside_the_window_is_refused_naming_it(pitr_site: PitrSite) -> No
         assert proc.returncode != 0
         assert "outside the recoverable window" in proc.stderr, proc.stderr
         assert "→" in proc.stderr and "Traceback" not in proc.stderr
+    moment = STATE.get("moment") or site.now()
+    dry = site.run("pitr", "restore", "--time", moment, "--to", "shop_x", "--dry-run")
+    assert "would restore shop" in dry.stdout + dry.stderr
     proc = site.run("pitr", "restore", "--time", "yesterday", "--to", "shop_x", ok=False)
     assert proc.returncode == 2 and "cannot read the time" in proc.stderr
     assert not site.sql("SELECT 1 FROM pg_database WHERE datname = 'shop_x'", db="postgres")
@@ -157,6 +160,15 @@ def test_killed_outright_is_cleaned_by_the_next_command(pitr_site: PitrSite) -> 
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert (site.pitr_dir / "restore-in-progress.json").exists()
+    time.sleep(0.5)  # the scratch server follows its parent (PR_SET_PDEATHSIG)
+    pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    cmdlines = []
+    for pid in pids:
+        try:
+            cmdlines.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+        except OSError:
+            continue
+    assert not any(str(scratch).encode() in c for c in cmdlines)
     info = site.run("pitr", "info")
     assert "interrupted pitr restore was cleaned up" in info.stderr + info.stdout
     assert list(scratch.iterdir()) == []
