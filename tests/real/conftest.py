@@ -341,9 +341,11 @@ class RealProject:
             stdin=subprocess.DEVNULL, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
         )
 
-    def odoo_run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """The real odoo-bin with this project's odoo.conf."""
-        return self.odoo.run("-c", str(self.conf), *args, timeout=timeout)
+    def odoo_run(self, *args: str, subcommand: str | None = None,
+                 timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """The real odoo-bin [subcommand] with this project's odoo.conf."""
+        head = [subcommand] if subcommand else []
+        return self.odoo.run(*head, "-c", str(self.conf), *args, timeout=timeout)
 
     # -- the server -------------------------------------------------------
 
