@@ -238,6 +238,26 @@ class Verify(_Model):
     sets: list[str] = Field(default_factory=list)
 
 
+class BackupRemote(_Model):
+    """An off-site copy destination (``[[backup.remotes]]``, see docs/backup.md).
+
+    ``url``: ``file:///mnt/nas/odoo``, ``ssh://user@host:port/path`` (or
+    ``sftp://``), ``s3://bucket/prefix``; ``options``: per kind (ssh_options,
+    known_hosts, identity_file; endpoint_url, region, env_file, keys…). The
+    ``keep_*`` settings default to the local policy of ``[backup]``.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    url: str
+    options: dict[str, object] = Field(default_factory=dict)
+    require_encryption: bool = False
+    keep_within: str | None = None
+    keep_daily: int | None = Field(default=None, ge=0)
+    keep_weekly: int | None = Field(default=None, ge=0)
+    keep_monthly: int | None = Field(default=None, ge=0)
+    keep_yearly: int | None = Field(default=None, ge=0)
+
+
 class BackupPolicy(_Model):
     keep_within: str | None = None
     keep_daily: int = Field(default=7, ge=0)
@@ -250,6 +270,9 @@ class BackupPolicy(_Model):
     format: Literal["custom", "directory"] | None = None
     age_recipients: list[str] = Field(default_factory=list)
     age_identity_file: str | None = None
+    #: off-site copies; ``push``: the remotes ``backup create`` pushes to (names)
+    remotes: list[BackupRemote] = Field(default_factory=list)
+    push: list[str] = Field(default_factory=list)
 
 
 class Notifications(_Model):

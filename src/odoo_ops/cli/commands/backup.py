@@ -107,6 +107,12 @@ def command() -> None:
     help="Tag the backup (repeatable).",
 )
 @click.option("--keep", is_flag=True, help="Mark the backup so prune never deletes it.")
+@click.option(
+    "--push",
+    "push_to",
+    is_flag=True,
+    help="Then push it to the remotes of [backup] push (default: every [[backup.remotes]]).",
+)
 @dry_run_option(help="Print the commands, do nothing.")
 @wait_option
 @format_option("table", "json")
@@ -120,6 +126,7 @@ def create(
     encrypt: bool,
     tags: tuple[str, ...],
     keep: bool,
+    push_to: bool,
     dry_run: bool,
     wait: float,
     fmt: str,
@@ -179,24 +186,43 @@ def create(
         f"(dump {dump.get('format')} {dump.get('compression')}, "
         f"filestore {fs.get('files')} files {_size(fs.get('bytes'))})"
     )
+    if push_to or target.project.config.backup.push:
+        return _push_created(app, result.name)
     return 0
+
+
+def _push_created(app: App, name: str) -> int:
+    from odoo_ops.backup.common import backup_dir_of
+    from odoo_ops.backup.layout import find_backup
+    from odoo_ops.cli.backup_remote import push_entries
+
+    target = app.target()
+    entry = find_backup(backup_dir_of(target), name)
+    wanted = list(target.project.config.backup.push) or None
+    _, ok = push_entries(app, target, [entry], wanted, None)
+    return 0 if ok else 1
 
 
 @command.command("list")
 @deployment_options
+@click.option("--remote", metavar="REMOTE", help="List the complete copies on this remote.")
 @format_option()
 @pass_app
-def list_(app: App, fmt: str) -> int:
-    """Backups in the deployment's backup_dir, oldest first."""
+def list_(app: App, remote: str | None, fmt: str) -> int:
+    """Backups in the deployment's backup_dir, oldest first (with --remote: on a remote)."""
     from odoo_ops.backup.common import backup_dir_of
     from odoo_ops.backup.layout import list_backups, utcnow
+    from odoo_ops.cli.backup_remote import list_remote, remotes_text
     from odoo_ops.report.table import Table
 
     target = app.target()
+    if remote:
+        return list_remote(app, target, remote, fmt)
     backup_dir = backup_dir_of(target)
     now = utcnow()
     table = Table(
-        ["name", "database", "created", "age", "size", "tags", "verified", "test-restored", "keep"],
+        ["name", "database", "created", "age", "size", "tags", "verified", "test-restored", "keep",
+         "remotes"],
         title=f"backups in {backup_dir}",
     )
     data = []
@@ -224,6 +250,7 @@ def list_(app: App, fmt: str) -> int:
             ver_text,
             tr_text,
             entry.keep,
+            remotes_text(entry.status),
         )
         data.append(
             {
@@ -238,6 +265,7 @@ def list_(app: App, fmt: str) -> int:
                 "verify": ver,
                 "test_restore": tr,
                 "keep": entry.keep,
+                "remotes": entry.status.get("remotes") or {},
                 "error": entry.error,
             }
         )
@@ -299,10 +327,15 @@ def verify(app: App, names: tuple[str, ...], all_: bool, deep: bool, fmt: str) -
 @deployment_options
 @click.argument("name", callback=_backup_name)
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Parallel restore jobs.")
+@click.option(
+    "--from", "from_remote", metavar="REMOTE", help="Pull (and verify) it from this remote first."
+)
 @wait_option
 @format_option("table", "json")
 @pass_app
-def test_restore(app: App, name: str, jobs: int | None, wait: float, fmt: str) -> int:
+def test_restore(
+    app: App, name: str, jobs: int | None, from_remote: str | None, wait: float, fmt: str
+) -> int:
     """Restore into a scratch database and filestore, compare, neutralize, drop.
 
     Row counts and module versions must match the manifest and every stored
@@ -313,6 +346,11 @@ def test_restore(app: App, name: str, jobs: int | None, wait: float, fmt: str) -
     from odoo_ops.report.table import render_json
 
     target = app.target()
+    if from_remote:
+        from odoo_ops.backup.remotes.ops import local_or_pulled
+
+        with _progress(app, f"pull {name}") as report:
+            local_or_pulled(target, name, from_remote, progress=report, wait=wait)
     with _progress(app, "test-restore") as report:
         result = run_test_restore(target, name, jobs=jobs, wait=wait, progress=report)
     if fmt == "json":
@@ -349,6 +387,9 @@ def test_restore(app: App, name: str, jobs: int | None, wait: float, fmt: str) -
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), help="Parallel restore jobs.")
 @click.option("--skip-filestore", is_flag=True, help="Restore the database only.")
 @click.option("--no-verify", is_flag=True, help="Do not check the checksums first.")
+@click.option(
+    "--from", "from_remote", metavar="REMOTE", help="Pull (and verify) it from this remote first."
+)
 @dry_run_option(help="Print the commands, do nothing.")
 @wait_option
 @format_option("table", "json")
@@ -363,6 +404,7 @@ def restore(
     jobs: int | None,
     skip_filestore: bool,
     no_verify: bool,
+    from_remote: str | None,
     dry_run: bool,
     wait: float,
     fmt: str,
@@ -388,6 +430,11 @@ def restore(
         verify=not no_verify,
         skip_filestore=skip_filestore,
     )
+    if from_remote and not dry_run:
+        from odoo_ops.backup.remotes.ops import local_or_pulled
+
+        with _progress(app, f"pull {name}") as report:
+            local_or_pulled(target, name, from_remote, progress=report, wait=wait)
     if dry_run:
         result = restore_backup(target, name, options)
         for line in result.commands:
@@ -425,7 +472,9 @@ def prune_(app: App, dry_run: bool, wait: float, fmt: str) -> int:
     """Delete backups that the [backup] retention policy does not keep.
 
     Never deletes a backup marked keep, nor the newest verified one. Prints
-    each backup with the rule that keeps it.
+    each backup with the rule that keeps it. Then applies each remote's
+    retention (keep_* of its [[backup.remotes]], default the local ones) to
+    its copies, never deleting a remote's newest verified copy.
     """
     from odoo_ops.backup.prune import prune
     from odoo_ops.report.table import Table, to_jsonable
@@ -448,6 +497,9 @@ def prune_(app: App, dry_run: bool, wait: float, fmt: str) -> int:
             f"{len(result.skipped)} backup(s) of other deployments/databases left alone"
         )
     table.data = to_jsonable(result)
+    from odoo_ops.cli.backup_remote import prune_remotes
+
+    table.data["remotes"] = prune_remotes(app, target, dry_run)
     app.render(table, fmt)
     return 0
 
@@ -521,3 +573,8 @@ def import_odoo_(
         f" as backup {result.backup.name}"
     )
     return 0
+
+
+from odoo_ops.cli.backup_remote import register as _register_remote  # noqa: E402
+
+_register_remote(command)

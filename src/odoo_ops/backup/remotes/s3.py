@@ -1,0 +1,464 @@
+"""``s3://bucket/prefix``: any S3-compatible store (AWS, MinIO, B2, Wasabi, Scaleway, Spaces).
+
+Talks to the store with boto3. Each file of a backup becomes the object
+``prefix/NAME/<file>``, sent with SHA-256 checksums the store checks on
+arrival: one ``PutObject`` for a small file, a multipart upload (parts of
+``part_size_mib``, at least 5 MiB) for a large one. The copy becomes visible
+only when the marker object ``prefix/NAME/.odoo-ops-complete`` is written,
+last, after every object was checked against the manifest's sha256 with the
+store's own checksums. A re-run skips objects already there whole and reuses
+the parts of an interrupted multipart upload whose ETag matches.
+
+Options: ``endpoint_url``, ``region``, ``access_key_id``, ``secret_access_key``,
+``session_token`` (write them as ``"${AWS_SECRET_ACCESS_KEY}"``), ``env_file``
+(a .env file with ``AWS_ACCESS_KEY_ID`` …), ``part_size_mib`` (default 16),
+``addressing_style`` (``path`` or ``virtual``). Without keys, boto3's usual
+chain (environment, ~/.aws) is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from odoo_ops.backup.layout import MANIFEST, MAX_METADATA_BYTES, SUMS, BackupEntry, iso, utcnow
+from odoo_ops.backup.remotes.base import (
+    ProgressFn,
+    PushResult,
+    Remote,
+    RemoteCopy,
+    RemoteError,
+    WantedFile,
+    copy_from_manifest,
+)
+from odoo_ops.backup.remotes.filedir import _throttle
+from odoo_ops.names import check_backup_name, check_relative, path_under
+
+MARKER = ".odoo-ops-complete"
+MIN_PART = 5 << 20
+_AUTH_CODES = frozenset({
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
+    "ExpiredToken", "InvalidClientTokenId", "UnrecognizedClientException", "403",
+})  # fmt: skip
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def _hex_b64(hexdigest: str) -> str:
+    return _b64(bytes.fromhex(hexdigest))
+
+
+class S3Remote(Remote):
+    kind = "s3"
+
+    def __init__(
+        self,
+        name: str,
+        display: str,
+        *,
+        bucket: str,
+        prefix: str,
+        options: dict[str, Any],
+        env: dict[str, str],
+    ) -> None:
+        super().__init__(name, display)
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.options = options
+        self.env = env
+        part = int(float(options.get("part_size_mib", 16)) * (1 << 20))
+        self.part_size = max(part, MIN_PART)
+        self._client: Any = None
+
+    # -- the client ------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                import boto3
+                from botocore.config import Config
+            except ImportError:  # pragma: no cover - a runtime dependency
+                raise RemoteError("boto3 is not installed", hint="pip install boto3") from None
+            opts, env = self.options, self.env
+
+            def pick(option: str, variable: str) -> str | None:
+                value = opts.get(option) or env.get(variable)
+                return str(value) if value else None
+
+            config = Config(
+                retries={"max_attempts": 3, "mode": "standard"},
+                s3={"addressing_style": str(opts.get("addressing_style", "path"))},
+                connect_timeout=15,
+                read_timeout=60,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+            self._client = boto3.session.Session().client(
+                "s3",
+                endpoint_url=pick("endpoint_url", "AWS_ENDPOINT_URL"),
+                region_name=pick("region", "AWS_DEFAULT_REGION") or "us-east-1",
+                aws_access_key_id=pick("access_key_id", "AWS_ACCESS_KEY_ID"),
+                aws_secret_access_key=pick("secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+                aws_session_token=pick("session_token", "AWS_SESSION_TOKEN"),
+                config=config,
+            )
+        return self._client
+
+    def _error(self, what: str, exc: Exception) -> RemoteError:
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        if isinstance(exc, NoCredentialsError):
+            return RemoteError(
+                f"remote {self.name}: no S3 credentials",
+                hint="set access_key_id/secret_access_key (from ${...} variables) or env_file",
+            )
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            message = str(exc.response.get("Error", {}).get("Message", "")) or code
+            if code in _AUTH_CODES:
+                return RemoteError(
+                    f"remote {self.name}: the store refused the credentials ({code})",
+                    hint="check access_key_id/secret_access_key of the remote (or its env_file)",
+                )
+            if code in ("NoSuchBucket", "404") and what == "check":
+                return RemoteError(f"remote {self.name}: bucket {self.bucket!r} does not exist")
+            return RemoteError(f"remote {self.name}: {what}: {code} {message}".rstrip())
+        if isinstance(exc, BotoCoreError):
+            return RemoteError(f"remote {self.name}: {what}: {exc}")
+        return RemoteError(f"remote {self.name}: {what}: {exc}")
+
+    def _call(self, what: str, method: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(what, exc) from None
+
+    def _key(self, name: str, rel: str = "") -> str:
+        parts = [p for p in (self.prefix, check_backup_name(name), rel) if p]
+        return "/".join(parts)
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return dict(
+                self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+            )
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self._error(f"cannot look at {key}", exc) from None
+
+    # -- the interface -----------------------------------------------------------
+
+    def check(self) -> str:
+        self._call("check", "head_bucket", Bucket=self.bucket)
+        return f"bucket {self.bucket} prefix {self.prefix or '/'}"
+
+    def _markers(self) -> dict[str, dict[str, Any]]:
+        """``{name: marker object}`` of complete copies."""
+        base = f"{self.prefix}/" if self.prefix else ""
+        out: dict[str, dict[str, Any]] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": base}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = self._call("cannot list", "list_objects_v2", **kwargs)
+            for obj in page.get("Contents", []):
+                rest = str(obj["Key"])[len(base) :]
+                name, _, tail = rest.partition("/")
+                if tail == MARKER:
+                    try:
+                        check_backup_name(name)
+                    except Exception:
+                        continue
+                    out[name] = obj
+            if not page.get("IsTruncated"):
+                return out
+            token = page.get("NextContinuationToken")
+
+    def copies(self) -> list[RemoteCopy]:
+        self.check()
+        copies = [
+            copy_from_manifest(n, self.read_file(n, MANIFEST)) for n in sorted(self._markers())
+        ]
+        far = dt.datetime.max.replace(tzinfo=dt.UTC)
+        copies.sort(key=lambda c: (c.created_at or far, c.name))
+        return copies
+
+    def has(self, name: str) -> bool:
+        return self._head(self._key(name, MARKER)) is not None
+
+    def read_file(self, name: str, rel: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        key = self._key(name, check_relative(rel, "file"))
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey"):
+                return None
+            raise self._error(f"cannot read {key}", exc) from None
+        if int(obj.get("ContentLength") or 0) > MAX_METADATA_BYTES:
+            return None
+        return bytes(obj["Body"].read(MAX_METADATA_BYTES))
+
+    def push(
+        self,
+        entry: BackupEntry,
+        files: list[WantedFile],
+        *,
+        bwlimit: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> PushResult:
+        start = time.monotonic()
+        self.check()
+        result = PushResult(self.name, entry.name, method="s3")
+        result.bytes_total = sum(f.size for f in files)
+        if self.has(entry.name):
+            result.already_there = True
+            return result
+        composites: dict[str, str] = {}
+        sent_at = time.monotonic()
+        for wanted in files:
+            key = self._key(entry.name, wanted.rel)
+            head = self._head(key)
+            if head is not None and self._matches(head, wanted, None) is None:
+                result.files_skipped += 1
+                continue
+            local = path_under(entry.path, wanted.rel)
+            if wanted.size < self.part_size:
+                self._put_small(key, local, wanted)
+                result.bytes_sent += wanted.size
+                if progress:
+                    progress("upload", wanted.size, 0)
+                _throttle(result.bytes_sent, sent_at, bwlimit)
+            else:
+                composites[wanted.rel] = self._put_multipart(
+                    key, local, wanted, result, bwlimit, sent_at, progress
+                )
+            result.files_sent += 1
+            if progress:
+                progress("upload", 0, 1)
+        problems = self._verify(entry.name, files, composites)
+        if problems:
+            raise RemoteError(
+                f"remote {self.name}: {entry.name} arrived damaged: {'; '.join(problems[:3])}",
+                hint="run the push again",
+            )
+        result.verified = True
+        marker = {
+            "name": entry.name,
+            "pushed_at": iso(utcnow()),
+            "files": {f.rel: {"size": f.size, "sha256": f.sha256} for f in files},
+            "composite_sha256": composites,
+        }
+        self._call(
+            "cannot publish",
+            "put_object",
+            Bucket=self.bucket,
+            Key=self._key(entry.name, MARKER),
+            Body=json.dumps(marker, indent=2).encode(),
+            ContentType="application/json",
+        )
+        result.seconds = round(time.monotonic() - start, 3)
+        return result
+
+    def _put_small(self, key: str, local: Path, wanted: WantedFile) -> None:
+        data = local.read_bytes()
+        if hashlib.sha256(data).hexdigest() != wanted.sha256:
+            raise RemoteError(f"{wanted.rel}: the local file changed since it was verified")
+        self._call(
+            f"upload of {wanted.rel} failed",
+            "put_object",
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=_hex_b64(wanted.sha256),
+        )
+
+    def _put_multipart(
+        self,
+        key: str,
+        local: Path,
+        wanted: WantedFile,
+        result: PushResult,
+        bwlimit: int | None,
+        sent_at: float,
+        progress: ProgressFn | None,
+    ) -> str:
+        upload_id, done = self._resumable(key)
+        if upload_id is None:
+            created = self._call(
+                f"upload of {wanted.rel} failed",
+                "create_multipart_upload",
+                Bucket=self.bucket,
+                Key=key,
+                ChecksumAlgorithm="SHA256",
+            )
+            upload_id = str(created["UploadId"])
+        whole = hashlib.sha256()
+        part_digests: list[bytes] = []
+        parts: list[dict[str, Any]] = []
+        with open(local, "rb") as fh:
+            number = 0
+            while True:
+                block = fh.read(self.part_size)
+                if not block:
+                    break
+                number += 1
+                whole.update(block)
+                digest = hashlib.sha256(block).digest()
+                part_digests.append(digest)
+                etag = f'"{hashlib.md5(block, usedforsecurity=False).hexdigest()}"'
+                if done.get(number) == (etag, len(block)):
+                    parts.append(
+                        {"PartNumber": number, "ETag": etag, "ChecksumSHA256": _b64(digest)}
+                    )
+                    result.notes.append(f"{wanted.rel}: part {number} already there")
+                    continue
+                answer = self._call(
+                    f"upload of {wanted.rel} (part {number}) failed",
+                    "upload_part",
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=block,
+                    ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=_b64(digest),
+                )
+                parts.append(
+                    {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": _b64(digest)}
+                )
+                result.bytes_sent += len(block)
+                if progress:
+                    progress("upload", len(block), 0)
+                _throttle(result.bytes_sent, sent_at, bwlimit)
+        if whole.hexdigest() != wanted.sha256:
+            raise RemoteError(f"{wanted.rel}: the local file changed since it was verified")
+        self._call(
+            f"upload of {wanted.rel} failed",
+            "complete_multipart_upload",
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},
+        )
+        return f"{_b64(hashlib.sha256(b''.join(part_digests)).digest())}-{len(part_digests)}"
+
+    def _resumable(self, key: str) -> tuple[str | None, dict[int, tuple[str, int]]]:
+        """The newest unfinished multipart upload of ``key``, its parts ``{n: (etag, size)}``."""
+        page = self._call(
+            "cannot list uploads", "list_multipart_uploads", Bucket=self.bucket, Prefix=key
+        )
+        uploads = [u for u in page.get("Uploads", []) if u.get("Key") == key]
+        if not uploads:
+            return None, {}
+        upload_id = str(uploads[-1]["UploadId"])
+        parts = self._call(
+            "cannot list parts", "list_parts", Bucket=self.bucket, Key=key, UploadId=upload_id
+        )
+        return upload_id, {
+            int(p["PartNumber"]): (str(p["ETag"]), int(p["Size"])) for p in parts.get("Parts", [])
+        }
+
+    def _matches(
+        self, head: dict[str, Any], wanted: WantedFile, composite: str | None
+    ) -> str | None:
+        """Why an object is not ``wanted`` (by the store's checksum), or None; '?' if unknown."""
+        size = int(head.get("ContentLength") or 0)
+        if size != wanted.size:
+            return f"{wanted.rel}: {size} bytes, manifest says {wanted.size}"
+        checksum = head.get("ChecksumSHA256")
+        if not checksum:
+            return "?"
+        checksum = str(checksum)
+        if checksum == _hex_b64(wanted.sha256):
+            return None
+        if composite and checksum.split("-")[0] == composite.split("-")[0]:
+            return None
+        return f"{wanted.rel}: altered (the store's sha256 differs from the manifest)"
+
+    def _verify(self, name: str, files: list[WantedFile], composites: dict[str, str]) -> list[str]:
+        problems = []
+        for wanted in files:
+            key = self._key(name, wanted.rel)
+            head = self._head(key)
+            if head is None:
+                problems.append(f"{wanted.rel}: missing")
+                continue
+            why = self._matches(head, wanted, composites.get(wanted.rel))
+            if why == "?":
+                why = self._download_check(key, wanted)
+            if why:
+                problems.append(why)
+        return problems
+
+    def _download_check(self, key: str, wanted: WantedFile) -> str | None:
+        obj = self._call(f"cannot read {key}", "get_object", Bucket=self.bucket, Key=key)
+        digest = hashlib.sha256()
+        for block in obj["Body"].iter_chunks(1 << 20):
+            digest.update(block)
+        if digest.hexdigest() != wanted.sha256:
+            return f"{wanted.rel}: altered (sha256 differs from the manifest)"
+        return None
+
+    def verify(self, name: str, files: list[WantedFile]) -> list[str]:
+        marker = self.read_file(name, MARKER)
+        composites: dict[str, str] = {}
+        if marker:
+            try:
+                doc = json.loads(marker)
+                composites = {
+                    str(k): str(v) for k, v in (doc.get("composite_sha256") or {}).items()
+                }
+            except (ValueError, AttributeError):
+                composites = {}
+        return self._verify(name, files, composites)
+
+    def pull(self, name: str, dest: Path, *, progress: ProgressFn | None = None) -> None:
+        files = self.wanted_from_remote(name)
+        for rel in [f.rel for f in files] + [SUMS]:
+            local = path_under(dest, check_relative(rel, "file"))
+            local.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            obj = self._call(
+                f"cannot download {rel}", "get_object", Bucket=self.bucket, Key=self._key(name, rel)
+            )
+            with open(local, "wb") as fh:
+                for block in obj["Body"].iter_chunks(1 << 20):
+                    fh.write(block)
+                    if progress:
+                        progress("download", len(block), 0)
+            if progress:
+                progress("download", 0, 1)
+
+    def delete(self, name: str) -> None:
+        # the marker first: from then on the copy is not listed, whatever happens next
+        self._call(
+            "cannot delete", "delete_object", Bucket=self.bucket, Key=self._key(name, MARKER)
+        )
+        base = self._key(name) + "/"
+        while True:
+            page = self._call("cannot list", "list_objects_v2", Bucket=self.bucket, Prefix=base)
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if not keys:
+                return
+            self._call(
+                "cannot delete",
+                "delete_objects",
+                Bucket=self.bucket,
+                Delete={"Objects": keys, "Quiet": True},
+            )
