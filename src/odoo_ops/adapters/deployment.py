@@ -279,11 +279,14 @@ class Target:
         return None
 
     def filestore_dir(self, database: str | None = None) -> Path | None:
+        from odoo_ops.names import check_database_name, path_under
+
         data = self.data_dir()
         db = database or self.database_name
         if data is None or not db:
             return None
-        return data / "filestore" / db
+        # the name may come from a dsn or odoo.conf: checked here, where it becomes a path
+        return path_under(data / "filestore", check_database_name(db))
 
     # -- database ----------------------------------------------------------
     def dsn(self) -> str:

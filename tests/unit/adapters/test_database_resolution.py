@@ -198,3 +198,23 @@ def test_every_combination_resolves_by_precedence_or_is_refused(
     assert target.database_name == expected
     assert dbname_of(target.dsn()) == expected == target.database().name
     assert deployment_lock_name(target) == f"deployment:prod:{expected}"
+
+
+def test_filestore_dir_of_a_database_named_by_odoo_conf_stays_under_data_dir(
+    tmp_path: Path,
+) -> None:
+    """db_name comes from odoo.conf, not the command line: checked where it becomes a path."""
+    from odoo_ops.adapters import Target
+    from odoo_ops.adapters.project import resolve_project
+    from odoo_ops.errors import OpsError
+
+    (tmp_path / "odoo.conf").write_text(
+        f"[options]\ndb_name = ../../escape\ndata_dir = {tmp_path / 'data'}\n"
+    )
+    (tmp_path / "odoo-ops.toml").write_text(
+        '[deployments.prod]\nseries = "18.0"\nodoo_conf = "odoo.conf"\n'
+    )
+    target = Target(resolve_project(tmp_path, environ={}))
+    with pytest.raises(OpsError):
+        target.filestore_dir()
+    assert target.filestore_dir("prod_db") == tmp_path / "data" / "filestore" / "prod_db"
