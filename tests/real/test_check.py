@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,5 +47,50 @@ def test_live_checks_pass_against_the_real_server(served: RealProject) -> None:
 
 def test_health_probes_pass_against_the_real_server(served: RealProject) -> None:
     proc = served.cli("health", "--format", "json")
-    print(proc.stdout, proc.stderr)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    probes = {p["name"]: p["status"] for p in json.loads(proc.stdout)["probes"]}
+    for name in ("odoo-process", "database", "web-health", "login-page", "cron-lag", "latency"):
+        assert probes[name] == "ok", probes
+
+
+def test_odoo_version_check_fails_when_the_real_server_is_another_series(
+    served: RealProject,
+) -> None:
+    wrong = served.root / "odoo-ops-17.toml"
+    wrong.write_text((served.root / "odoo-ops.toml").read_text().replace(
+        'series = "18.0"', 'series = "17.0"'))
+    proc = served.cli("--config", str(wrong), "check", "--only", "odoo-version",
+                      "--format", "json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    found = results(proc)["odoo-version"]
+    assert found["status"] == "fail"
+    assert "18.0-20250702 runs" in str(found["message"]) and "17.0" in str(found["message"])
+
+
+def test_health_watch_alerts_when_the_server_dies_and_recovers_when_it_restarts(
+    real_project: RealProject, webhook_receiver: Any,
+) -> None:
+    hook = webhook_receiver.url.replace("http://", "json://")
+    real_project.configure(f'[notifications]\nurls = ["{hook}"]\n')
+    real_project.start()
+    once = real_project.cli("health", "--probe", "web-health", "--probe", "login-page")
+    assert once.returncode == 0, once.stdout + once.stderr
+    watcher = real_project.popen("health", "--watch", "--probe", "web-health", "--interval",
+                                 "0.5", "--failures", "2", "--max-rounds", "240")
+    try:
+        time.sleep(1.5)
+        assert webhook_receiver.requests == []
+        real_project.stop(signal.SIGKILL)  # the server dies
+        alerts = webhook_receiver.wait_for(1, timeout=30)
+        assert "web-health" in alerts[0].json()["title"]
+        assert "FAILING" in alerts[0].json()["title"]
+        down = real_project.cli("health", "--probe", "web-health")
+        assert down.returncode == 1 and "connection refused" in down.stdout, down.stdout
+        real_project.start()
+        posts = webhook_receiver.wait_for(2, timeout=30)
+        assert "recovered" in posts[1].json()["title"]
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _out, err = watcher.communicate(timeout=30)
+    assert "Traceback" not in err, err
+    assert len(webhook_receiver.requests) == 2
