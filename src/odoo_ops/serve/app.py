@@ -14,7 +14,6 @@ constant time.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hmac
 import json
 import time
@@ -62,17 +61,36 @@ SECURITY_HEADERS = {
 }
 
 
-@functools.cache
-def _env() -> jinja2.Environment:
+def _env(redact: Callable[[str], str]) -> jinja2.Environment:
+    """The templates; every ``{{ value }}`` is redacted *before* it is escaped
+    (a secret with a quote in it is then masked, not escaped past the redaction)."""
+
+    def finalize(value: Any) -> Any:
+        if isinstance(value, str) and not isinstance(value, Markup):
+            return redact(value)
+        return value
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("odoo_ops.serve", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,
     )
     env.globals.update(age=age_text, size=size_text, when=_when)
     return env
+
+
+def redact_tree(value: Any, redact: Callable[[str], str]) -> Any:
+    """Every string of a JSON-able tree redacted (before JSON escapes its quotes)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): redact_tree(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_tree(v, redact) for v in value]
+    return value
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -163,11 +181,13 @@ def create_app(state: ServeState) -> Starlette:
     from starlette.responses import HTMLResponse, PlainTextResponse, Response
     from starlette.routing import Route
 
+    env = _env(state.redact)
+
     def html(template: str, status_code: int = 200, **context: Any) -> Response:
         names = [t.name for t in state.targets]
         context.setdefault("now", state.clock())
         context.setdefault("page", None)
-        text = _env().get_template(template).render(deployments=names, **context)
+        text = env.get_template(template).render(deployments=names, **context)
         return HTMLResponse(state.redact(text), status_code, headers=SECURITY_HEADERS)
 
     def not_found(what: str) -> Response:
@@ -226,7 +246,8 @@ def create_app(state: ServeState) -> Starlette:
                 {**to_jsonable(s), "needs_attention": s.needs_attention} for s in statuses
             ],
         }
-        text = state.redact(json.dumps(doc, indent=2, ensure_ascii=False))
+        text = json.dumps(redact_tree(doc, state.redact), indent=2, ensure_ascii=False)
+        text = state.redact(text)
         return Response(text, media_type="application/json", headers=SECURITY_HEADERS)
 
     def metrics(request: Request) -> Response:
@@ -237,7 +258,7 @@ def create_app(state: ServeState) -> Starlette:
         )
 
     def stylesheet(request: Request) -> Response:
-        css = _env().get_template("style.css.j2").render()
+        css = env.get_template("style.css.j2").render()
         return Response(css, media_type="text/css", headers=SECURITY_HEADERS)
 
     def favicon(request: Request) -> Response:

@@ -181,7 +181,7 @@ def bar_chart(
     y_max = nice_max(max(v for _, v in bars))
     parts = [_svg_open(width, height, label, "bars"), *_axes(left, top, right, bottom, y_max, unit)]
     slot = (right - left) / len(bars)
-    bar_width = max(1.0, slot * 0.8)
+    bar_width = max(1.0, min(slot * 0.8, 48.0))
     for i, (name, value) in enumerate(bars):
         h = (bottom - top) * (value / y_max)
         x = left + i * slot + (slot - bar_width) / 2
@@ -202,7 +202,7 @@ def bar_chart(
 
 
 def phase_bar(
-    phases: Sequence[tuple[str, str, float]], *, scale_seconds: float, width: int = 480
+    phases: Sequence[tuple[str, str, float]], *, scale_seconds: float, width: int = 320
 ) -> str:
     """One deploy's phases ``(name, status, seconds)`` as consecutive segments.
 
