@@ -7,8 +7,9 @@
 3. a scratch PostgreSQL server on it: a free port, its socket in the
    scratch directory, no TCP, archiving off, the server a child of odoo-ops
    (it dies with it); recovery replays WAL up to the target and promotes;
-4. ``pg_dump -Fd -j N`` out of it and ``pg_restore -j N`` into a scratch
-   database on the live server, with the filestore files its
+4. schema and data streamed out of it (``pg_dump | pg_restore``) into a
+   scratch database on the live server, indexes built N at a time
+   (``pg_restore -j N``), with the filestore files its
    ``ir_attachment`` rows name; ``--neutralize`` on request;
 5. the scratch server stopped and its directory removed; the scratch
    database renamed to NEWDB (the old NEWDB dropped first, with ``--force``).
@@ -455,24 +456,74 @@ def _store_fnames(conn: Any) -> list[str]:
 
 def _dump_restore(target: Target, server: ScratchServer, database: str, tmpdb: str,
                   scratch_dir: Path, user: str | None, jobs: int) -> None:  # fmt: skip
-    """``pg_dump -Fd -j N`` out of the scratch server, ``pg_restore -j N`` into ``tmpdb``."""
+    """Copy ``database`` out of the scratch server into ``tmpdb`` on the live server.
+
+    Schema and data stream straight through (``pg_dump -Fc -Z0 | pg_restore``:
+    the load runs while the dump reads, no intermediate file); then indexes,
+    constraints and triggers are built ``jobs`` at a time (``pg_restore -j``
+    of the post-data section). Nobody else uses the scratch server, so the two
+    dumps see the same database.
+    """
     from odoo_ops.backup.pgtools import RESTORE_PGOPTIONS, pg_env, tool
 
-    dump_dir = scratch_dir / "dump"
     env = {**os.environ, **pg_env(server.dsn(database, user))}
-    dump = childproc.run(
-        [tool("pg_dump"), "-Fd", "-j", str(jobs), "-Z", "0", "-f", str(dump_dir),
-         "-d", database], capture_output=True, text=True, env=env,
-    )  # fmt: skip
-    if dump.returncode != 0:
-        raise OpsError(f"pg_dump of the restored database failed: {_last(dump.stderr)}")
     live_env = {**os.environ, **pg_env(target.dsn(), options=RESTORE_PGOPTIONS)}
-    restored = childproc.run(
-        [tool("pg_restore"), "-j", str(jobs), "--exit-on-error", "-d", tmpdb, str(dump_dir)],
+    err_dump = (scratch_dir / "pg_dump.err").open("w+b")
+    err_restore = (scratch_dir / "pg_restore.err").open("w+b")
+    try:
+        dump = childproc.ChildPopen(
+            [tool("pg_dump"), "-Fc", "-Z", "0", "--section=pre-data", "--section=data",
+             "-d", database], stdout=subprocess.PIPE, stderr=err_dump, env=env,
+        )  # fmt: skip
+        try:
+            load = childproc.ChildPopen(
+                [tool("pg_restore"), "--exit-on-error", "-d", tmpdb],
+                stdin=dump.stdout, stderr=err_restore, env=live_env,
+            )  # fmt: skip
+        except BaseException:
+            dump.kill_group()
+            dump.wait()
+            raise
+        assert dump.stdout is not None
+        dump.stdout.close()  # pg_restore holds the pipe now
+        try:
+            load_code = load.wait()
+            dump_code = dump.wait() if load_code == 0 else _stop(dump)
+        except BaseException:
+            load.kill_group()
+            dump.kill_group()
+            load.wait()
+            dump.wait()
+            raise
+        if dump_code != 0:
+            raise OpsError(f"pg_dump of the restored database failed: {_read(err_dump)}")
+        if load_code != 0:
+            raise OpsError(f"pg_restore into {tmpdb} failed: {_read(err_restore)}")
+    finally:
+        err_dump.close()
+        err_restore.close()
+    post = scratch_dir / "post-data.dump"
+    dumped = childproc.run([tool("pg_dump"), "-Fc", "--section=post-data", "-f", str(post),
+                            "-d", database], capture_output=True, text=True, env=env)  # fmt: skip
+    if dumped.returncode != 0:
+        raise OpsError(f"pg_dump of the restored database failed: {_last(dumped.stderr)}")
+    built = childproc.run(
+        [tool("pg_restore"), "-j", str(jobs), "--exit-on-error", "-d", tmpdb, str(post)],
         capture_output=True, text=True, env=live_env,
     )  # fmt: skip
-    if restored.returncode != 0:
-        raise OpsError(f"pg_restore into {tmpdb} failed: {_last(restored.stderr)}")
+    if built.returncode != 0:
+        raise OpsError(f"pg_restore into {tmpdb} failed: {_last(built.stderr)}")
+
+
+def _stop(proc: childproc.ChildPopen) -> int:
+    proc.kill_group()
+    proc.wait()
+    return 0  # the load's failure is the one to report
+
+
+def _read(fh: Any) -> str:
+    fh.seek(0)
+    return _last(fh.read().decode("utf-8", "replace"))
 
 
 def _last(text: str) -> str:
