@@ -11,14 +11,19 @@ images/PDFs, named like Odoo's sha1 layout), then times side by side:
   usual cron script)  vs  ``odoo-ops backup create``;
 - restore: ``createdb`` + ``pg_restore`` + ``tar xzf``  vs
   ``odoo-ops backup restore`` (into a new database and filestore; it
-  verifies the checksums first, which is counted).
+  checks every checksum on the bytes it restores, which is counted) vs
+  **the floor**: ``pg_restore -j N`` of an uncompressed directory dump of the
+  same database with the filestore copied (``cp -a``) at the same time — the
+  best any tool can do on this machine. Restore ratios are printed against
+  both the manual way and the floor.
 
 It prints times, sizes, ratios, and odoo-ops' own peak RSS (the Python
 process, sampled every 20 ms; pg_dump/pg_restore/zstd are separate
 programs). Everything generated is removed at the end (``--keep`` keeps it).
 
     python bench/backup.py [--dsn postgresql://postgres@127.0.0.1/postgres]
-        [--db-gb 1.0] [--files 10000] [--fs-mb 520] [--workdir DIR] [--keep]
+        [--db-gb 1.0] [--files 10000] [--fs-mb 520] [--jobs N] [--sweep gzip:1,gzip:3]
+        [--workdir DIR] [--keep] [--reuse]
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ BENCH_DB = "odoo_ops_backup_bench"  # every database this bench makes starts wit
 #: odoo-ops configurations compared with the baseline: (label, extra create options)
 VARIANTS: list[tuple[str, list[str]]] = [
     ("default", []),
-    ("directory -j2", ["--dump-format", "directory", "--jobs", "2"]),
+    ("zstd stream (old default)", ["--dump-format", "custom", "--compress", "zstd:3"]),
 ]
 
 
@@ -204,6 +209,18 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path | None = None,
     return elapsed, peak
 
 
+def timed_together(commands: list[list[str]], env: dict[str, str]) -> float:
+    """Wall time of ``commands`` run at the same time (all must succeed)."""
+    start = time.monotonic()
+    procs = [subprocess.Popen(argv, env=env) for argv in commands]
+    codes = [p.wait() for p in procs]
+    elapsed = time.monotonic() - start
+    for argv, rc in zip(commands, codes, strict=True):
+        if rc != 0:
+            raise SystemExit(f"command failed ({rc}): {' '.join(argv)}")
+    return elapsed
+
+
 def du(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -214,7 +231,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--db-gb", type=float, default=1.0)
+    parser.add_argument("--db-gb", "--size-gb", type=float, default=1.0)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
+                        help="pg_restore -j of the floor (default: the CPUs)")
+    parser.add_argument("--sweep", default="",
+                        help="also create with these --compress values, e.g. gzip:1,gzip:3"
+                             " (size and time only)")
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--fs-mb", type=int, default=520)
     parser.add_argument("--workdir", type=Path, default=None)
@@ -229,12 +251,12 @@ def main() -> None:
     fs = data / "filestore" / BENCH_DB
     env = pg_env(args.dsn)
     odoo_ops = shutil.which("odoo-ops") or sys.exit("odoo-ops is not installed")
-    restore_dbs = [f"{BENCH_DB}_baseline_restore"] + [
+    restore_dbs = [f"{BENCH_DB}_baseline_restore", f"{BENCH_DB}_floor_restore"] + [
         f"{BENCH_DB}_ops_restore{i}" for i in range(len(VARIANTS))]
     try:
         if args.reuse:
             for stale in ("backups", "baseline.dump", "baseline-filestore.tgz", ".odoo-ops",
-                          "baseline-restored"):
+                          "baseline-restored", "floor.dir", "floor-restored"):
                 path = work / stale
                 if path.is_dir():
                     shutil.rmtree(path)
@@ -286,7 +308,21 @@ def main() -> None:
             results.append({"label": label, "name": name, "create": t_ops, "size": size,
                             "create_rss": rss})
 
+        sweep = []
+        for index, compress in enumerate(c for c in args.sweep.split(",") if c):
+            log(f"odoo-ops backup create --compress {compress} (size sweep) ...")
+            name = f"sweep{index}"
+            t_ops, rss = timed([odoo_ops, "-q", "backup", "create", "--name", name,
+                                "--compress", compress], env, cwd=work, track=True)
+            size = du(work / "backups" / name)
+            log(f"  {t_ops:.1f}s, {size / 1024**2:.0f} MiB")
+            sweep.append((compress, t_ops, size))
+            shutil.rmtree(work / "backups" / name)
+
         # -- restore --------------------------------------------------------------
+        # the floor's input: an uncompressed directory dump (its making is not timed)
+        timed(["pg_dump", "-Fd", "-Z0", "-j", str(args.jobs), "-f", str(work / "floor.dir"),
+               "-d", BENCH_DB], env)
         with psycopg.connect(args.dsn, autocommit=True) as conn:
             for name in restore_dbs:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -300,11 +336,23 @@ def main() -> None:
                             str(target)], env)
         base_restore = t_create + t_restore + t_untar
         log(f"  {base_restore:.1f}s (pg_restore {t_restore:.1f}s + tar {t_untar:.1f}s)")
+        log(f"floor: createdb + pg_restore -j {args.jobs} of an uncompressed directory dump,"
+            " filestore copied (cp -a) at the same time ...")
+        t_fcreate, _ = timed(["createdb", restore_dbs[1]], env)
+        floor_fs = work / "floor-restored"
+        floor_fs.mkdir()
+        t_fboth = timed_together([
+            ["pg_restore", "--no-owner", "-j", str(args.jobs), "-d", restore_dbs[1],
+             str(work / "floor.dir")],
+            ["cp", "-a", str(fs), str(floor_fs)],
+        ], env)
+        floor_restore = t_fcreate + t_fboth
+        log(f"  {floor_restore:.1f}s")
         for index, result in enumerate(results):
             log(f"odoo-ops backup restore ({result['label']}) ...")
             t_ops, rss = timed(
                 [odoo_ops, "-q", "backup", "restore", str(result["name"]), "--to",
-                 restore_dbs[1 + index]], env, cwd=work, track=True)
+                 restore_dbs[2 + index]], env, cwd=work, track=True)
             log(f"  {t_ops:.1f}s, peak RSS {rss / 1024**2:.0f} MiB")
             result.update(restore=t_ops, restore_rss=rss)
 
@@ -312,16 +360,25 @@ def main() -> None:
         log(f"data: database {db_size / 1024**3:.2f} GiB, filestore {args.files} files "
             f"{fs_bytes / 1024**2:.0f} MiB; {os.cpu_count()} CPUs; warm page cache for all; "
             f"load average at the end {os.getloadavg()[0]:.1f}")
-        log(f"{'':34}{'create':>9}{'ratio':>7}{'restore':>10}{'ratio':>7}{'size':>9}{'ratio':>7}"
-            f"{'peak RSS':>10}")
-        log(f"{'baseline (pg_dump -Fc + tar czf)':34}{base_create:>8.1f}s{'':>7}"
-            f"{base_restore:>9.1f}s{'':>7}{base_size / 1024**2:>6.0f}MiB")
+        log(f"{'':34}{'create':>9}{'ratio':>7}{'restore':>10}{'ratio':>7}{'/floor':>8}"
+            f"{'size':>9}{'ratio':>7}{'RSS create':>11}{'RSS restore':>12}")
+        log(f"{'manual (pg_dump -Fc + tar czf)':34}{base_create:>8.1f}s{'':>7}"
+            f"{base_restore:>9.1f}s{'':>7}{base_restore / floor_restore:>7.2f}x"
+            f"{base_size / 1024**2:>6.0f}MiB")
+        log(f"{'floor (pg_restore -j' + str(args.jobs) + ' -Z0 + cp -a)':34}{'':>9}{'':>7}"
+            f"{floor_restore:>9.1f}s{base_restore / floor_restore:>6.2f}x{1.0:>7.2f}x")
         for r in results:
             log(f"{'odoo-ops ' + str(r['label']):34}{r['create']:>8.1f}s"
                 f"{base_create / r['create']:>6.2f}x{r['restore']:>9.1f}s"
-                f"{base_restore / r['restore']:>6.2f}x{r['size'] / 1024**2:>6.0f}MiB"
-                f"{r['size'] / base_size:>6.2f}x"
-                f"{max(r['create_rss'], r['restore_rss']) / 1024**2:>7.0f}MiB")
+                f"{base_restore / r['restore']:>6.2f}x{r['restore'] / floor_restore:>7.2f}x"
+                f"{r['size'] / 1024**2:>6.0f}MiB{r['size'] / base_size:>6.2f}x"
+                f"{r['create_rss'] / 1024**2:>8.0f}MiB{r['restore_rss'] / 1024**2:>9.0f}MiB")
+        for compress, t_ops, size in sweep:
+            log(f"{'odoo-ops --compress ' + compress:34}{t_ops:>8.1f}s"
+                f"{base_create / t_ops:>6.2f}x{'':>10}{'':>7}{'':>8}"
+                f"{size / 1024**2:>6.0f}MiB{size / base_size:>7.3f}x")
+        log("ratio columns: manual / odoo-ops (higher is faster); /floor: time / the floor's"
+            " (1.00x is the best possible); size ratio: odoo-ops / manual")
     finally:
         if args.keep:
             log(f"kept: database {BENCH_DB}, {work} (rerun with --reuse --workdir {work})")

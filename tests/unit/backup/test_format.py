@@ -107,7 +107,7 @@ def test_parse_compress_rejects(value: str) -> None:
 
 def test_compression_on_pg15_and_pg16() -> None:
     auto15 = resolve_compression(None, "directory", 15, streamed=False)
-    assert (auto15.pg_args, auto15.outer) == (["-Z", "1"], None)
+    assert (auto15.pg_args, auto15.outer) == (["-Z", "6"], None)
     auto16 = resolve_compression(None, "directory", 16, streamed=False)
     assert auto16.pg_args == ["-Z", "zstd:3"]
     # zstd on pg_dump 15: streamed custom dumps go through the zstd tool
