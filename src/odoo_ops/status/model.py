@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from odoo_ops.backup.layout import BackupEntry, parse_time
 from odoo_ops.deploy.journal import DeployRecord
 from odoo_ops.errors import OpsError
-from odoo_ops.status.records import CheckReportFile, HealthRound, offsite_record
+from odoo_ops.status.records import CheckReportFile, HealthRound, offsite_copies
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
@@ -96,7 +96,7 @@ class BackupStatus:
     verified_at: dt.datetime | None
     test_restored: str  # pass | fail | never
     test_restored_at: dt.datetime | None
-    offsite: str  # the off-site record's outcome, or "no record"
+    offsite: str  # the off-site copies (``backup push``), or "no copy"
     keep: bool = False
     damaged: str | None = None
 
@@ -217,12 +217,12 @@ def backup_status(entry: BackupEntry, now: dt.datetime) -> BackupStatus:
     took = raw.get("duration_seconds")
     verified, verified_at = _outcome(entry.verified, "verify")
     restored, restored_at = _outcome(entry.test_restored, "test_restore")
-    offsite = offsite_record(entry)
-    offsite_text = "no record"
-    if offsite is not None:
-        ok = offsite.get("ok", offsite.get("outcome") in ("pass", "ok", "copied"))
-        where = offsite.get("target") or offsite.get("remote") or offsite.get("where")
-        offsite_text = ("copied" if ok else "failed") + (f" to {where}" if where else "")
+    copies = offsite_copies(entry)
+    offsite_text = (
+        ", ".join(f"{name} ({'verified' if ok else 'not verified'})" for name, ok, _ in copies)
+        if copies
+        else "no copy"
+    )
     return BackupStatus(
         name=entry.name,
         created_at=created,

@@ -143,13 +143,20 @@ def read_backups(target: Target) -> list[BackupEntry]:
     return list_backups(backup_dir)
 
 
-def offsite_record(entry: BackupEntry) -> dict[str, Any] | None:
-    """The off-site copy record of a backup's ``status.json`` when one was written."""
-    for key in ("offsite", "off_site", "remote", "copy"):
-        value = entry.status.get(key)
-        if isinstance(value, dict):
-            return value
-    return None
+def offsite_copies(entry: BackupEntry) -> list[tuple[str, bool, dt.datetime | None]]:
+    """The off-site copies ``backup push`` recorded in the backup's ``status.json``:
+    ``(remote name, verified, when)`` per remote."""
+    remotes = entry.status.get("remotes")
+    if not isinstance(remotes, dict):
+        return []
+    out: list[tuple[str, bool, dt.datetime | None]] = []
+    for name, record in sorted(remotes.items()):
+        if not isinstance(record, dict):
+            continue
+        when = record.get("verified_at") or record.get("pushed_at")
+        at = parse_time(when) if isinstance(when, str) else None
+        out.append((str(name), record.get("verified") is True, at))
+    return out
 
 
 # -- check reports ----------------------------------------------------------------

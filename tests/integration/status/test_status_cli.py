@@ -44,7 +44,10 @@ def project(odoo_db: Any, tmp_path: Path) -> tuple[Path, Any]:
         f'[deployments.prod]\ndsn = "{db.dsn}"\ndata_dir = "data"\nbackup_dir = "backups"\n'
         f'[deployments.staging]\ndsn = "host=127.0.0.1 port={port} dbname=x user=postgres"\n'
         "connect_timeout = 1\n"
+        '[[backup.remotes]]\nname = "nas"\n'
+        f"url = {json.dumps('file://' + str(tmp_path / 'nas'))}\n"
     )
+    (tmp_path / "nas").mkdir()
     return root, db
 
 
@@ -66,6 +69,8 @@ def test_status_says_what_needs_a_person_then_all_clear(project: tuple[Path, Any
     made = odoo_ops("backup", "create", "--name", "nightly", cwd=root)
     assert made.returncode == 0, made.stderr
     assert odoo_ops("backup", "verify", "nightly", cwd=root).returncode == 0
+    pushed = odoo_ops("backup", "push", "nightly", "--remote", "nas", cwd=root)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     tested = odoo_ops("backup", "test-restore", "nightly", cwd=root)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     write_health(root, "prod", [(now - dt.timedelta(minutes=m), m >= 20, 90.0 + m)
@@ -93,7 +98,7 @@ def test_status_says_what_needs_a_person_then_all_clear(project: tuple[Path, Any
         ("preflight", 1.5), ("lock", 2.5), ("maintenance", 4.0)]
     backup = prod["newest_backup"]
     assert backup["name"] == "nightly" and backup["verified"] == "pass"
-    assert backup["test_restored"] == "pass" and backup["offsite"] == "no record"
+    assert backup["test_restored"] == "pass" and backup["offsite"] == "nas (verified)"
     manifest = json.loads((root / "backups" / "nightly" / "manifest.json").read_text())
     assert backup["size_bytes"] == sum(f["size"] for f in manifest["files"].values())
     assert prod["last_check"]["failures"] == ["db-b: db-b says fail"]
