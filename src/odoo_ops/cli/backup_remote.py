@@ -137,17 +137,20 @@ def push(
 @click.command("pull")
 @deployment_options
 @click.argument("name", callback=click_check(check_backup_name))
-@click.option("--remote", "remote", required=True, metavar="REMOTE", help="The remote to read.")
+@click.option("--remote", "remote", metavar="REMOTE", help="The remote to read (required).")
 @click.option("--force", is_flag=True, help="Replace a local backup of the same name.")
 @wait_option
 @pass_app
-def pull(app: App, name: str, remote: str, force: bool, wait: float) -> int:
+def pull(app: App, name: str, remote: str | None, force: bool, wait: float) -> int:
     """Download a backup from a remote into backup_dir, verified before it appears."""
     from odoo_ops.backup.remotes import find_config
     from odoo_ops.backup.remotes.ops import pull_backup
     from odoo_ops.cli.commands.backup import _progress
+    from odoo_ops.errors import UsageError
 
     target = app.target()
+    if not remote:
+        raise UsageError("name the remote to pull from: --remote REMOTE")
     cfg = find_config(target, remote)
     with _progress(app, f"pull {name}") as report:
         entry = pull_backup(target, name, cfg, force=force, progress=report, wait=wait)

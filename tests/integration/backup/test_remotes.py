@@ -381,3 +381,34 @@ def test_unknown_remote_and_bad_url_are_config_errors(
         push_backup(site.target(), entry, find_config(site.target(), "odd"))
     proc = _cli(site, "backup", "push", entry.name, "--remote", "nope")
     assert proc.returncode != 0 and "no remote named 'nope'" in proc.stderr
+
+
+# -- the backups-offsite check -------------------------------------------------------
+
+
+def _offsite(site: BackupSite) -> dict[str, object]:
+    import json
+
+    proc = _cli(site, "check", "--only", "backups-offsite", "--format", "json")
+    assert "Traceback" not in proc.stderr
+    report = json.loads(proc.stdout)
+    (result,) = [r for r in report["results"] if r["id"] == "backups-offsite"]
+    return dict(result)
+
+
+def test_check_backups_offsite(backup_site: Callable[..., BackupSite], tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    alone = backup_site()
+    assert _offsite(alone)["status"] == "fail"  # no remote configured at all
+    site = backup_site(_remote_toml("nas", f"file://{nas}"))
+    entry = _backup(site)
+    before = _offsite(site)
+    assert before["status"] == "fail" and "no remote holds" in str(before["message"])
+    push_backup(site.target(), entry, find_config(site.target(), "nas"))
+    after = _offsite(site)
+    assert after["status"] == "pass", after
+    assert entry.name in " ".join(map(str, after["evidence"]))  # type: ignore[call-overload]
+    nas.rename(tmp_path / "unmounted")
+    gone = _offsite(site)
+    assert gone["status"] == "fail" and "cannot be reached" in str(gone["message"])
