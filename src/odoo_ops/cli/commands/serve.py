@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import stat
 
 import click
@@ -109,16 +110,39 @@ def command(app: App, bind: str, token_file: str | None, all_deployments: bool,
     targets = targets_of(app, all_deployments)
     state = ServeState(targets, App.redact_any, token=token, ask_database=pending_upgrades)
     application = create_app(state)
-    app.info("reading the records ...")
-    for target in targets:  # parse every record once, so that the first page is quick
-        state.status(target)
-    shown = f"[{host}]" if ":" in host else host
-    app.info(f"serving {', '.join(t.name for t in targets)} on http://{shown}:{port}/"
-             + (" (token required)" if token else ""))  # fmt: skip
-    config = uvicorn.Config(application, host=host, port=port, log_level="warning",
-                            access_log=False, server_header=False, lifespan="off")  # fmt: skip
-    server = uvicorn.Server(config)
-    server.run()
-    if not server.started:
-        raise OpsError(f"cannot listen on {bind}", hint="is the port in use? pick another --bind")
+    listening = listen(host, port)  # refused now (port in use), not after reading the records
+    try:
+        app.info("reading the records ...")
+        for target in targets:  # parse every record once, so that the first page is quick
+            state.status(target)
+        shown = f"[{host}]" if ":" in host else host
+        app.info(f"serving {', '.join(t.name for t in targets)} on http://{shown}:{port}/"
+                 + (" (token required)" if token else ""))  # fmt: skip
+        config = uvicorn.Config(application, log_level="warning", access_log=False,
+                                server_header=False, lifespan="off")  # fmt: skip
+        uvicorn.Server(config).run(sockets=[listening])
+    finally:
+        listening.close()
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or a one-line error (in use, no such address)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageError(f"--bind {host}:{port}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise OpsError(
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            hint="is another program using the port? pick another --bind",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
