@@ -89,7 +89,22 @@ class FilestoreArchive:
     def sync(self, filestore: Path, *, keep_days: float, now: datetime | None = None,
              owner: tuple[int, int] | None = None) -> SyncResult:  # fmt: skip
         """Copy new files of ``filestore`` in, note the gone ones, prune the expired."""
+        import fcntl
+
         now = now or _now()
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OpsError(
+                    f"another filestore-sync is running on {self.root}",
+                    hint="timers overlap: sync less often, or let the running one finish",
+                ) from None
+            return self._sync(filestore, keep_days=keep_days, now=now, owner=owner)
+
+    def _sync(self, filestore: Path, *, keep_days: float, now: datetime,
+              owner: tuple[int, int] | None) -> SyncResult:  # fmt: skip
         doc = self._load()
         files: dict[str, dict[str, str | None]] = doc["files"]  # type: ignore[assignment]
         result = SyncResult(self.root.name)

@@ -284,6 +284,10 @@ def restore(
         exists = db_exists(conn, newdb)
     if exists and not force:
         raise UsageError(f"database {newdb} already exists", hint="pass --force to replace it")
+    new_fs = target.filestore_dir(newdb)
+    if new_fs is not None and new_fs.exists() and not force:
+        raise UsageError(f"the filestore {new_fs} already exists (database {newdb} does not)",
+                         hint="move it away, or pass --force to replace it")  # fmt: skip
     info = pgbackrest.info(st)
     start = info.oldest.stop if info.oldest else None
     window = Window(start, None)

@@ -112,6 +112,13 @@ def test_time_outside_the_window_is_refused_naming_it(pitr_site: PitrSite) -> No
     moment = STATE.get("moment") or site.now()
     dry = site.run("pitr", "restore", "--time", moment, "--to", "shop_x", "--dry-run")
     assert "would restore shop" in dry.stdout + dry.stderr
+    orphan = site.data_dir / "filestore" / "shop_x"
+    orphan.mkdir()
+    try:
+        kept = site.run("pitr", "restore", "--time", moment, "--to", "shop_x", ok=False)
+        assert kept.returncode == 2 and "already exists" in kept.stderr, kept.stderr
+    finally:
+        orphan.rmdir()
     proc = site.run("pitr", "restore", "--time", "yesterday", "--to", "shop_x", ok=False)
     assert proc.returncode == 2 and "cannot read the time" in proc.stderr
     assert not site.sql("SELECT 1 FROM pg_database WHERE datname = 'shop_x'", db="postgres")
