@@ -389,6 +389,55 @@ class RealProject:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
 
+    # -- the server as a service (maintenance / deploy stop and start it) ---
+
+    @property
+    def pidfile(self) -> Path:
+        return self.root / "run" / "odoo.pid"
+
+    def use_service_commands(self) -> None:
+        """Configure maintenance stop/start/status commands that run the real server
+        detached with ``--pidfile`` (as an init script would)."""
+        run = self.pidfile.parent
+        run.mkdir(exist_ok=True)
+        argv = " ".join([*map(str, self.odoo.command), "-c", str(self.conf), "-d",
+                         self.database, f"--db-filter=^{self.database}$",
+                         f"--pidfile={self.pidfile}"])
+        scripts = {
+            "odoo-start": f"setsid {argv} </dev/null >/dev/null 2>&1 &\n",
+            "odoo-stop": (f'pid=$(cat {self.pidfile} 2>/dev/null) || exit 0\n'
+                          'kill -TERM "$pid" 2>/dev/null || exit 0\n'
+                          'for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || exit 0;'
+                          ' sleep 0.2; done\nkill -KILL "$pid"\n'),
+            "odoo-status": f'kill -0 "$(cat {self.pidfile} 2>/dev/null)" 2>/dev/null\n',
+        }
+        for name, body in scripts.items():
+            path = run / name
+            path.write_text("#!/bin/sh\n" + body)
+            path.chmod(0o755)
+        self.configure("[deployments.real.maintenance]\n"
+                       f"stop_command = [{json.dumps(str(run / 'odoo-stop'))}]\n"
+                       f"start_command = [{json.dumps(str(run / 'odoo-start'))}]\n"
+                       f"status_command = [{json.dumps(str(run / 'odoo-status'))}]\n")
+
+    def service_start(self, wait: float = 90) -> None:
+        subprocess.run([str(self.pidfile.parent / "odoo-start")], check=True)
+        deadline = time.monotonic() + wait
+        while self.health() != 200:
+            assert time.monotonic() < deadline, f"no /web/health: {self.log_tail()}"
+            time.sleep(0.2)
+
+    def service_stop(self) -> None:
+        """Kill the service's server (process group) by its pid file."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def log_tail(self, chars: int = 3000) -> str:
         if not self.log_file.exists():
             return "(no log)"
@@ -429,10 +478,12 @@ def real_project_factory(
     yield make
     for project in made:
         project.stop()
+        project.service_stop()
 
 
 def drop_project(project: RealProject, pg_databases: pg.DatabaseManager) -> None:
     project.stop()
+    project.service_stop()
     pg_databases.drop_later(project.database)
 
 
