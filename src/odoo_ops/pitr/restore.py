@@ -279,7 +279,7 @@ def restore(
             f"--to {newdb} is the live database: pitr restore never overwrites it",
             hint="restore into another name, check it, then switch over",
         )
-    notes = settle_leftovers(target, st)
+    notes = [] if dry_run else settle_leftovers(target, st)
     with admin_connection(target) as conn:
         exists = db_exists(conn, newdb)
     if exists and not force:
