@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from odoo_ops.errors import OpsError, TargetError, UsageError
+from odoo_ops.errors import ConfigError, OpsError, TargetError, UsageError
 from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.pitr import pgbackrest
 from odoo_ops.pitr.settings import PitrSetup, chown_to, resolve
@@ -71,9 +71,18 @@ def setup(target: Target, *, apply: bool, dry_run: bool, wait: float = 0.0) -> S
     from odoo_ops.adapters.locking import deployment_lock
 
     st = resolve(target)
-    conf_text = st.pgbackrest_conf()
     db = target.database()
     with db.connect(autocommit=True) as conn:
+        if st.pg_data is None:
+            try:
+                row = conn.execute("SHOW data_directory").fetchone()
+                where = row[0] if row else None
+            except Exception:  # not a superuser: the generic hint
+                where = None
+            if where:
+                raise ConfigError("[pitr] pg_data is not set",
+                                  hint=f'the server says: pg_data = "{where}"')  # fmt: skip
+        conf_text = st.pgbackrest_conf()
         rows = _compare(st, conn)
         result = SetupResult(st, conf_text, rows, applied=False, dry_run=dry_run)
         if dry_run:
