@@ -185,6 +185,8 @@ COMMANDS: tuple[tuple[str, ...], ...] = (
     ("verify",),
     ("golive", "status"),
     ("golive", "report", "--run-checks"),
+    ("status",),
+    ("status", "--all-deployments", "--format", "json"),
     ("deploy", "history"),
     ("maintenance", "status"),
     ("modules", "plan", "my_addon"),
