@@ -75,8 +75,8 @@ def setup(target: Target, *, apply: bool, dry_run: bool, wait: float = 0.0) -> S
     with db.connect(autocommit=True) as conn:
         if st.pg_data is None:
             try:
-                row = conn.execute("SHOW data_directory").fetchone()
-                where = row[0] if row else None
+                shown = conn.execute("SHOW data_directory").fetchone()
+                where = shown[0] if shown else None
             except Exception:  # not a superuser: the generic hint
                 where = None
             if where:
