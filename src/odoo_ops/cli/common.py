@@ -256,6 +256,27 @@ def _store(
     return callback
 
 
+def _store_deployments(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """-D NAME: one deployment; -D a -D b before the command's name: several (the
+    command then runs once per deployment, see :mod:`odoo_ops.cli.fleet`)."""
+    names = tuple(dict.fromkeys(value or ()))
+    if len(names) <= 1:
+        _store("deployment", "check_deployment_name")(ctx, param, names[0] if names else None)
+        return names
+    if ctx.parent is not None:
+        raise click.UsageError(
+            "several --deployment/-D go before the command's name: "
+            f"odoo-ops {' '.join(f'-D {n}' for n in names)} {ctx.command_path.split(' ', 1)[-1]}"
+        )
+    from odoo_ops import names as checks
+
+    app = ctx.find_object(App) or ctx.ensure_object(App)
+    app.options["fleet_deployments"] = [checks.check_deployment_name(n) for n in names]
+    return names
+
+
 def _more_verbose(ctx: click.Context, param: click.Parameter, value: int) -> int:
     if value:
         app = ctx.find_object(App) or ctx.ensure_object(App)
@@ -284,8 +305,9 @@ def deployment_selection_options(func: F) -> F:
             "--deployment",
             "-D",
             metavar="NAME",
+            multiple=True,  # several, before the command's name: fleet mode (cli/fleet.py)
             expose_value=False,
-            callback=_store("deployment", "check_deployment_name"),
+            callback=_store_deployments,
             envvar="ODOO_OPS_DEPLOYMENT",
             help="Deployment from odoo-ops.toml (default: default_deployment).",
         ),

@@ -47,6 +47,8 @@ SUMMARIES: dict[str, str] = {
     " HTTP).",
     "status": "Is the deployment fine? Health, last deploy, newest backup, last check, upgrades,"
     " go-live.",
+    "upgrade": "Major upgrades with OpenUpgrade: plan, then rehearse on a copy of the"
+    " database.",
     "verify": "Check the database against [verify] and [thresholds] of odoo-ops.toml.",
 }
 
@@ -115,6 +117,15 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         with watch_output():
+            app = ctx.find_object(App)
+            if ctx.parent is None and app is not None:
+                from odoo_ops.cli.fleet import requested, run_fleet
+
+                if requested(app):  # -a / -D a -D b: once per deployment (cli/fleet.py)
+                    args = [*ctx._protected_args, *ctx.args]
+                    with ctx:
+                        ctx.invoke(self.callback or (lambda **_: None), **ctx.params)
+                        return run_fleet(ctx, app, args)
             return super().invoke(ctx)
 
 
@@ -127,6 +138,32 @@ class LazyGroup(click.Group):
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the result.")
 @click.option("--no-color", is_flag=True, envvar="NO_COLOR", help="No colours in output.")
 @deployment_selection_options
+@click.option(
+    "--all-deployments",
+    "-a",
+    is_flag=True,
+    expose_value=False,
+    callback=lambda ctx, _, v: _fleet_option(ctx, "fleet_all", v),
+    help="Run the command on every deployment of odoo-ops.toml (check, health, backup"
+    " create|list, audit modules, verify); also -D A -D B.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    expose_value=False,
+    callback=lambda ctx, _, v: _fleet_option(ctx, "fleet_jobs", v),
+    metavar="N",
+    help="Several deployments: how many run at once (default: 2).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    expose_value=False,
+    callback=lambda ctx, _, v: _fleet_option(ctx, "fleet_timeout", v),
+    metavar="SECONDS",
+    help="Several deployments: stop a deployment's run after SECONDS (exit 124).",
+)
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool) -> None:
     """odoo-ops: run self-hosted Odoo in production.
@@ -147,6 +184,13 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool) -> None:
     app = ctx.ensure_object(App)  # the deployment options may have made it already
     app.verbose, app.quiet, app.color = verbose, quiet, not no_color
     app.setup_logging()
+
+
+def _fleet_option(ctx: click.Context, name: str, value: Any) -> Any:
+    """Keep a fleet-mode option (cli/fleet.py) in ``App.options``."""
+    if value:
+        (ctx.find_object(App) or ctx.ensure_object(App)).options[name] = value
+    return value
 
 
 def _crash_log(exc: BaseException) -> Path | None:
