@@ -252,6 +252,29 @@ def test_ssh_resume_and_damage(
     ]
 
 
+@pytest.mark.parametrize("flavour", ["rsync", "sftp"])
+def test_ssh_push_killed_never_looks_complete(
+    backup_site: Callable[..., BackupSite],
+    sshd_rsync: SshServer,  # noqa: F811
+    sshd_no_rsync: SshServer,  # noqa: F811
+    flavour: str,
+) -> None:
+    server = sshd_rsync if flavour == "rsync" else sshd_no_rsync
+    site = _ssh_site(backup_site, server, f"kill-{flavour}")
+    entry = _backup(site, big_mib=4)
+    remote = open_remote(site.target(), find_config(site.target(), "off"))
+    for delay in (0.8, 2.0):
+        _kill_during(site, ["backup", "push", entry.name, "--bwlimit", "512"], delay)
+        copies = remote.copies()
+        assert all(c.name == entry.name for c in copies)
+        if copies:  # complete means whole
+            assert remote.verify(entry.name, wanted_files(entry)) == []
+    proc = _cli(site, "backup", "push", entry.name)
+    assert proc.returncode == 0, proc.stderr
+    assert remote.verify(entry.name, wanted_files(entry)) == []
+    remote.close()
+
+
 def test_ssh_unknown_host_key_is_one_clear_error(
     backup_site: Callable[..., BackupSite],
     sshd_rsync: SshServer,  # noqa: F811

@@ -178,6 +178,15 @@ class Remote(abc.ABC):
 
     # -- shared ------------------------------------------------------------
 
+    def close(self) -> None:  # noqa: B027 - a hook: only ssh holds something open
+        """Release what the remote holds open (a shared ssh connection); idempotent."""
+
+    def __enter__(self) -> Remote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def has(self, name: str) -> bool:
         return any(c.name == name for c in self.copies())
 

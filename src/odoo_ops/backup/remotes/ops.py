@@ -88,9 +88,9 @@ def push_backup(
             + "; ".join(str(p) for p in checked.problems[:3]),
             hint=f"odoo-ops backup verify {entry.name}",
         )
-    remote = open_remote(target, cfg)
     files = wanted_files(entry)
-    result = remote.push(entry, files, bwlimit=bwlimit, progress=progress)
+    with open_remote(target, cfg) as remote:
+        result = remote.push(entry, files, bwlimit=bwlimit, progress=progress)
     remotes = dict(entry.status.get("remotes") or {})
     previous = remotes.get(cfg.name) if isinstance(remotes.get(cfg.name), dict) else None
     if result.already_there and previous:
@@ -111,8 +111,8 @@ def push_backup(
 
 
 def remote_copies(target: Target, cfg: BackupRemote) -> tuple[Remote, list[RemoteCopy]]:
-    remote = open_remote(target, cfg)
-    return remote, remote.copies()
+    with open_remote(target, cfg) as remote:
+        return remote, remote.copies()
 
 
 def pull_backup(
@@ -125,7 +125,6 @@ def pull_backup(
     wait: float = 0.0,
 ) -> BackupEntry:
     """Download a copy into backup_dir, verified before it appears under its name."""
-    from odoo_ops.backup.integrity import verify_entry
     from odoo_ops.backup.layout import check_name
 
     check_name(name)
@@ -136,7 +135,22 @@ def pull_backup(
             f"a backup named {name!r} is already in {backup_dir}",
             hint="use it as it is, or pass --force to replace it with the remote's copy",
         )
-    remote = open_remote(target, cfg)
+    with open_remote(target, cfg) as remote:
+        return _pull(target, name, cfg, remote, backup_dir, final, progress, wait)
+
+
+def _pull(
+    target: Target,
+    name: str,
+    cfg: BackupRemote,
+    remote: Remote,
+    backup_dir: Path,
+    final: Path,
+    progress: ProgressFn | None,
+    wait: float,
+) -> BackupEntry:
+    from odoo_ops.backup.integrity import verify_entry
+
     if not remote.has(name):
         raise RemoteError(
             f"remote {cfg.name}: no complete backup named {name!r}",
@@ -243,8 +257,14 @@ def prune_remote(
     Every complete copy on a remote was verified before it was made visible,
     so the newest copy of this deployment's database is the newest verified one.
     """
+    with open_remote(target, cfg) as remote:
+        return _prune(target, cfg, remote, dry_run, now)
+
+
+def _prune(
+    target: Target, cfg: BackupRemote, remote: Remote, dry_run: bool, now: dt.datetime | None
+) -> RemotePrune:
     out = RemotePrune(cfg.name)
-    remote = open_remote(target, cfg)
     db = target.database_name
     mine: list[RemoteCopy] = []
     for copy in remote.copies():

@@ -19,9 +19,13 @@ Either way the upload lands in ``ROOT/.NAME.partial/`` and the rename to
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import tempfile
 import time
@@ -86,6 +90,25 @@ class SshRemote(Remote):
             raise RemoteError(f"remote {name}: method must be auto, rsync or sftp, not {wanted!r}")
         if wanted != "auto":
             self._method = wanted
+        # one ssh connection for the whole run (probe, rsync/sftp, sha256sum, rename)
+        self._control: str | None = None
+        if options.get("multiplex", True):
+            self._control = tempfile.mkdtemp(prefix="odoo-ops-ssh-")
+            atexit.register(self.close)
+
+    def close(self) -> None:
+        """Stop the shared connection (``ssh -O exit``) and remove its socket directory."""
+        control, self._control = self._control, None
+        if control is None:
+            return
+        socket_path = f"{control}/cm"
+        if os.path.exists(socket_path):
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                childproc.run(
+                    ["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", self.destination],
+                    capture_output=True, stdin=subprocess.DEVNULL, timeout=10,
+                )  # fmt: skip
+        shutil.rmtree(control, ignore_errors=True)
 
     # -- the ssh command line ------------------------------------------------
 
@@ -103,6 +126,11 @@ class SshRemote(Remote):
             out += ["-o", "IdentitiesOnly=yes", "-i", str(identity)]
         for opt in self.options.get("ssh_options") or []:
             out += ["-o", str(opt)]
+        if self._control is not None:
+            out += [
+                "-o", "ControlMaster=auto", "-o", f"ControlPath={self._control}/cm",
+                "-o", "ControlPersist=60",
+            ]  # fmt: skip
         return out
 
     def ssh_argv(self) -> list[str]:
