@@ -427,16 +427,24 @@ class RealProject:
             assert time.monotonic() < deadline, f"no /web/health: {self.log_tail()}"
             time.sleep(0.2)
 
+    def service_pids(self) -> list[int]:
+        """Pids of the servers started by ``odoo-start`` (their argv names our pid file)."""
+        import psutil
+
+        mark = f"--pidfile={self.pidfile}"
+        pids = []
+        for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+            if mark in (proc.info["cmdline"] or []) and proc.info["status"] != "zombie":
+                pids.append(int(proc.info["pid"]))
+        return sorted(pids)
+
     def service_stop(self) -> None:
-        """Kill the service's server (process group) by its pid file."""
-        try:
-            pid = int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """Kill the service's servers (process groups): our own children only."""
+        for pid in self.service_pids():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def log_tail(self, chars: int = 3000) -> str:
         if not self.log_file.exists():

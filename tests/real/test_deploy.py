@@ -77,6 +77,8 @@ def test_deploy_a_version_bump_then_roll_back_a_broken_upgrade(
     assert git(p.root, "rev-parse", "HEAD") == new
     assert p.modules()["ops_shop"] == ("installed", "18.0.1.0.1")
     assert p.health() == 200
+    # one server, the one the pid file names (deploy started it once)
+    assert p.service_pids() == [int(p.pidfile.read_text())]
     before = state(p)
     assert before["maintenance"] == []
 
@@ -86,3 +88,6 @@ def test_deploy_a_version_bump_then_roll_back_a_broken_upgrade(
     assert "modules" in broken.stdout + broken.stderr
     assert state(p) == before
     assert p.health() == 200  # Odoo answers again
+    assert p.service_pids() == [int(p.pidfile.read_text())]
+    # the broken upgrade ran with the server stopped: no request was served meanwhile
+    assert "Failed to load registry" in p.log_tail(200_000)

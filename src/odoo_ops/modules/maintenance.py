@@ -473,7 +473,16 @@ def maintenance_off(
         return change
     if not path.exists() and _read_marker(target)[0] is None:
         change.already = True
-    if workers.configured and workers.start:
+    start = workers.configured and bool(workers.start)
+    if start and workers.mode == "command" and workers.status:
+        # your own start command need not be idempotent (systemctl and compose
+        # start are): a deploy's restart phase already started Odoo, and a
+        # second `odoo-bin --pidfile ...` would take the pid file of the first
+        state, detail = workers_state(target, workers)
+        if state == RUNNING:
+            start = False
+            say(f"Odoo workers already running ({detail})")
+    if start:
         result = run_on_host(target, workers.start)
         if result.returncode != 0:
             tail = result.output.strip().splitlines()[-1:] or [""]
