@@ -105,6 +105,8 @@ class ServeState:
     redact: Callable[[str], str]
     token: str | None = None
     ask_database: bool = False
+    #: the path prefix a reverse proxy publishes the pages under (``/odoo-ops``), or ""
+    root_path: str = ""
     clock: Callable[[], dt.datetime] = field(
         default=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0)
     )
@@ -187,6 +189,7 @@ def create_app(state: ServeState) -> Starlette:
         names = [t.name for t in state.targets]
         context.setdefault("now", state.clock())
         context.setdefault("page", None)
+        context.setdefault("base", state.root_path)
         text = env.get_template(template).render(deployments=names, **context)
         return HTMLResponse(state.redact(text), status_code, headers=SECURITY_HEADERS)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import stat
+from pathlib import Path
 
 import click
 
@@ -23,6 +25,36 @@ def parse_bind(value: str) -> tuple[str, int]:
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise UsageError(f"--bind {value!r} is not HOST:PORT", hint="e.g. --bind 127.0.0.1:8090")
     return host.strip("[]"), int(port_text)
+
+
+def proxy_config(kind: str, prefix: str, port: int, htpasswd: str | None) -> str:
+    """The proxy configuration publishing ``serve`` under ``prefix`` (see serve/proxy.py)."""
+    from odoo_ops.inputs import read_input_text
+    from odoo_ops.serve.proxy import caddy_route, nginx_location
+
+    if not htpasswd:
+        raise UsageError("--print-proxy needs --htpasswd FILE",
+                         hint="make it with: htpasswd -c -B FILE USER")  # fmt: skip
+    text = read_input_text(htpasswd, kind="htpasswd file", limit=64 * 1024, error=UsageError)
+    users = [line.split(":", 1) for line in text.splitlines() if ":" in line]
+    if not users:
+        raise UsageError(f"{htpasswd}: no USER:HASH line", hint="htpasswd -c -B FILE USER")
+    try:
+        if kind == "nginx":
+            return nginx_location(prefix, port, str(Path(htpasswd).resolve()))
+        user, hashed = users[0]
+        return caddy_route(prefix, port, user, hashed.strip())
+    except ValueError as exc:
+        raise UsageError(f"--print-proxy {kind}: {exc}",
+                         hint="bcrypt hashes: htpasswd -B, or caddy hash-password") from None
+
+
+def check_root_path(value: str) -> str:
+    """``/odoo-ops`` style: empty, or ``/`` and plain path words, no trailing slash."""
+    value = value.rstrip("/")
+    if value and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+        raise UsageError(f"--root-path {value!r} is not a path like /odoo-ops")
+    return value
 
 
 def is_loopback(host: str) -> bool:
@@ -76,12 +108,30 @@ def read_token(path: str) -> str:
     help="Serve every deployment of odoo-ops.toml, or only the selected one.",
 )
 @click.option(
+    "--root-path",
+    default="",
+    metavar="PATH",
+    help="Path prefix the pages are published under by a reverse proxy (e.g. /odoo-ops).",
+)
+@click.option(
+    "--print-proxy",
+    type=click.Choice(["nginx", "caddy"]),
+    help="Print the nginx location / Caddy block publishing the pages under --root-path"
+    " (default /odoo-ops) behind the basic auth of --htpasswd, and exit.",
+)
+@click.option(
+    "--htpasswd",
+    metavar="FILE",
+    help="With --print-proxy: the htpasswd file (htpasswd -c -B FILE USER) of the users.",
+)
+@click.option(
     "--pending-upgrades",
     is_flag=True,
     help="Ask each database for pending module upgrades (at most once a minute).",
 )
 @pass_app
 def command(app: App, bind: str, token_file: str | None, all_deployments: bool,
+            root_path: str, print_proxy: str | None, htpasswd: str | None,
             pending_upgrades: bool) -> int:  # fmt: skip
     """A read-only status web page: overview, health, deploys, backups, checks, go-live.
 
@@ -95,6 +145,10 @@ def command(app: App, bind: str, token_file: str | None, all_deployments: bool,
     from odoo_ops.cli.commands.status import targets_of
 
     host, port = parse_bind(bind)
+    root_path = check_root_path(root_path)
+    if print_proxy:
+        app.out(proxy_config(print_proxy, root_path or "/odoo-ops", port, htpasswd))
+        return 0
     token = read_token(token_file) if token_file else None
     if token is None and not is_loopback(host):
         raise UsageError(
@@ -108,7 +162,8 @@ def command(app: App, bind: str, token_file: str | None, all_deployments: bool,
     from odoo_ops.serve import ServeState, create_app
 
     targets = targets_of(app, all_deployments)
-    state = ServeState(targets, App.redact_any, token=token, ask_database=pending_upgrades)
+    state = ServeState(targets, App.redact_any, token=token, ask_database=pending_upgrades,
+                       root_path=root_path)  # fmt: skip
     application = create_app(state)
     listening = listen(host, port)  # refused now (port in use), not after reading the records
     try:
