@@ -51,9 +51,9 @@ class App:
         if not self.verbose:
             root = logging.getLogger()
             if not root.handlers:  # (a test runner may have its own: left alone)
-                handler = logging.StreamHandler(sys.stderr)
-                handler.addFilter(_redact_log_record)
-                root.addHandler(handler)
+                stderr_handler = logging.StreamHandler(sys.stderr)
+                stderr_handler.addFilter(_redact_log_record)
+                root.addHandler(stderr_handler)
             return
 
         level = logging.WARNING

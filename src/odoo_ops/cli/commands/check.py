@@ -59,6 +59,13 @@ from odoo_ops.errors import UsageError
     is_flag=True,
     help="Also keep the JSON report under .odoo-ops/<deployment>/checks/ (go-live evidence).",
 )
+@click.option(
+    "--compare",
+    nargs=2,
+    metavar="A B",
+    help="What differs between deployments A and B (modules and versions, odoo.conf,"
+    " image ids): what promoting A to B changes. Exit 1 when they differ.",
+)
 @pass_app
 def command(
     app: App,
@@ -72,6 +79,7 @@ def command(
     fmt: str,
     output: str | None,
     save: bool,
+    compare: tuple[str, str] | None,
 ) -> int:
     """Check a deployment before it goes live (or before a deploy).
 
@@ -95,6 +103,14 @@ def command(
             )
         app.render(table, "json" if fmt == "json" else "markdown" if fmt == "markdown" else "table")
         return 0
+    if compare:
+        from odoo_ops.cli.check_compare import run_compare
+
+        if project_arg:
+            app.options["project_dir"] = project_arg
+        if mode == "full" or only or skip or planned or output or save:
+            raise UsageError("--compare takes no --full/--only/--skip/--module/--output/--save")
+        return run_compare(app, compare, fmt)
     if project_arg:
         if app.options.get("project_dir") and app.options["project_dir"] != project_arg:
             raise UsageError(
