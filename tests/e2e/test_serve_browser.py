@@ -228,6 +228,7 @@ def test_every_page_loads_and_shows_the_records(
     assert rows["health"].startswith("health healthy")
     assert "db-b" in rows["last check"]
     assert len(by_css(browser, ".card")) == 2  # prod and staging
+    assert "UNKNOWN" in by_css(browser, "#card-staging .verdict")[0].text  # no health record
 
     visit(browser, url + "/d/prod/health", artifacts, "health")
     week = [r for r in served.rounds if r[0] >= served.now - dt.timedelta(days=7)]

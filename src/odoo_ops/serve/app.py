@@ -246,7 +246,8 @@ def create_app(state: ServeState) -> Starlette:
         doc = {
             "needs_attention": any(s.needs_attention for s in statuses),
             "deployments": [
-                {**to_jsonable(s), "needs_attention": s.needs_attention} for s in statuses
+                {**to_jsonable(s), "needs_attention": s.needs_attention, "verdict": s.verdict}
+                for s in statuses
             ],
         }
         text = json.dumps(redact_tree(doc, state.redact), indent=2, ensure_ascii=False)

@@ -147,6 +147,14 @@ class DeploymentStatus:
     def needs_attention(self) -> bool:
         return bool(self.attention)
 
+    @property
+    def verdict(self) -> str:
+        """``NEEDS ATTENTION``; ``OK`` when healthy and nothing else is wrong;
+        ``UNKNOWN`` when nothing is wrong but no health round says it is up."""
+        if self.attention:
+            return "NEEDS ATTENTION"
+        return "OK" if self.health.state == "healthy" else "UNKNOWN"
+
 
 # -- the parts ----------------------------------------------------------------------
 

@@ -121,6 +121,7 @@ def test_status_says_what_needs_a_person_then_all_clear(project: tuple[Path, Any
         conn.execute("UPDATE ir_module_module SET state = 'installed' WHERE name = 'base'")
     code, doc = status_json(root)
     assert code == 0 and doc["deployments"][0]["attention"] == []
+    assert doc["deployments"][0]["verdict"] == "OK"
     assert doc["deployments"][0]["health"]["since"] == now.isoformat()
 
     # every deployment: staging's database does not answer -> unknown, and why
@@ -129,6 +130,7 @@ def test_status_says_what_needs_a_person_then_all_clear(project: tuple[Path, Any
     assert [d["deployment"] for d in doc["deployments"]] == ["prod", "staging"]
     assert staging["pending"]["state"] == "unknown" and "connect" in staging["pending"]["reason"]
     assert staging["attention"] == [] and staging["backup_dir"] is None
+    assert staging["verdict"] == "UNKNOWN"
     assert code == 0
     code, doc = status_json(root, "--no-database")
     assert doc["deployments"][0]["pending"]["state"] == "not-asked"

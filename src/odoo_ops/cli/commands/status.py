@@ -63,14 +63,15 @@ def command(app: App, fmt: str, all_deployments: bool, no_database: bool) -> int
         table.data = {
             "needs_attention": attention,
             "deployments": [
-                {**to_jsonable(s), "needs_attention": s.needs_attention} for s in statuses
+                {**to_jsonable(s), "needs_attention": s.needs_attention, "verdict": s.verdict}
+                for s in statuses
             ],
         }
         app.render(table, fmt)
         return 1 if attention else 0
     for status in statuses:
-        verdict = "NEEDS ATTENTION" if status.needs_attention else "OK"
-        table = Table(["what", "state", "detail"], title=f"{status.deployment}: {verdict}")
+        title = f"{status.deployment}: {status.verdict}"
+        table = Table(["what", "state", "detail"], title=title)
         for row in summary_rows(status):
             table.add(*row)
         table.notes.extend(f"needs attention: {reason}" for reason in status.attention)
