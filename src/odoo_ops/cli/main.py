@@ -29,6 +29,7 @@ SUMMARIES: dict[str, str] = {
     "config": "Validate, show or write an odoo-ops.toml.",
     "crons": "Pause the active crons (recording exactly which) and resume only those.",
     "db": "Maintenance that writes: VACUUM, ending stale sessions.",
+    "dr": "Disaster-recovery drills: restore from off-site, start Odoo, measure RTO and RPO.",
     "deploy": "Deploy: preflight, lock, maintenance, rollback point, code, addons, modules,"
     " restart, verify, snapshot, finish.",
     "golive": "The go-live checklist as a board that fills itself from evidence.",

@@ -275,6 +275,13 @@ class BackupPolicy(_Model):
     push: list[str] = Field(default_factory=list)
 
 
+class Dr(_Model):
+    """``[dr]``: the objectives a disaster-recovery drill is measured against (minutes)."""
+
+    rto_minutes: float = Field(default=240.0, gt=0)
+    rpo_minutes: float = Field(default=1440.0, gt=0)
+
+
 class Notifications(_Model):
     """apprise URLs (mmost://, slack://, mailto://, json://…)."""
 
@@ -397,6 +404,7 @@ class Config(_Model):
     services: list[Service] = Field(default_factory=list)
     verify: Verify = Field(default_factory=Verify)
     backup: BackupPolicy = Field(default_factory=BackupPolicy)
+    dr: Dr = Field(default_factory=Dr)
     notifications: Notifications = Field(default_factory=Notifications)
     health: Health = Field(default_factory=Health)
     oca: Oca = Field(default_factory=Oca)

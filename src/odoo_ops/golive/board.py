@@ -219,6 +219,10 @@ class EvidenceSources:
             return self.health()
         if kind == "loadtest":
             return self.loadtest()
+        if kind == "dr":  # the newest disaster-recovery drill (odoo-ops dr drill)
+            from odoo_ops.dr.evidence import drill_evidence
+
+            return drill_evidence(self.target, arg)
         return Evidence(spec, NONE, f"unknown evidence kind {spec!r}")
 
     # -- check reports --------------------------------------------------------

@@ -151,6 +151,12 @@ def test_everything_proven_and_signed_is_go(golive_project: Path) -> None:
     target = target_of(golive_project)
     save_check_report(target, passing_report(target))
     make_backup(golive_project / "backups", "b1", NOW - dt.timedelta(hours=1), "pass")
+    drill = {"started_at": (NOW - dt.timedelta(hours=2)).isoformat(), "backup": "b1",
+             "source": "remote nas", "problems": [], "rto_seconds": 42.0, "rto_ok": True,
+             "rto_limit_minutes": 240, "rpo_seconds": 3600.0, "rpo_ok": True,
+             "rpo_limit_minutes": 1440}  # what odoo-ops dr drill records
+    (target.state_dir / "dr").mkdir(parents=True, exist_ok=True)
+    (target.state_dir / "dr" / "last.json").write_text(json.dumps(drill))
     health(target, "." * 20, NOW - dt.timedelta(minutes=20))
     server = OdooLike().start()
     try:

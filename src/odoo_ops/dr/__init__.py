@@ -1,0 +1,1 @@
+"""Disaster recovery: drills that measure RTO and RPO for real (``odoo-ops dr``)."""
