@@ -125,6 +125,8 @@ class ServeState:
                 self._pending[target.name] = cached
             status.pending = cached[1]
             status.attention = attention_reasons(status)
+        else:
+            status.pending.reason = "not asked (serve --pending-upgrades asks the database)"
         return status
 
 

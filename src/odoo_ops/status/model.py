@@ -262,7 +262,7 @@ def pending_upgrades(
 ) -> PendingUpgrades:
     """Modules waiting for an upgrade, install or removal (asks the database)."""
     if not ask_database:
-        return PendingUpgrades("not-asked", reason="the database was not asked (--no-database)")
+        return PendingUpgrades("not-asked", reason="the database was not asked")
     from odoo_ops.adapters.database import Database
 
     try:
