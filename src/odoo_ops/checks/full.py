@@ -3,8 +3,11 @@
 Both work on a throw-away copy of the deployment's database, made with
 ``CREATE DATABASE <db>_odoo_ops_check_<random> TEMPLATE <db>`` and dropped
 afterwards whatever happens; the real database is only ever read (as the
-template). PostgreSQL refuses the copy while other sessions use the source
-database: the checks then skip and say so.
+template). PostgreSQL refuses that copy while other sessions use the source
+database (a live Odoo): the copy is then made without stopping anything, from
+the newest fresh verified backup or a parallel dump/restore, with the
+filestore hard-linked (:mod:`odoo_ops.backup.scratch`); ``full-update-base``
+reports the rehearsal's duration as the expected downtime of the next ``-u``.
 
 - ``full-update-base``: ``odoo -c CONF -d COPY -u base --stop-after-init``
   (updating base updates every installed module);
@@ -21,14 +24,18 @@ import secrets
 import shlex
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from odoo_ops.adapters import CommandResult, Database, OdooCommand, Unavailable
 from odoo_ops.adapters.pgadmin import copy_database, drop_database, first_line
 from odoo_ops.checks.base import Need, Outcome, Severity, check, failed, passed, skipped
 from odoo_ops.checks.context import CheckContext
 from odoo_ops.errors import OpsError, TargetError
+
+if TYPE_CHECKING:
+    from odoo_ops.adapters import Target
 
 COPY_INFIX = "_odoo_ops_check_"
 UPDATE_TIMEOUT = 1800.0
@@ -101,6 +108,10 @@ class DatabaseCopy:
     source: str
     name: str
     admin: Database  # connected to a maintenance database, never the source
+    method: str = "CREATE DATABASE ... TEMPLATE"
+    seconds: float = 0.0
+    filestore: Path | None = None  # hard-linked filestore of a live copy (removed with it)
+    notes: list[str] = field(default_factory=list)
 
 
 def _maintenance(db: Database) -> Database:
@@ -116,8 +127,14 @@ def _maintenance(db: Database) -> Database:
     raise Unavailable(f"cannot reach a maintenance database to copy from: {last}")
 
 
-def create_copy(db: Database) -> DatabaseCopy:
-    """CREATE DATABASE copy TEMPLATE source, or Unavailable saying why not."""
+def create_copy(db: Database, target: Target | None = None) -> DatabaseCopy:
+    """CREATE DATABASE copy TEMPLATE source, or Unavailable saying why not.
+
+    With ``target``, a source that other sessions use (a live Odoo) is copied
+    without stopping anything (:func:`odoo_ops.backup.scratch.live_copy`: the
+    newest fresh verified backup, else a parallel dump and restore)."""
+    import time
+
     import psycopg
 
     source = db.name
@@ -127,6 +144,9 @@ def create_copy(db: Database) -> DatabaseCopy:
     name = copy_name(source)
     conn = admin.connect(autocommit=True)
     try:
+        if target is not None and _other_sessions(conn, source):
+            return _live_copy(target, conn, admin, source, name)
+        started = time.monotonic()
         try:
             copy_database(conn, source, name)
         except psycopg.Error as exc:
@@ -144,7 +164,43 @@ def create_copy(db: Database) -> DatabaseCopy:
             raise Unavailable(f"cannot copy {source}: {text}") from None
     finally:
         conn.close()
-    return DatabaseCopy(source, name, admin)
+    return DatabaseCopy(source, name, admin, seconds=time.monotonic() - started)
+
+
+def _other_sessions(conn: Any, source: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (source,),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _live_copy(
+    target: Target, conn: Any, admin: Database, source: str, name: str
+) -> DatabaseCopy:
+    """The copy of a database in use (see :mod:`odoo_ops.backup.scratch`)."""
+    from odoo_ops.backup.scratch import live_copy
+
+    copy = DatabaseCopy(source, name, admin)
+    try:
+        fill = live_copy(target, conn, source, name)
+    except (OpsError, OSError) as exc:
+        drop_copy(copy)
+        copy.filestore = target.filestore_dir(name)
+        _drop_filestore(copy)
+        text = exc.message if isinstance(exc, OpsError) else str(exc)
+        raise Unavailable(f"cannot copy {source} while it is in use: {text}") from None
+    copy.method, copy.seconds, copy.filestore = fill.method, fill.seconds, fill.filestore
+    copy.notes = list(fill.notes or [])
+    if fill.filestore is not None:
+        copy.notes.append(f"filestore hard-linked ({fill.filestore_files} files)")
+    return copy
+
+
+def _drop_filestore(copy: DatabaseCopy) -> None:
+    path = copy.filestore
+    if path is not None and path.name == copy.name and COPY_INFIX in path.name:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def drop_copy(copy: DatabaseCopy) -> str | None:
@@ -187,11 +243,14 @@ def _preflight(ctx: CheckContext) -> Database:
 
 def _on_copy(ctx: CheckContext, work: Callable[[DatabaseCopy], Outcome]) -> Outcome:
     db = _preflight(ctx)
-    copy = create_copy(db)
+    copy = create_copy(db, ctx.target)
     outcome: Outcome | None = None
     try:
         outcome = work(copy)
+        outcome.evidence.append(f"copy: {copy.method} in {copy.seconds:.1f}s")
+        outcome.evidence.extend(copy.notes)
     finally:
+        _drop_filestore(copy)
         problem = drop_copy(copy)
         if problem and outcome is not None:
             outcome.evidence.append(problem)
@@ -282,6 +341,10 @@ def full_update_base(ctx: CheckContext) -> Outcome:
             return skipped(f"cannot run odoo: {exc}")
         outcome = _judge("-u base", result, shlex.join(runner.wrap(argv)), log_path)
         _remove_filestore(ctx, copy, odoo)
+        if outcome.status.value == "pass":  # the rehearsal: what the next -u will take
+            outcome.message += (
+                f"; expected downtime of the next -u: about {result.duration:.0f}s"
+            )
         return outcome
 
     return _on_copy(ctx, work)

@@ -101,13 +101,55 @@ def test_update_base_failure_is_reported_and_the_copy_dropped(
     assert version == ("18.0.1.0",)  # what add_module wrote; the copy took the failure
 
 
-def test_source_in_use_skips_with_the_reason(full_live: tuple[LiveProject, Any, Path]) -> None:
+def test_live_database_is_rehearsed_on_a_dump_copy_then_on_a_fresh_backup(
+    full_live: tuple[LiveProject, Any, Path], fake_bin: FakeBin, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Odoo connected to the database (a session held open): no TEMPLATE copy, nothing
+    stopped; the copy comes from a parallel dump, then from the fresh verified backup."""
+    from odoo_ops.cli.main import main
+
     live, db, _ = full_live
-    with psycopg.connect(db.dsn):  # Odoo (or anyone) connected to the source database
+    store = db.write_filestore(tmp_path / "data")
+    files = sorted(p for p in store.rglob("*") if p.is_file())
+    live.configure(backup_dir=str(tmp_path / "backups"))
+    before = module_rows(db)
+    with psycopg.connect(db.dsn, autocommit=True) as odoo_session:
         result = live.one("full-update-base", full=True)
-    assert result.status == Status.SKIP
-    assert "other session(s) use" in result.message and "stop Odoo" in result.message
+        assert result.status == Status.PASS, (result.message, result.evidence)
+        assert "expected downtime of the next -u: about" in result.message
+        evidence = "\n".join(result.evidence)
+        assert "copy: pg_dump -Fd -j" in evidence and "pg_restore -j" in evidence
+        assert "no fresh verified backup (no backup of this database)" in evidence
+        assert f"filestore hard-linked ({len(files)} files)" in evidence
+        calls = [c for c in fake_bin.odoo_calls() if "-u" in c]
+        assert COPY_INFIX in calls[-1][calls[-1].index("-d") + 1]
+        assert odoo_session.execute("SELECT 1").fetchone() == (1,)  # never terminated
+
+        # a verified backup with the same modules: the copy is restored from it
+        for args in (["backup", "create", "--name", "fresh"], ["backup", "verify", "fresh"]):
+            try:
+                main(["-C", str(live.root), *args])
+            except SystemExit as exc:
+                assert not exc.code, capsys.readouterr()
+        result = live.one("full-update-base", full=True)
+        assert result.status == Status.PASS, (result.message, result.evidence)
+        assert "copy: backup fresh (pg_restore -j" in "\n".join(result.evidence)
+
+        # the database moved on (a module updated since): the backup is not fresh any more
+        odoo_session.execute("UPDATE ir_module_module SET latest_version = '18.0.1.0.7'"
+                             " WHERE name = 'ipai_core'")  # fmt: skip
+        result = live.one("full-update-base", full=True)
+        evidence = "\n".join(result.evidence)
+        assert result.status == Status.PASS and "copy: pg_dump -Fd" in evidence
+        assert "holds other modules or versions than the database" in evidence
+        assert odoo_session.execute("SELECT 1").fetchone() == (1,)
     assert copies_of(db) == []
+    assert not [p for p in store.parent.iterdir() if COPY_INFIX in p.name]  # links removed
+    assert sorted(p for p in store.rglob("*") if p.is_file()) == files
+    assert all(p.stat().st_nlink == 1 for p in files)
+    rows = module_rows(db)
+    assert [r for r in rows if r[0] != "ipai_core"] == [r for r in before if r[0] != "ipai_core"]
 
 
 def test_runner_missing_skips_and_drops_the_copy(
