@@ -396,6 +396,30 @@ class Pitr(_Model):
     jobs: int = Field(default=2, ge=1, le=64)
 
 
+class Upgrade(_Model):
+    """``[upgrade]``: the target of a major upgrade (``odoo-ops upgrade``, docs/upgrade.md).
+
+    ``target_odoo_command`` runs the target Odoo (its venv's python and
+    odoo-bin, with ``openupgradelib`` installed), ``target_addons_paths`` are
+    the target's addons (Odoo's core, OCA and ported custom addons; relative
+    to the project), ``openupgrade`` pins the ``openupgrade_scripts`` wheel
+    version found in ``openupgrade_wheels`` (directories of wheels, like
+    pip's --find-links), ``openupgrade_framework`` optionally pins that one.
+    ``login_user`` logs in to the migrated copy with the password in the
+    environment variable ``login_password_env``.
+    """
+
+    target_odoo_command: list[str] = Field(default_factory=list)
+    target_addons_paths: list[str] = Field(default_factory=list)
+    openupgrade: str | None = None
+    openupgrade_framework: str | None = None
+    openupgrade_wheels: list[str] = Field(default_factory=list)
+    timeout: float = Field(default=4 * 3600.0, gt=0)
+    key_tables: list[str] = Field(default_factory=list)
+    login_user: str | None = None
+    login_password_env: str = "ODOO_OPS_UPGRADE_PASSWORD"
+
+
 class Config(_Model):
     default_deployment: str | None = None
     deployments: dict[str, Deployment] = Field(default_factory=dict)
@@ -410,6 +434,7 @@ class Config(_Model):
     oca: Oca = Field(default_factory=Oca)
     golive: Golive = Field(default_factory=Golive)
     pitr: Pitr = Field(default_factory=Pitr)
+    upgrade: Upgrade = Field(default_factory=Upgrade)
     init: InitAnswers | None = None
 
     @field_validator("deployments")

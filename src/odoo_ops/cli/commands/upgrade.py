@@ -1,0 +1,130 @@
+"""``odoo-ops upgrade``: major upgrades with OpenUpgrade, planned and rehearsed on a copy."""
+
+from __future__ import annotations
+
+import click
+
+from odoo_ops.cli.common import (
+    App,
+    deployment_options,
+    dry_run_option,
+    format_option,
+    pass_app,
+    wait_option,
+)
+
+_TO = click.option("--to", "to", default=None, metavar="SERIES",
+                   help="The target Odoo series, e.g. 18.0 (default: the next one).")
+
+
+@click.group("upgrade")
+def command() -> None:
+    """Major upgrades with OpenUpgrade: plan, then rehearse on a copy of the database.
+
+    `upgrade plan --to 18.0` says what happens to every installed module and
+    what blocks; `upgrade rehearse --to 18.0` migrates a copy with the target
+    Odoo and OpenUpgrade, audits the result and keeps a report. The target is
+    described in `[upgrade]` of odoo-ops.toml (docs/upgrade.md).
+    """
+
+
+def _report_path(report_file: str | None) -> None:
+    if report_file and report_file != "-":
+        from odoo_ops.fileutil import check_output_path
+
+        check_output_path(report_file)
+
+
+@command.command("plan")
+@deployment_options
+@_TO
+@format_option("table", "json", "markdown")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the plan as Markdown to FILE ('-': standard output).")
+@pass_app
+def plan_cmd(app: App, to: str | None, fmt: str, report_file: str | None) -> int:
+    """What happens to every installed module: OpenUpgrade scripts, core, renamed or
+    merged, available for the target, or blocked (custom/OCA without a target version,
+    with its size in lines). Blockers first; exit 1 when something blocks."""
+    from odoo_ops.report.table import Table, to_jsonable
+    from odoo_ops.upgrade.plan import make_plan, to_markdown
+
+    target = app.target()
+    _report_path(report_file)
+    plan = make_plan(target, to)
+    if report_file:
+        from odoo_ops.fileutil import write_output
+
+        if write_output(report_file, to_markdown(plan), allow_stdout=True) is not None:
+            app.info(f"plan written to {report_file}")
+    if fmt == "markdown":
+        app.out(to_markdown(plan))
+        return plan.exit_code
+    table = Table(["module", "fate", "origin", "from", "to", "lines", "details"],
+                  title=f"upgrade plan: {plan.database} {plan.source_series} -> "
+                        f"{plan.target_series} (OpenUpgrade {plan.openupgrade_scripts})")
+    for m in plan.modules:
+        dest = m.target_name if m.target_name and m.target_name != m.name else ""
+        table.add(m.name, m.fate.upper() if m.blocker else m.fate, m.origin,
+                  m.source_version, f"{dest} {m.target_version or ''}".strip(), m.lines,
+                  m.detail)
+    counts = plan.counts()
+    table.notes.append(", ".join(f"{k}: {v}" for k, v in counts.items() if v))
+    table.notes.extend(plan.notes)
+    table.notes.append(f"BLOCKED by {len(plan.blockers)} module(s)" if plan.blockers
+                       else "nothing blocks")
+    table.data = {"database": plan.database, "source_series": plan.source_series,
+                  "target_series": plan.target_series,
+                  "openupgrade_scripts": plan.openupgrade_scripts, "counts": counts,
+                  "blocked": [m.name for m in plan.blockers], "exit_code": plan.exit_code,
+                  "notes": plan.notes,
+                  "modules": [{**to_jsonable(m), "blocker": m.blocker} for m in plan.modules]}
+    app.render(table, fmt)
+    return plan.exit_code
+
+
+@command.command("rehearse")
+@deployment_options
+@_TO
+@click.option("--keep", is_flag=True, help="Keep the migrated copy (and its filestore).")
+@dry_run_option(help="Print the copy and the command, change nothing.")
+@wait_option
+@format_option("table", "json", "markdown")
+@pass_app
+def rehearse_cmd(app: App, to: str | None, keep: bool, dry_run: bool, wait: float, fmt: str) -> int:
+    """Migrate a copy of the database with the target Odoo and OpenUpgrade, audit the
+    result (module states, broken menus/actions, row counts, attachments, a login) and
+    write a report under .odoo-ops/<deployment>/upgrade/. Exit 1 when it failed."""
+    from odoo_ops.report.table import Table
+    from odoo_ops.upgrade.rehearse import rehearse, to_markdown
+
+    target = app.target()
+    result = rehearse(target, to, keep=keep, wait=wait, dry_run=dry_run, progress=app.info)
+    if fmt == "markdown":
+        app.out(to_markdown(result))
+        return 0 if result.ok or dry_run else 1
+    table = Table(["step", "result", "details"],
+                  title=f"upgrade rehearsal {result.id}: {result.source} "
+                        f"{result.source_series} -> {result.target_series}")
+    if dry_run:
+        table.add("copy", "would", f"{result.source} -> {result.copy} (TEMPLATE), "
+                  "filestore hard-linked")
+        table.add("migrate", "would", " ".join(result.command))
+        table.add("audit", "would", "module states, broken menus/actions, row counts, "
+                  "attachments, login")
+    else:
+        failure = result.failure.describe() if result.failure else ""
+        table.add("migrate", "ok" if result.exit_code == 0 and not result.failure else "FAIL",
+                  f"exit {result.exit_code} in {result.migration_seconds} s, "
+                  f"{result.warnings} warning(s)" + (f"; {failure}" if failure else ""))
+        for check in result.checks:
+            details = check.detail + "".join(f"\n{p}" for p in check.problems[:10])
+            table.add(check.name, "ok" if check.ok else "FAIL", details)
+        table.notes.append(f"report: {result.report_dir}")
+        if result.kept:
+            table.notes.append(f"copy kept: {result.copy}")
+        table.notes.extend(result.cleanup)
+        table.notes.append("SUCCEEDED" if result.ok else "FAILED")
+    table.data = result.to_json()
+    app.render(table, fmt)
+    return 0 if result.ok or dry_run else 1

@@ -1,0 +1,650 @@
+"""``upgrade rehearse``: a major upgrade run for real, on a copy of the database.
+
+1. read the source: installed modules, row counts of key tables, stored
+   attachments (read-only);
+2. copy it: ``CREATE DATABASE <db>_odoo_ops_upgrade_<hex> TEMPLATE <db>``
+   (under the deployment lock; PostgreSQL refuses while other sessions use the
+   source) and hard-link its filestore into the rehearsal's own data_dir;
+3. run the **target** Odoo with OpenUpgrade on the copy::
+
+       <target_odoo_command> -c <rehearsal odoo.conf> -d COPY
+         --load=base,web,openupgrade_framework --upgrade-path=<scripts> -u all
+         --stop-after-init --no-http
+
+   where the conf puts the unpacked OpenUpgrade wheels on the target addons path;
+4. audit the result: module states and versions, broken menus and client
+   actions (``audit broken``), key tables' row counts against the source, every
+   stored attachment present with its checksum, and a login through the target
+   server started on the copy;
+5. write the report (JSON + Markdown + the Odoo log) under
+   ``.odoo-ops/<deployment>/upgrade/<id>/`` and ``last-rehearsal.json``; drop
+   the copy and its filestore unless ``keep``.
+
+The source database is only ever read (and used as the copy's template).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from odoo_ops.errors import ConfigError, OpsError
+from odoo_ops.upgrade.logscan import Failure, scan_log
+from odoo_ops.upgrade.openupgrade import (
+    FRAMEWORK_DIST,
+    SCRIPTS_DIST,
+    choose_wheel,
+    unpack,
+    unpack_dir,
+)
+from odoo_ops.upgrade.plan import (
+    read_installed,
+    series_of,
+    source_and_target,
+    target_scan,
+    upgrade_settings,
+    wheel_dirs,
+)
+
+if TYPE_CHECKING:
+    from odoo_ops.adapters import Database, Target
+    from odoo_ops.config.schema import Upgrade
+
+COPY_INFIX = "_odoo_ops_upgrade_"
+DEFAULT_KEY_TABLES = ("res_partner", "res_users", "res_company", "res_groups", "mail_message",
+                      "ir_attachment", "ir_ui_menu", "ir_cron")
+LOAD = "base,web,openupgrade_framework"
+SERVER_WAIT = 120.0
+LAST = "last-rehearsal.json"
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Rehearsal:
+    id: str
+    deployment: str
+    source: str
+    copy: str
+    source_series: str
+    target_series: str
+    openupgrade_scripts: str
+    openupgrade_framework: str
+    code_fingerprint: str
+    started_at: str
+    command: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    exit_code: int | None = None
+    migration_seconds: float | None = None
+    duration_seconds: float | None = None
+    failure: Failure | None = None
+    errors: list[str] = field(default_factory=list)
+    warnings: int = 0
+    warning_samples: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    counts: dict[str, list[int | None]] = field(default_factory=dict)  # table -> [src, copy]
+    report_dir: str | None = None
+    log_file: str | None = None
+    kept: bool = False
+    cleanup: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (not self.dry_run and self.exit_code == 0 and self.failure is None
+                and all(c.ok for c in self.checks))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+# -- the source ---------------------------------------------------------------------------
+
+
+def _existing_tables(cur: Any, names: list[str]) -> list[str]:
+    cur.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname = ANY(%s)",
+                (names,))
+    found = {str(r[0]) for r in cur.fetchall()}
+    return [n for n in names if n in found]
+
+
+def count_rows(db: Database, tables: list[str]) -> dict[str, int]:
+    from psycopg import sql
+
+    with db.read_only() as cur:
+        out: dict[str, int] = {}
+        for table in _existing_tables(cur, tables):
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+            row = cur.fetchone()
+            out[table] = int(row[0]) if row else 0
+    return out
+
+
+#: Attachments that modules make and remake (menu icons, language flags, assets, the
+#: records of module data): a migration may replace them. The others are the users'.
+_MODULE_MADE = (
+    " AND (a.url IS NOT NULL OR EXISTS (SELECT 1 FROM ir_model_data d"
+    " WHERE d.module NOT LIKE '\\_\\_%%' AND ((d.model = a.res_model AND d.res_id = a.res_id)"
+    " OR (d.model = 'ir.attachment' AND d.res_id = a.id))))"
+)
+
+
+def stored_attachments(db: Database, *, users_only: bool = False,
+                       ) -> dict[int, tuple[str, str | None]]:
+    """{id: (store_fname, checksum)} of attachments kept in the filestore (with
+    ``users_only``: not those modules make, see :data:`_MODULE_MADE`)."""
+    query = ("SELECT a.id, a.store_fname, a.checksum FROM ir_attachment a"
+             " WHERE a.store_fname IS NOT NULL AND a.store_fname <> ''")
+    if users_only:
+        query += " AND NOT" + _MODULE_MADE.removeprefix(" AND")
+    with db.read_only() as cur:
+        cur.execute(query)
+        return {int(i): (str(f), c) for i, f, c in cur.fetchall()}
+
+
+# -- the copy -----------------------------------------------------------------------------
+
+
+def copy_name(source: str) -> str:
+    suffix = COPY_INFIX + secrets.token_hex(3)
+    return source[: 63 - len(suffix)] + suffix
+
+
+def make_copy(target: Target, source: str, copy: str, wait: float) -> None:
+    import psycopg
+
+    from odoo_ops.adapters.locking import deployment_lock
+    from odoo_ops.adapters.pgadmin import admin_connection, copy_database, first_line
+
+    with deployment_lock(target, wait), admin_connection(target) as conn:
+        try:
+            copy_database(conn, source, copy, size_aware=True)
+        except psycopg.Error as exc:
+            text = first_line(exc)
+            if "being accessed by other users" in text:
+                row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                                   (source,)).fetchone()
+                raise OpsError(
+                    f"cannot copy {source}: {row[0] if row else 'some'} other session(s) use "
+                    "it and CREATE DATABASE ... TEMPLATE needs none",
+                    hint="rehearse in a quiet moment (odoo-ops maintenance on), or stop Odoo "
+                         "for the copy") from None
+            raise OpsError(f"cannot copy {source}: {text}") from None
+
+
+def drop_copy(target: Target, copy: str, source: str) -> str | None:
+    import psycopg
+
+    from odoo_ops.adapters.pgadmin import admin_connection, drop_database, first_line
+
+    if COPY_INFIX not in copy or copy == source:
+        return f"refusing to drop {copy!r}: not a copy made by odoo-ops"
+    try:
+        with admin_connection(target) as conn:
+            drop_database(conn, copy)
+    except (psycopg.Error, OpsError) as exc:
+        return f"could not drop {copy}: {first_line(exc)}"
+    return None
+
+
+def link_tree(source: Path, dest: Path) -> int:
+    """Hard-link every file of ``source`` under ``dest`` (copy across filesystems)."""
+    count = 0
+    for root, dirs, files in os.walk(source, followlinks=False):
+        rel = Path(root).relative_to(source)
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        dirs[:] = [d for d in dirs if not Path(root, d).is_symlink()]
+        for name in files:
+            src = Path(root, name)
+            if src.is_symlink() or not src.is_file():
+                continue
+            try:
+                os.link(src, dest / rel / name)
+            except OSError:
+                shutil.copy2(src, dest / rel / name)
+            count += 1
+    return count
+
+
+# -- the target ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def db_options(target: Target) -> dict[str, str]:
+    """How the target Odoo reaches PostgreSQL: odoo.conf's db_* options, else the dsn."""
+    import psycopg
+
+    conf = None
+    try:
+        conf = target.conf
+    except OpsError:
+        conf = None
+    out: dict[str, str] = {}
+    if conf is not None:
+        for option in ("db_host", "db_port", "db_user", "db_password", "db_sslmode"):
+            value = conf.get(option)
+            if value not in (None, False, ""):
+                out[option] = str(value)
+    if "db_user" not in out:
+        params = psycopg.conninfo.conninfo_to_dict(target.dsn())
+        for key, option in (("host", "db_host"), ("port", "db_port"), ("user", "db_user"),
+                            ("password", "db_password"), ("sslmode", "db_sslmode")):
+            if params.get(key):
+                out[option] = str(params[key])
+    return out
+
+
+def write_conf(path: Path, options: dict[str, str]) -> None:
+    from odoo_ops.fileutil import atomic_write_text
+
+    for key, value in options.items():
+        if "\n" in value or "\r" in value:
+            raise ConfigError(f"odoo.conf option {key}: a line break in its value")
+    text = "[options]\n" + "".join(f"{k} = {v}\n" for k, v in options.items())
+    atomic_write_text(path, text, mode=0o600)
+
+
+def code_fingerprint(cfg: Upgrade, target: Target, scripts: str, framework: str) -> str:
+    """Names the target code: command, addons (manifest names and versions), wheels."""
+    scan = target_scan(target, cfg)
+    parts = [json.dumps(cfg.target_odoo_command), scripts, framework]
+    parts += sorted(f"{a.name}={a.version}" for a in scan.addons.values())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _login(url: str, database: str, user: str | None, password: str | None) -> Check:
+    import httpx
+
+    try:
+        with httpx.Client(base_url=url, timeout=30, follow_redirects=True) as client:
+            page = client.get("/web/login")
+            if page.status_code != 200 or 'name="login"' not in page.text:
+                return Check("login", False, f"/web/login answered {page.status_code}")
+            if not user:
+                return Check("login", True, "/web/login 200 (no [upgrade] login_user: "
+                             "no authentication tried)")
+            resp = client.post("/web/session/authenticate", json={
+                "jsonrpc": "2.0", "method": "call",
+                "params": {"db": database, "login": user, "password": password or ""}})
+            body = resp.json()
+            uid = (body.get("result") or {}).get("uid")
+            if uid:
+                return Check("login", True, f"/web/login 200, {user} authenticated (uid {uid})")
+            err = ((body.get("error") or {}).get("data") or {}).get("message") or "refused"
+            return Check("login", False, f"{user} could not log in: {err}")
+    except (httpx.HTTPError, ValueError) as exc:
+        return Check("login", False, f"target server did not answer: {exc}")
+
+
+def serve_and_login(argv: list[str], url: str, database: str, cfg: Upgrade,
+                    log: Path) -> Check:
+    """Start the target server on the copy, wait for /web/health, log in, stop it."""
+    import httpx
+
+    from odoo_ops.childproc import ChildPopen
+
+    with log.open("ab") as out:
+        proc = ChildPopen(argv, stdin=open(os.devnull, "rb"), stdout=out,  # noqa: SIM115
+                          stderr=out)
+    try:
+        deadline = time.monotonic() + SERVER_WAIT
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return Check("login", False, f"target server exited {proc.returncode} "
+                             f"at start (log: {log})")
+            try:
+                if httpx.get(f"{url}/web/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        else:
+            return Check("login", False, f"target server did not answer /web/health in "
+                         f"{SERVER_WAIT:.0f} s")
+        return _login(url, database, cfg.login_user, os.environ.get(cfg.login_password_env))
+    finally:
+        proc.kill_group(15)
+        try:
+            proc.wait(timeout=20)
+        except Exception:
+            proc.kill_group()
+            proc.wait()
+
+
+# -- audits -------------------------------------------------------------------------------
+
+
+def audit_modules(copy_db: Database, before: dict[str, str | None], to: str,
+                  moved: dict[str, str]) -> Check:
+    from odoo_ops.modules.db import read_modules
+
+    with copy_db.read_only() as cur:
+        rows = read_modules(cur)
+    problems = []
+    for name, row in sorted(rows.items()):
+        if row.state in ("to upgrade", "to install", "to remove"):
+            problems.append(f"{name}: left in state {row.state!r}")
+        elif row.state == "installed" and series_of(row.latest_version) != to:
+            problems.append(f"{name}: installed at {row.latest_version}, not {to}")
+    for name in sorted(before):
+        now = rows.get(moved.get(name, name))
+        if now is None or now.state != "installed":
+            problems.append(f"{name}: installed before, "
+                            f"{'gone' if now is None else now.state} after")
+    installed = sum(1 for r in rows.values() if r.state == "installed")
+    base = rows.get("base")
+    detail = f"{installed} installed, base {base.latest_version if base else '?'}"
+    return Check("module states", not problems, detail, problems)
+
+
+def audit_broken_records(copy_db: Database, target: Target, cfg: Upgrade, to: str) -> Check:
+    from odoo_ops.audit.broken import audit_broken
+
+    report = audit_broken(copy_db, target_scan(target, cfg), series=to)
+    serious = [f for f in report.findings if f.severity in ("critical", "error", "high")]
+    problems = [f"{f.kind}: {f.subject}: {f.problem}" for f in serious]
+    detail = f"{len(report.findings)} finding(s), {len(serious)} serious"
+    return Check("broken menus/actions", not problems, detail, problems[:50])
+
+
+def audit_counts(before: dict[str, int], after: dict[str, int],
+                 counts: dict[str, list[int | None]]) -> Check:
+    problems = []
+    for table, n in before.items():
+        m = after.get(table)
+        counts[table] = [n, m]
+        if m is None:
+            problems.append(f"{table}: gone (had {n} rows)")
+        elif m < n:
+            problems.append(f"{table}: {n} rows before, {m} after")
+    return Check("row counts", not problems,
+                 ", ".join(f"{t} {v[0]}->{v[1]}" for t, v in counts.items()), problems)
+
+
+def audit_attachments(copy_db: Database, before: dict[int, tuple[str, str | None]],
+                      filestore: Path) -> Check:
+    """Every user attachment of the source still there, its file present with the
+    same sha1; every stored attachment of the copy has its file."""
+    after = stored_attachments(copy_db)
+    problems = []
+    for att_id, (fname, checksum) in sorted(before.items()):
+        now = after.get(att_id)
+        if now is None:
+            problems.append(f"attachment {att_id} ({fname}): row gone")
+            continue
+        problem = _file_problem(filestore, att_id, now[0], now[1] or checksum)
+        if problem:
+            problems.append(problem)
+    others = [i for i in after if i not in before]
+    for att_id in others:
+        problem = _file_problem(filestore, att_id, after[att_id][0], None)
+        if problem:
+            problems.append(problem)
+    return Check("attachments", not problems,
+                 f"{len(before)} user attachment(s) kept with the same sha1, "
+                 f"{len(after)} stored attachment(s) with their file" if not problems
+                 else f"{len(problems)} problem(s) in {len(after)} stored attachment(s)",
+                 problems[:50])
+
+
+def _file_problem(filestore: Path, att_id: int, fname: str, checksum: str | None) -> str | None:
+    from odoo_ops.names import InvalidName, path_under
+
+    try:
+        path = path_under(filestore, fname)
+    except InvalidName:
+        return f"attachment {att_id}: store_fname {fname!r} is not a path"
+    if not path.is_file():
+        return f"attachment {att_id}: {fname} missing from the filestore"
+    if checksum:
+        digest = hashlib.sha1(path.read_bytes()).hexdigest()  # Odoo's own checksum
+        if digest != checksum:
+            return f"attachment {att_id}: {fname} sha1 {digest} != {checksum}"
+    return None
+
+
+# -- the rehearsal ------------------------------------------------------------------------
+
+
+def upgrade_dir(target: Target) -> Path:
+    return target.state_dir / "upgrade"
+
+
+def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float = 0.0,
+             dry_run: bool = False, progress: Any = None) -> Rehearsal:
+    """Rehearse the upgrade of ``target``'s database to ``to`` on a copy."""
+    from odoo_ops.names import check_database_name
+
+    say = progress or (lambda _text: None)
+    started = time.monotonic()
+    cfg = upgrade_settings(target)
+    if not cfg.target_odoo_command:
+        raise ConfigError("[upgrade] target_odoo_command is not set",
+                          hint='the target Odoo, e.g. ["/opt/odoo18/venv/bin/python", '
+                               '"/opt/odoo18/odoo-bin"] (with openupgradelib installed)')
+    source, installed = read_installed(target)
+    if not source:
+        raise OpsError("no database name for the deployment")
+    check_database_name(source)
+    source_series, to = source_and_target(installed, target, to)
+    scan = target_scan(target, cfg)
+    dirs = wheel_dirs(target, cfg)
+    if not dirs:
+        raise ConfigError("[upgrade] openupgrade_wheels is not set",
+                          hint="the directory holding the OpenUpgrade wheels of " + to)
+    scripts_wheel = choose_wheel(dirs, SCRIPTS_DIST, to, cfg.openupgrade)
+    framework_wheel = choose_wheel(dirs, FRAMEWORK_DIST, to, cfg.openupgrade_framework)
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+    copy = copy_name(source)
+    result = Rehearsal(
+        id=run_id, deployment=target.name, source=source, copy=copy,
+        source_series=source_series, target_series=to,
+        openupgrade_scripts=scripts_wheel.version,
+        openupgrade_framework=framework_wheel.version,
+        code_fingerprint=code_fingerprint(cfg, target, scripts_wheel.version,
+                                          framework_wheel.version),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"), dry_run=dry_run,
+    )
+    base = upgrade_dir(target)
+    run_dir = base / run_id
+    data_dir = run_dir / "data"
+    wheels = [scripts_wheel, framework_wheel]
+    ou_addons = (unpack_dir(wheels, base / "openupgrade") / "odoo" / "addons" if dry_run
+                 else unpack(wheels, base / "openupgrade"))
+    upgrade_path = ou_addons / "openupgrade_scripts" / "scripts"
+    conf = run_dir / "odoo.conf"
+    result.command = [*cfg.target_odoo_command, "-c", str(conf), "-d", copy, f"--load={LOAD}",
+                      f"--upgrade-path={upgrade_path}", "-u", "all", "--stop-after-init",
+                      "--no-http"]
+    if dry_run:
+        return result
+    tables = list(dict.fromkeys([*DEFAULT_KEY_TABLES, *cfg.key_tables]))
+    src_db = target.database()
+    say(f"reading {source}: row counts, stored attachments")
+    before_counts = count_rows(src_db, tables)
+    before_atts = stored_attachments(src_db, users_only=True)
+    run_dir.mkdir(parents=True)
+    result.report_dir = str(run_dir)
+    log = run_dir / "migration.log"
+    result.log_file = str(log)
+    say(f"copying {source} to {copy}")
+    make_copy(target, source, copy, wait)
+    copy_store = data_dir / "filestore" / copy
+    try:
+        src_store = target.filestore_dir(source)
+        copy_store.mkdir(parents=True)
+        if src_store is not None and src_store.is_dir():
+            say(f"hard-linking the filestore ({src_store})")
+            link_tree(src_store, copy_store)
+        elif before_atts:
+            result.cleanup.append(f"no filestore found for {source}: attachments cannot "
+                                  "be checked")
+        addons = [str(target.project.path(p)) for p in cfg.target_addons_paths]
+        options = {
+            "addons_path": ",".join([addons[0], str(ou_addons), *addons[1:]]),
+            "data_dir": str(data_dir),
+            **db_options(target),
+            "db_name": copy,
+            "dbfilter": f"^{copy}$",
+            "list_db": "False",
+            "http_interface": "127.0.0.1",
+            "http_port": str(free_port()),
+            "gevent_port": str(free_port()),
+            "workers": "0",
+            "max_cron_threads": "0",
+            "proxy_mode": "False",
+            "logfile": str(log),
+            "log_level": "info",
+            "admin_passwd": secrets.token_urlsafe(24),
+        }
+        write_conf(conf, options)
+        _migrate(result, cfg, log, str(upgrade_path), say)
+        if result.exit_code == 0 and result.failure is None:
+            copy_db = src_db.with_database(copy)
+            say("auditing the result")
+            moved = {}
+            from odoo_ops.upgrade.openupgrade import read_scripts
+
+            index = read_scripts(scripts_wheel)
+            moved.update(index.renamed)
+            moved.update(index.merged)
+            result.checks.append(audit_modules(copy_db, installed, to, moved))
+            result.checks.append(audit_counts(before_counts, count_rows(copy_db, tables),
+                                              result.counts))
+            result.checks.append(audit_attachments(copy_db, before_atts, copy_store))
+            result.checks.append(audit_broken_records(copy_db, target, cfg, to))
+            say("starting the target Odoo on the copy for a login")
+            url = f"http://127.0.0.1:{options['http_port']}"
+            server = [*cfg.target_odoo_command, "-c", str(conf), "-d", copy,
+                      f"--db-filter=^{copy}$"]
+            result.checks.append(serve_and_login(server, url, copy, cfg,
+                                                 run_dir / "server.log"))
+        _ = scan  # the scan validated target_addons_paths before any work
+    finally:
+        if keep:
+            result.kept = True
+        else:
+            problem = drop_copy(target, copy, source)
+            if problem:
+                result.cleanup.append(problem)
+            shutil.rmtree(data_dir, ignore_errors=True)
+        result.duration_seconds = round(time.monotonic() - started, 1)
+        write_report(target, result)
+    return result
+
+
+def _migrate(result: Rehearsal, cfg: Upgrade, log: Path, upgrade_path: str, say: Any) -> None:
+    import subprocess
+
+    from odoo_ops.childproc import run
+
+    say(f"migrating with OpenUpgrade {result.openupgrade_scripts}: "
+        f"{' '.join(result.command[-6:])}")
+    out_file = log.with_name("migration.stdout")
+    t0 = time.monotonic()
+    try:
+        with out_file.open("wb") as out:
+            proc = run(result.command, stdout=out, stderr=subprocess.STDOUT,
+                       stdin=subprocess.DEVNULL, timeout=cfg.timeout)
+        result.exit_code = proc.returncode
+    except subprocess.TimeoutExpired:
+        result.exit_code = None
+        result.errors.append(f"no end within {cfg.timeout:.0f} s ([upgrade] timeout)")
+    except OSError as exc:
+        raise OpsError(f"cannot run the target Odoo {result.command[0]}: {exc.strerror}",
+                       hint="check [upgrade] target_odoo_command") from None
+    result.migration_seconds = round(time.monotonic() - t0, 1)
+    text = log.read_text(errors="replace") if log.exists() else ""
+    text += out_file.read_text(errors="replace") if out_file.exists() else ""
+    scanned = scan_log(text, upgrade_path)
+    result.errors.extend(scanned.errors[:20])
+    result.warnings = scanned.warnings
+    result.warning_samples = scanned.warning_samples
+    result.failure = scanned.failure
+    if result.failure is None and result.exit_code not in (0, None):
+        result.failure = Failure(None, None, None, None,
+                                 f"the target Odoo exited {result.exit_code} (see {log})")
+
+
+def to_markdown(r: Rehearsal) -> str:
+    verdict = "SUCCEEDED" if r.ok else ("DRY RUN" if r.dry_run else "FAILED")
+    lines = [
+        f"# Upgrade rehearsal {r.id}: {r.source} {r.source_series} -> {r.target_series}: "
+        f"{verdict}",
+        "",
+        f"- deployment: {r.deployment}; copy: {r.copy}{' (kept)' if r.kept else ' (dropped)'}",
+        f"- OpenUpgrade scripts {r.openupgrade_scripts}, framework {r.openupgrade_framework}; "
+        f"code fingerprint {r.code_fingerprint}",
+        f"- migration: exit {r.exit_code} in {r.migration_seconds} s; total "
+        f"{r.duration_seconds} s; {r.warnings} warning(s), {len(r.errors)} error line(s)",
+        f"- command: `{' '.join(r.command)}`",
+        f"- log: {r.log_file}",
+    ]
+    if r.failure:
+        lines += ["", "## First failure", "", f"- module: {r.failure.module or '?'}",
+                  f"- file: {r.failure.file or '?'}"
+                  + (f" (line {r.failure.line})" if r.failure.line else ""),
+                  f"- missing record: {r.failure.missing_record or '-'}",
+                  f"- message: {r.failure.message}"]
+    if r.checks:
+        lines += ["", "## Checks", "", "| check | result | details |", "|---|---|---|"]
+        for c in r.checks:
+            lines.append(f"| {c.name} | {'ok' if c.ok else 'FAIL'} | {c.detail} |")
+        for c in r.checks:
+            lines += [f"- {c.name}: {p}" for p in c.problems]
+    if r.errors:
+        lines += ["", "## Errors", "", *[f"    {e}" for e in r.errors]]
+    if r.warning_samples:
+        lines += ["", "## Warnings (first distinct ones)", "",
+                  *[f"    {w}" for w in r.warning_samples]]
+    if r.cleanup:
+        lines += ["", "## Notes", "", *[f"- {n}" for n in r.cleanup]]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(target: Target, result: Rehearsal) -> None:
+    from odoo_ops.fileutil import atomic_write_text
+
+    if not result.report_dir:
+        return
+    run_dir = Path(result.report_dir)
+    data = json.dumps(result.to_json(), indent=2, default=str) + "\n"
+    atomic_write_text(run_dir / "report.json", data)
+    atomic_write_text(run_dir / "report.md", to_markdown(result))
+    atomic_write_text(upgrade_dir(target) / LAST, data)
+
+
+def last_rehearsal(target: Target) -> dict[str, Any] | None:
+    """The last rehearsal's report (JSON), or None."""
+    from odoo_ops.inputs import read_input_text
+
+    path = upgrade_dir(target) / LAST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(read_input_text(path, kind="rehearsal report", limit=16 << 20))
+    except (OpsError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,321 @@
+"""``odoo-ops upgrade plan|rehearse`` over the real 17.0 database, with the real Odoo 18
+and OpenUpgrade 18.0 (``../shared/odoo``, ``../shared/fixtures``).
+
+The 17.0 database (``odoo17-base-mail-oca.dump``: 28 modules incl. 4 OCA, partners,
+messages, a stored attachment) is restored once per module into a template owned by
+the test role; each test works on a ``TEMPLATE`` copy with its filestore, in an
+odoo-ops project whose addons path is the trimmed Odoo 17.0 tree and whose
+``[upgrade]`` target is the trimmed Odoo 18.0 with the OpenUpgrade wheels. A
+rehearsal runs OpenUpgrade for real (~30 s each on an idle machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.real import odoo17_env, openupgrade_env
+from tests.real.conftest import ROLE, Odoo18, role_dsn
+from tests.support import pg
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+DUMP = FIXTURES / "odoo17-base-mail-oca.dump"
+FILESTORE_TAR = FIXTURES / "odoo17-base-mail-oca.filestore.tar"
+DUMPED_AS = "up17_src"  # the database name inside the filestore tarball
+_ENV17 = os.environ.get(odoo17_env.ENV_VAR)  # read before the isolation fixture clears it
+_ENV_WHEELS = os.environ.get(openupgrade_env.ENV_VAR)
+_REAL_HOME = Path.home()
+
+CUSTOM_MODEL = (
+    "from odoo import fields, models\n\n\n"
+    "class ResPartner(models.Model):\n"
+    "    _inherit = 'res.partner'\n\n"
+    "    acme_code = fields.Char()\n"
+)
+
+
+def _cache() -> Path:
+    return Path(os.environ.get("ODOO_OPS_TEST_CACHE") or _REAL_HOME / ".cache" / "odoo-ops-test")
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what}: CI must run tests/real/test_upgrade.py", pytrace=False)
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="module")
+def odoo17_tree() -> Path:
+    """The unpacked Odoo 17.0 source (``odoo-17.0/``)."""
+    if _ENV17:
+        home = Path(_ENV17)
+        if not (home / "READY").is_file():
+            pytest.fail(f"{odoo17_env.ENV_VAR}={_ENV17} is not an unpacked Odoo 17",
+                        pytrace=False)
+        return home / odoo17_env.SOURCE_DIR
+    if not odoo17_env.DEFAULT_TARBALL.is_file():
+        _missing(f"Odoo 17 tarball not available ({odoo17_env.DEFAULT_TARBALL})")
+    return odoo17_env.ensure(odoo17_env.DEFAULT_TARBALL, _cache()) / odoo17_env.SOURCE_DIR
+
+
+@pytest.fixture(scope="module")
+def wheels(odoo18: Odoo18) -> Path:
+    """The OpenUpgrade wheels; openupgradelib in the Odoo 18 venv."""
+    if _ENV_WHEELS:
+        return Path(_ENV_WHEELS)
+    if not openupgrade_env.SHARED_WHEELS.is_dir():
+        _missing(f"OpenUpgrade wheels not available ({openupgrade_env.SHARED_WHEELS})")
+    openupgrade_env.ensure_openupgradelib(odoo18.python)
+    return openupgrade_env.ensure_wheels(odoo18.python, _cache())
+
+
+@pytest.fixture(scope="module")
+def up17_template(real_role: str, pg_databases: pg.DatabaseManager,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """(template database, its filestore directory), restored once from the dump."""
+    if not DUMP.is_file() or not FILESTORE_TAR.is_file():
+        _missing(f"the 17.0 database fixture is not available ({DUMP})")
+    name = pg_databases.unique_name("up17tmpl")
+    with psycopg.connect(pg_databases.admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+            sql.Identifier(name), sql.Identifier(ROLE)))
+    params = psycopg.conninfo.conninfo_to_dict(pg_databases.admin_dsn)
+    env = {**os.environ, "PGPASSWORD": str(params.get("password") or "")}
+    proc = subprocess.run(
+        ["pg_restore", "--no-owner", "--no-acl", f"--role={ROLE}", "--exit-on-error",
+         "-h", str(params.get("host") or "127.0.0.1"), "-p", str(params.get("port") or 5432),
+         "-U", str(params.get("user") or "postgres"), "-d", name, str(DUMP)],
+        capture_output=True, text=True, env=env, check=False, timeout=600)
+    if proc.returncode != 0:
+        pg_databases.drop_later(name)
+        pytest.fail(f"pg_restore of {DUMP.name} failed: {proc.stderr[-2000:]}", pytrace=False)
+    store = tmp_path_factory.mktemp("up17-filestore")
+    with tarfile.open(FILESTORE_TAR) as tar:
+        tar.extractall(store, filter="data")
+    pg.terminate_sessions(pg_databases.admin_dsn, name)
+    yield name, store / DUMPED_AS
+    pg_databases.drop_later(name)
+
+
+@dataclass
+class UpProject:
+    root: Path
+    database: str
+    admin_dsn: str
+
+    def cli(self, *args: str, env: dict[str, str] | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "odoo_ops.cli.main", *args], cwd=self.root,
+            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
+
+    def sql(self, query: str, dbname: str | None = None) -> list[tuple[object, ...]]:
+        with psycopg.connect(pg.dsn_for(self.admin_dsn, dbname or self.database),
+                             autocommit=True) as conn:
+            return conn.execute(query).fetchall()  # type: ignore[arg-type]
+
+    def modules(self, dbname: str | None = None) -> dict[str, tuple[str, str | None]]:
+        rows = self.sql("SELECT name, state, latest_version FROM ir_module_module", dbname)
+        return {str(n): (str(s), v if v is None else str(v)) for n, s, v in rows}
+
+
+@pytest.fixture
+def project(tmp_path: Path, up17_template: tuple[str, Path], odoo17_tree: Path,
+            odoo18: Odoo18, wheels: Path, pg_databases: pg.DatabaseManager,
+            ) -> Iterator[UpProject]:
+    """An odoo-ops project over a fresh copy of the 17.0 database."""
+    from odoo_ops.adapters.pgadmin import copy_database
+
+    template, template_store = up17_template
+    name = pg_databases.unique_name("up17")
+    with psycopg.connect(pg_databases.admin_dsn, autocommit=True) as conn:
+        copy_database(conn, template, name)
+        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(name), sql.Identifier(ROLE)))
+    root = tmp_path / "project"
+    (root / "custom").mkdir(parents=True)
+    data = root / "data"
+    (data / "filestore").mkdir(parents=True)
+    import shutil
+
+    shutil.copytree(template_store, data / "filestore" / name)
+    target_src = odoo18.source
+    toml = f"""
+default_deployment = "prod"
+[deployments.prod]
+runner = "local"
+series = "17.0"
+dsn = {json.dumps(role_dsn(pg_databases.admin_dsn, name))}
+data_dir = "data"
+addons_paths = [{json.dumps(str(odoo17_tree / "odoo" / "addons"))},
+                {json.dumps(str(odoo17_tree / "extra-addons"))}, "custom"]
+[upgrade]
+target_odoo_command = {json.dumps(odoo18.command)}
+target_addons_paths = [{json.dumps(str(target_src / "odoo" / "addons"))},
+                       {json.dumps(str(target_src / "extra-addons"))}]
+openupgrade = "{openupgrade_env.GOOD}"
+openupgrade_wheels = [{json.dumps(str(wheels))}]
+login_user = "admin"
+"""
+    (root / "odoo-ops.toml").write_text(toml)
+    project = UpProject(root, name, pg_databases.admin_dsn)
+    try:
+        yield project
+    finally:
+        leftovers = project.sql(
+            "SELECT datname FROM pg_database WHERE datname LIKE "
+            f"'{name}\\_odoo\\_ops\\_upgrade\\_%'", "postgres")
+        for (copy,) in leftovers:
+            pg_databases.drop_later(str(copy))
+        pg_databases.drop_later(name)
+
+
+def _add_custom(project: UpProject) -> None:
+    """A custom 17.0 addon, installed in the database, that has no 18.0 version."""
+    addon = project.root / "custom" / "acme_partner_code"
+    addon.mkdir()
+    (addon / "__manifest__.py").write_text(
+        "{'name': 'ACME partner code', 'version': '17.0.1.0.0', 'depends': ['base'],\n"
+        " 'author': 'ACME', 'license': 'LGPL-3', 'data': []}\n")
+    (addon / "__init__.py").write_text("from . import models\n")
+    (addon / "models.py").write_text(CUSTOM_MODEL)
+    # what Odoo 17 records for an installed module (its row and its dependency)
+    project.sql(
+        "WITH m AS (INSERT INTO ir_module_module (name, state, latest_version, author)"
+        " VALUES ('acme_partner_code', 'installed', '17.0.1.0.0', 'ACME') RETURNING id)"
+        " INSERT INTO ir_module_module_dependency (module_id, name) SELECT id, 'base' FROM m"
+        " RETURNING module_id")
+
+
+def test_plan_classifies_every_module_and_names_the_custom_blocker(project: UpProject) -> None:
+    _add_custom(project)
+    # a module OpenUpgrade renames for 18.0 (apriori.py): website_sale_picking
+    assert project.sql("UPDATE ir_module_module SET state = 'installed', latest_version ="
+                       " '17.0.1.0' WHERE name = 'website_sale_picking' RETURNING id")
+    installed = {n for n, (s, _v) in project.modules().items() if s == "installed"}
+
+    proc = project.cli("upgrade", "plan", "--to", "18.0", "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    plan = json.loads(proc.stdout)
+    fates = {m["name"]: m for m in plan["modules"]}
+    assert set(fates) == installed  # every installed module, none else
+    assert plan["source_series"] == "17.0" and plan["target_series"] == "18.0"
+    assert plan["openupgrade_scripts"] == openupgrade_env.GOOD
+    assert plan["blocked"] == ["acme_partner_code"]
+    custom = fates["acme_partner_code"]
+    assert custom["fate"] == "blocked" and custom["origin"] == "custom"
+    assert custom["lines"] == CUSTOM_MODEL.count("\n") + 1 + 2  # models + __init__ + manifest
+    assert plan["modules"][0]["name"] == "acme_partner_code"  # blockers first
+    assert fates["base"]["fate"] == "openupgrade"
+    assert fates["base"]["scripts"] == ["18.0.1.3"]
+    assert fates["mail"]["target_version"] == "18.0.1.18"
+    assert fates["contacts"]["fate"] == "core"  # no scripts for contacts in .440
+    for oca in ("auditlog", "web_responsive", "web_environment_ribbon", "base_technical_user"):
+        assert fates[oca]["fate"] == "available" and fates[oca]["origin"] == "oca", oca
+        assert fates[oca]["target_version"].startswith("18.0."), oca
+    renamed = fates["website_sale_picking"]
+    assert renamed["fate"] == "renamed" and renamed["target_name"] == "website_sale_collect"
+    assert sum(plan["counts"].values()) == len(installed)
+
+    md = project.cli("upgrade", "plan", "--to", "18.0", "--format", "markdown")
+    assert md.returncode == 1
+    assert "**BLOCKED**: acme_partner_code" in md.stdout
+    assert "| acme_partner_code | blocked | custom | 17.0.1.0.0 |" in md.stdout
+
+
+def test_plan_and_rehearse_refuse_bad_targets(project: UpProject) -> None:
+    proc = project.cli("upgrade", "plan", "--to", "19.0")
+    assert proc.returncode == 2
+    assert "one at a time" in proc.stderr and "Traceback" not in proc.stderr
+    pinned = (project.root / "odoo-ops.toml").read_text().replace(
+        openupgrade_env.GOOD, "18.0.1.0.0.1")
+    (project.root / "odoo-ops.toml").write_text(pinned)
+    proc = project.cli("upgrade", "rehearse", "--to", "18.0")
+    assert proc.returncode == 1
+    assert "no openupgrade_scripts wheel 18.0.1.0.0.1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not project.sql("SELECT 1 FROM pg_database WHERE datname LIKE '%odoo_ops_upgrade%'"
+                           f" AND datname LIKE '{project.database}%'", "postgres")
+
+
+def test_rehearse_succeeds_with_matching_scripts(project: UpProject) -> None:
+    before = project.modules()
+    dry = project.cli("upgrade", "rehearse", "--to", "18.0", "--dry-run", "--format", "json")
+    assert dry.returncode == 0, dry.stderr
+    assert "--load=base,web,openupgrade_framework" in json.loads(dry.stdout)["command"]
+
+    proc = project.cli("upgrade", "rehearse", "--to", "18.0", "--keep", "--format", "json",
+                       env={"ODOO_OPS_UPGRADE_PASSWORD": "admin"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["ok"] and report["exit_code"] == 0 and report["failure"] is None
+    assert report["openupgrade_scripts"] == openupgrade_env.GOOD
+    checks = {c["name"]: c for c in report["checks"]}
+    assert set(checks) == {"module states", "row counts", "attachments",
+                           "broken menus/actions", "login"}
+    assert all(c["ok"] for c in checks.values()), checks
+    assert "admin authenticated" in checks["login"]["detail"]
+    for table in ("res_partner", "mail_message", "res_users"):
+        src, dst = report["counts"][table]
+        assert src == dst and src > 0, table
+    # the copy was kept: every module at 18.0, the source still at 17.0
+    copy = report["copy"]
+    after = project.modules(copy)
+    assert after["base"] == ("installed", "18.0.1.3")
+    assert after["mail"] == ("installed", "18.0.1.18")
+    assert after["auditlog"][1].startswith("18.0.")
+    assert after["html_editor"][0] == "installed"
+    assert project.modules() == before
+    # the stored attachment of the fixture, with its content, in the copy's filestore
+    (fname, checksum), = project.sql(
+        "SELECT store_fname, checksum FROM ir_attachment WHERE name = 'up17-seed.txt'", copy)
+    stored = Path(report["report_dir"]) / "data" / "filestore" / copy / str(fname)
+    assert stored.is_file()
+    import hashlib
+
+    assert hashlib.sha1(stored.read_bytes()).hexdigest() == checksum
+    run_dir = Path(report["report_dir"])
+    assert run_dir.parent.parent == project.root / ".odoo-ops" / "prod"
+    assert "SUCCEEDED" in (run_dir / "report.md").read_text()
+    last = json.loads((run_dir.parent / "last-rehearsal.json").read_text())
+    assert last["id"] == report["id"] and last["ok"]
+    assert (run_dir / "migration.log").stat().st_size > 0
+
+
+def test_rehearse_failing_names_the_file_and_record_and_leaves_the_source(
+        project: UpProject) -> None:
+    before = project.modules()
+    counts = project.sql("SELECT (SELECT count(*) FROM res_partner),"
+                         " (SELECT count(*) FROM mail_message)")
+    toml = (project.root / "odoo-ops.toml").read_text().replace(
+        openupgrade_env.GOOD, openupgrade_env.TOO_NEW)
+    (project.root / "odoo-ops.toml").write_text(toml)
+
+    proc = project.cli("upgrade", "rehearse", "--to", "18.0", "--format", "json")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert not report["ok"] and report["exit_code"] != 0
+    failure = report["failure"]
+    assert failure["module"] == "base"
+    assert failure["file"] == "base/18.0.1.3/noupdate_changes.xml"
+    assert failure["missing_record"] == "base.XCG"
+    assert report["checks"] == []  # nothing audited on a failed migration
+    md = (Path(report["report_dir"]) / "report.md").read_text()
+    assert "FAILED" in md and "noupdate_changes.xml" in md and "base.XCG" in md
+    # the source is as it was; the copy is gone
+    assert project.modules() == before
+    assert project.sql("SELECT (SELECT count(*) FROM res_partner),"
+                       " (SELECT count(*) FROM mail_message)") == counts
+    assert not project.sql(f"SELECT 1 FROM pg_database WHERE datname = '{report['copy']}'",
+                           "postgres")
