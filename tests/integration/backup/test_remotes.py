@@ -435,3 +435,22 @@ def test_check_backups_offsite(backup_site: Callable[..., BackupSite], tmp_path:
     nas.rename(tmp_path / "unmounted")
     gone = _offsite(site)
     assert gone["status"] == "fail" and "cannot be reached" in str(gone["message"])
+
+
+def test_create_push_then_test_restore_from_the_remote(
+    backup_site: Callable[..., BackupSite], tmp_path: Path
+) -> None:
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    site = backup_site(_remote_toml("nas", f"file://{nas}"))
+    created = _cli(site, "backup", "create", "--name", "pushed", "--push")
+    assert created.returncode == 0, created.stderr
+    assert "pushed -> nas: pushed" in created.stdout and "verified" in created.stdout
+    assert (nas / "pushed" / "manifest.json").is_file()
+    remove_tree(site.backup_dir / "pushed")  # the local copy is lost
+    listed = _cli(site, "backup", "list", "--remote", "nas", "--format", "json")
+    assert listed.returncode == 0 and '"pushed"' in listed.stdout
+    proc = _cli(site, "backup", "test-restore", "pushed", "--from", "nas")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "test-restore pushed: pass" in proc.stdout
+    assert (site.backup_dir / "pushed").is_dir()  # pulled, verified, kept
