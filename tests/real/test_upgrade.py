@@ -261,6 +261,7 @@ def test_rehearse_succeeds_with_matching_scripts(project: UpProject) -> None:
     report = json.loads(proc.stdout)
     assert report["ok"] and report["exit_code"] == 0 and report["failure"] is None
     assert report["openupgrade_scripts"] == openupgrade_env.GOOD
+    assert report["copy_method"].startswith("CREATE DATABASE")
     checks = {c["name"]: c for c in report["checks"]}
     assert set(checks) == {"module states", "row counts", "attachments",
                            "broken menus/actions", "login"}
@@ -302,9 +303,13 @@ def test_rehearse_failing_names_the_file_and_record_and_leaves_the_source(
         openupgrade_env.GOOD, openupgrade_env.TOO_NEW)
     (project.root / "odoo-ops.toml").write_text(toml)
 
-    proc = project.cli("upgrade", "rehearse", "--to", "18.0", "--format", "json")
+    # a session on the source (a running Odoo would hold some): no TEMPLATE copy then
+    with psycopg.connect(pg.dsn_for(project.admin_dsn, project.database)) as held:
+        held.execute("SELECT 1")
+        proc = project.cli("upgrade", "rehearse", "--to", "18.0", "--format", "json")
     assert proc.returncode == 1, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
+    assert "pg_dump" in report["copy_method"] and "of the live database" in report["copy_method"]
     assert not report["ok"] and report["exit_code"] != 0
     failure = report["failure"]
     assert failure["module"] == "base"

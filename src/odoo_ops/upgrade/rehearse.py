@@ -88,6 +88,7 @@ class Rehearsal:
     code_fingerprint: str
     started_at: str
     command: list[str] = field(default_factory=list)
+    copy_method: str | None = None
     dry_run: bool = False
     exit_code: int | None = None
     migration_seconds: float | None = None
@@ -167,7 +168,12 @@ def copy_name(source: str) -> str:
     return source[: 63 - len(suffix)] + suffix
 
 
-def make_copy(target: Target, source: str, copy: str, wait: float) -> None:
+def make_copy(target: Target, source: str, copy: str, wait: float,
+              say: Any) -> tuple[str, Any]:
+    """Make ``copy`` of ``source`` under the deployment lock: ``CREATE DATABASE …
+    TEMPLATE`` when no one uses the source, else (a running Odoo) without disturbing
+    it: from the newest fresh verified backup or a parallel ``pg_dump``/``pg_restore``
+    (:func:`odoo_ops.backup.scratch.live_copy`). (how, the live_copy fill or None)."""
     import psycopg
 
     from odoo_ops.adapters.locking import deployment_lock
@@ -176,17 +182,19 @@ def make_copy(target: Target, source: str, copy: str, wait: float) -> None:
     with deployment_lock(target, wait), admin_connection(target) as conn:
         try:
             copy_database(conn, source, copy, size_aware=True)
+            return f"CREATE DATABASE {copy} TEMPLATE {source}", None
         except psycopg.Error as exc:
             text = first_line(exc)
-            if "being accessed by other users" in text:
-                row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
-                                   (source,)).fetchone()
-                raise OpsError(
-                    f"cannot copy {source}: {row[0] if row else 'some'} other session(s) use "
-                    "it and CREATE DATABASE ... TEMPLATE needs none",
-                    hint="rehearse in a quiet moment (odoo-ops maintenance on), or stop Odoo "
-                         "for the copy") from None
-            raise OpsError(f"cannot copy {source}: {text}") from None
+            if "being accessed by other users" not in text:
+                raise OpsError(f"cannot copy {source}: {text}") from None
+        from odoo_ops.backup.scratch import live_copy
+
+        say(f"{source} is in use: copying it without stopping anything")
+        try:
+            fill = live_copy(target, conn, source, copy)
+        except psycopg.Error as exc:
+            raise OpsError(f"cannot copy {source}: {first_line(exc)}") from None
+        return fill.method, fill
 
 
 def drop_copy(target: Target, copy: str, source: str) -> str | None:
@@ -490,9 +498,15 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
     log = run_dir / "migration.log"
     result.log_file = str(log)
     say(f"copying {source} to {copy}")
-    make_copy(target, source, copy, wait)
     copy_store = data_dir / "filestore" / copy
     try:
+        how, fill = make_copy(target, source, copy, wait, say)
+        result.copy_method = how
+        if fill is not None:
+            result.cleanup.extend(fill.notes or [])
+            linked = fill.filestore  # links beside the live filestore: ours are elsewhere
+            if linked is not None and COPY_INFIX in linked.name:
+                shutil.rmtree(linked, ignore_errors=True)
         src_store = target.filestore_dir(source)
         copy_store.mkdir(parents=True)
         if src_store is not None and src_store.is_dir():
@@ -594,7 +608,8 @@ def to_markdown(r: Rehearsal) -> str:
         f"# Upgrade rehearsal {r.id}: {r.source} {r.source_series} -> {r.target_series}: "
         f"{verdict}",
         "",
-        f"- deployment: {r.deployment}; copy: {r.copy}{' (kept)' if r.kept else ' (dropped)'}",
+        f"- deployment: {r.deployment}; copy: {r.copy}{' (kept)' if r.kept else ' (dropped)'}"
+        f" made by {r.copy_method or '-'}",
         f"- OpenUpgrade scripts {r.openupgrade_scripts}, framework {r.openupgrade_framework}; "
         f"code fingerprint {r.code_fingerprint}",
         f"- migration: exit {r.exit_code} in {r.migration_seconds} s; total "
