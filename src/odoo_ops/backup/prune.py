@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from odoo_ops.backup.common import backup_dir_of, clean_stale_partials, write_lock
 from odoo_ops.backup.layout import list_backups, remove_tree, utcnow
 from odoo_ops.backup.retention import Decision, Item, Policy, decide
+from odoo_ops.deploy.image_prune import TagDecision, prune_rollback_tags
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
@@ -21,6 +22,8 @@ class PruneResult:
     deleted: list[str] = field(default_factory=list)
     dry_run: bool = False
     skipped: list[str] = field(default_factory=list)  # other deployments/databases
+    # rollback image tags of old deploys (docs/topology.md), removed with the backups
+    images: list[TagDecision] = field(default_factory=list)
 
 
 def policy_of(target: Target) -> Policy:
@@ -67,7 +70,10 @@ def prune(
     ]
     decisions = decide(items, policy_of(target), now or utcnow())
     result = PruneResult(decisions, dry_run=dry_run, skipped=skipped)
+    kept = [d for d in decisions if d.keep]
+    horizon = min((d.created_at for d in kept), default=None)
     if dry_run:
+        result.images = prune_rollback_tags(target, {d.name for d in kept}, horizon, dry_run=True)
         return result
     by_name = {e.name: e for e in mine}
     with write_lock(target, db or "", wait):
@@ -80,4 +86,5 @@ def prune(
                 remove_tree(doomed)
                 result.deleted.append(decision.name)
         clean_stale_partials(backup_dir)
+        result.images = prune_rollback_tags(target, {d.name for d in kept}, horizon)
     return result
