@@ -250,7 +250,28 @@ def run_drill(
     if not result.rpo_ok and result.rpo_seconds is not None:
         result.notes.append(f"RPO {result.rpo_seconds:.0f} s is over {cfg.rpo_minutes:g} min")
     _record(target, result, started.strftime("%Y%m%d-%H%M%S"))
+    _notify(target, result)
     return result
+
+
+def _notify(target: Target, result: DrillResult) -> None:
+    """Send the result to ``[notifications] urls``; a failed delivery becomes a note."""
+    from odoo_ops.notify import notify
+
+    urls = list(target.project.config.notifications.urls)
+    if not urls:
+        return
+    rto = f"{result.rto_seconds:.0f} s" if result.rto_seconds is not None else "not reached"
+    rpo = f"{result.rpo_seconds / 60:.0f} min" if result.rpo_seconds is not None else "?"
+    title = f"odoo-ops dr drill {target.name}: {'pass' if result.ok else 'FAIL'}"
+    body = "\n".join(
+        [f"backup {result.backup} ({result.source})", f"RTO {rto}, RPO {rpo}"]
+        + result.problems[:5]
+        + ([f"record: {result.markdown_path}"] if result.markdown_path else [])
+    )
+    for delivery in notify(urls, title, body, level="success" if result.ok else "failure"):
+        if not delivery.ok:
+            result.notes.append(f"notification to {delivery.channel} failed: {delivery.error}")
 
 
 def _wait_health(url: str, proc: childproc.ChildPopen, timeout: float, log: Path) -> None:

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from tests.support import pg
 from tests.support.fakebin import FakeBin
+from tests.support.webhook import WebhookReceiver
 
 from odoo_ops.backup.create import CreateOptions, create_backup
 from odoo_ops.backup.layout import find_backup, remove_tree
@@ -72,12 +73,15 @@ def test_drill_from_a_remote_measures_rto_and_rpo(
 
 
 def test_drill_fails_clearly_when_odoo_does_not_start(
-    backup_site: Callable[..., BackupSite], tmp_path: Path
+    backup_site: Callable[..., BackupSite], tmp_path: Path, webhook_receiver: WebhookReceiver
 ) -> None:
     broken = tmp_path / "odoo"
     broken.write_text("#!/bin/sh\necho 'odoo: cannot start' >&2\nexit 3\n")
     broken.chmod(0o755)
-    site = backup_site(f'odoo_command = ["{broken}"]\n')
+    hook = webhook_receiver.url.replace("http://", "json://")
+    site = backup_site(
+        f'odoo_command = ["{broken}"]\n[notifications]\nurls = ["{hook}"]\n'
+    )
     target = site.target()
     created = create_backup(target, CreateOptions())
     from odoo_ops.backup.integrity import verify_entry
@@ -90,3 +94,5 @@ def test_drill_fails_clearly_when_odoo_does_not_start(
     assert json.loads((target.state_dir / "dr" / "last.json").read_text())["ok"] is False
     assert drill_evidence(target, "restore").status == "fail"
     assert drill_evidence(target, "rto").summary == "RTO not measured: the drill failed"
+    (posted,) = webhook_receiver.wait_for(1, timeout=20)
+    assert "dr drill test: FAIL" in posted.text and "Odoo exited with status 3" in posted.text
