@@ -66,6 +66,7 @@ def test_update_base_passes_on_a_copy_and_drops_it(
     result = live.one("full-update-base", full=True)
     assert result.status == Status.PASS, (result.message, result.evidence)
     assert "-u base succeeded on a copy" in result.message
+    assert "copy: CREATE DATABASE ... TEMPLATE in" in "\n".join(result.evidence)  # nobody on it
     calls = [c for c in fake_bin.odoo_calls() if "-u" in c]
     assert len(calls) == 1
     argv = calls[0]
