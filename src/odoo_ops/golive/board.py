@@ -20,6 +20,8 @@ evidence                      where it comes from
                               (``.odoo-ops/<deployment>/health/history.jsonl``)
 ``loadtest``                  the newest ``odoo-ops loadtest`` result
                               (``.odoo-ops/<deployment>/loadtest/*.json``)
+``upgrade:rehearsed``         the last ``odoo-ops upgrade rehearse`` succeeded
+                              with the target code configured now
 ============================  ==================================================
 
 Evidence that is not there says "no evidence yet"; it is never a pass.
@@ -223,6 +225,10 @@ class EvidenceSources:
             from odoo_ops.dr.evidence import drill_evidence
 
             return drill_evidence(self.target, arg)
+        if kind == "upgrade":  # the last major-upgrade rehearsal (odoo-ops upgrade rehearse)
+            from odoo_ops.upgrade.evidence import rehearsal_evidence
+
+            return rehearsal_evidence(self.target, arg)
         return Evidence(spec, NONE, f"unknown evidence kind {spec!r}")
 
     # -- check reports --------------------------------------------------------

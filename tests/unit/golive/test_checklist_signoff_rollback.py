@@ -29,7 +29,7 @@ def test_shipped_checklist_covers_every_phase_and_category() -> None:
     ids = [i.id for i in checklist.items]
     assert len(ids) == len(set(ids))
     kinds = {i.evidence.split(":")[0] for i in checklist.items if i.evidence}
-    assert kinds == {"check", "backup", "health", "loadtest"}
+    assert kinds == {"check", "backup", "health", "loadtest", "dr", "upgrade"}
     assert set(shipped_checklist()["offsets"]) == set(PHASES)
     # items come in phase order
     order = [PHASES.index(i.phase) for i in checklist.items]
