@@ -21,6 +21,14 @@ from odoo_ops.names import check_backup_name, check_database_name, check_tag, cl
 #: Names are checked as they enter: a bad one is refused before anything runs.
 _backup_name = click_check(check_backup_name)
 _tag = click_check(check_tag)
+_tag_option = click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="TAG",
+    callback=_tag,
+    help="Tag the backup (repeatable).",
+)
 
 
 def _size(n: int | float | None) -> str:
@@ -98,14 +106,7 @@ def command() -> None:
     help="pg_dump format (default: directory when --jobs > 1).",
 )
 @click.option("--encrypt", is_flag=True, help="Encrypt with age to [backup] age_recipients.")
-@click.option(
-    "--tag",
-    "tags",
-    multiple=True,
-    metavar="TAG",
-    callback=_tag,
-    help="Tag the backup (repeatable).",
-)
+@_tag_option
 @click.option("--keep", is_flag=True, help="Mark the backup so prune never deletes it.")
 @click.option(
     "--push",
@@ -541,14 +542,7 @@ def export_odoo_(app: App, name: str, zip_file: Path, force: bool) -> int:
 @deployment_options
 @click.argument("zip_file", metavar="FILE.zip", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--name", metavar="NAME", callback=_backup_name, help="Name of the new backup.")
-@click.option(
-    "--tag",
-    "tags",
-    multiple=True,
-    metavar="TAG",
-    callback=_tag,
-    help="Tag the backup (repeatable).",
-)
+@_tag_option
 @wait_option
 @pass_app
 def import_odoo_(
