@@ -422,6 +422,9 @@ class RealProject:
 
     def service_start(self, wait: float = 90) -> None:
         subprocess.run([str(self.pidfile.parent / "odoo-start")], check=True)
+        self.wait_health(wait)
+
+    def wait_health(self, wait: float = 90) -> None:
         deadline = time.monotonic() + wait
         while self.health() != 200:
             assert time.monotonic() < deadline, f"no /web/health: {self.log_tail()}"
