@@ -96,7 +96,7 @@ def _locate_odoo18() -> Odoo18 | str:
     """The server, or why there is none."""
     configured = os.environ.get(odoo18_env.ENV_VAR)
     if configured:
-        home = Path(configured)
+        home = Path(configured).resolve()
         if not (home / "READY").is_file():
             return f"{odoo18_env.ENV_VAR}={configured} is not a built Odoo 18 (no READY)"
         return Odoo18(home)
