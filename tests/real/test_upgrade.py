@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,7 +176,7 @@ login_user = "admin"
     finally:
         leftovers = project.sql(
             "SELECT datname FROM pg_database WHERE datname LIKE "
-            f"'{name}\\_odoo\\_ops\\_upgrade\\_%'", "postgres")
+            f"'{name}\\_odoo\\_ops\\_%'", "postgres")
         for (copy,) in leftovers:
             pg_databases.drop_later(str(copy))
         pg_databases.drop_later(name)
@@ -292,6 +293,38 @@ def test_rehearse_succeeds_with_matching_scripts(project: UpProject) -> None:
     last = json.loads((run_dir.parent / "last-rehearsal.json").read_text())
     assert last["id"] == report["id"] and last["ok"]
     assert (run_dir / "migration.log").stat().st_size > 0
+    assert _golive_item(project)["status"] == "done"
+
+    # the real thing, after that rehearsal of the same code
+    proc = project.cli("upgrade", "run", "--to", "18.0", "--format", "json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = json.loads(proc.stdout)
+    assert run["ok"] and not run["rolled_back"] and not run["forced"]
+    assert run["steps_done"] == ["maintenance on", "rollback point", "migrate", "verify",
+                                 "switch configuration", "maintenance off"]
+    assert project.modules()["base"] == ("installed", "18.0.1.3")
+    assert project.modules(run["rollback_copy"])["base"] == ("installed", "17.0.1.3")
+    config = tomllib.loads((project.root / "odoo-ops.toml").read_text())
+    assert config["deployments"]["prod"]["series"] == "18.0"
+    assert config["deployments"]["prod"]["odoo_command"] == config["upgrade"][
+        "target_odoo_command"]
+    _assert_maintenance_off(project)
+
+
+def _assert_maintenance_off(project: UpProject) -> None:
+    from odoo_ops.modules.maintenance import MARKER_PARAM
+
+    assert project.sql(f"SELECT count(*) FROM ir_config_parameter WHERE key = '{MARKER_PARAM}'"
+                       ) == [(0,)]
+    status = project.cli("maintenance", "status", "--format", "json")
+    state = json.loads(status.stdout)
+    assert state["state"] == "off" and not state["flag_present"], status.stdout
+
+
+def _golive_item(project: UpProject) -> dict[str, object]:
+    proc = project.cli("golive", "status", "--format", "json")
+    items = json.loads(proc.stdout)["items"]
+    return next(i for i in items if i["item"]["id"] == "upgrade-rehearsed")
 
 
 def test_rehearse_failing_names_the_file_and_record_and_leaves_the_source(
@@ -318,6 +351,25 @@ def test_rehearse_failing_names_the_file_and_record_and_leaves_the_source(
     assert report["checks"] == []  # nothing audited on a failed migration
     md = (Path(report["report_dir"]) / "report.md").read_text()
     assert "FAILED" in md and "noupdate_changes.xml" in md and "base.XCG" in md
+    item = _golive_item(project)
+    assert item["status"] == "failed"
+    assert "base: base/18.0.1.3/noupdate_changes.xml" in str(item["evidence"])
+
+    # production is refused after a failed rehearsal; forced, it fails and rolls back
+    toml_before = (project.root / "odoo-ops.toml").read_text()
+    refused = project.cli("upgrade", "run", "--to", "18.0")
+    assert refused.returncode == 1
+    assert "upgrade refused: the last rehearsal" in refused.stderr and "failed" in refused.stderr
+    forced = project.cli("upgrade", "run", "--to", "18.0", "--force", "--format", "json")
+    assert forced.returncode == 1, forced.stderr[-3000:]
+    run = json.loads(forced.stdout)
+    assert run["forced"] and run["rolled_back"] and not run["switched"]
+    assert run["failure"]["missing_record"] == "base.XCG"
+    assert project.modules() == before
+    assert (project.root / "odoo-ops.toml").read_text() == toml_before
+    assert not project.sql(f"SELECT 1 FROM pg_database WHERE datname = '{run['rollback_copy']}'",
+                           "postgres")
+    _assert_maintenance_off(project)
     # the source is as it was; the copy is gone
     assert project.modules() == before
     assert project.sql("SELECT (SELECT count(*) FROM res_partner),"

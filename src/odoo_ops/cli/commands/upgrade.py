@@ -128,3 +128,58 @@ def rehearse_cmd(app: App, to: str | None, keep: bool, dry_run: bool, wait: floa
     table.data = result.to_json()
     app.render(table, fmt)
     return 0 if result.ok or dry_run else 1
+
+
+@command.command("run")
+@deployment_options
+@_TO
+@click.option("--force", is_flag=True,
+              help="Run without a successful rehearsal of the same target code.")
+@dry_run_option(help="Print the steps and the command, change nothing.")
+@wait_option
+@format_option("table", "json", "markdown")
+@pass_app
+def run_cmd(app: App, to: str | None, force: bool, dry_run: bool, wait: float,
+            fmt: str) -> int:
+    """Upgrade the live database after a successful rehearsal: maintenance on, rollback
+    point, OpenUpgrade, the rehearsal's audits, the deployment switched to the target
+    (series, odoo_command, addons_paths; odoo.conf addons_path), maintenance off. Any
+    failure puts everything back. Exit 1 when it failed (and was rolled back)."""
+    from odoo_ops.report.table import Table
+    from odoo_ops.upgrade.run import STEPS, run_upgrade
+
+    target = app.target()
+    result = run_upgrade(target, to, force=force, wait=wait, dry_run=dry_run,
+                         progress=app.info)
+    if result.forced:
+        app.warn(f"--force: {result.refusal}")
+    table = Table(["step", "result", "details"],
+                  title=f"upgrade run {result.id}: {result.source} {result.source_series} -> "
+                        f"{result.target_series}")
+    if dry_run:
+        for step in STEPS:
+            detail = " ".join(result.command) if step == "migrate" else ""
+            if step == "rollback point":
+                detail = f"{result.rollback_copy} (TEMPLATE) + filestore hard links"
+            table.add(step, "would", detail)
+    else:
+        for step in STEPS:
+            table.add(step, "done" if step in result.steps_done else "-", "")
+        failure = result.failure.describe() if result.failure else ""
+        if failure:
+            table.add("failure", "FAIL", failure)
+        for check in result.checks:
+            table.add(check.name, "ok" if check.ok else "FAIL",
+                      check.detail + "".join(f"\n{p}" for p in check.problems[:10]))
+        table.notes.extend(result.switched)
+        table.notes.append(f"report: {result.report_dir}")
+        table.notes.append("ROLLED BACK: the deployment is as it was" if result.rolled_back
+                           else f"UPGRADED; rollback point kept: {result.rollback_copy}")
+    table.data = result.to_json()
+    if fmt == "markdown":
+        from odoo_ops.upgrade.rehearse import to_markdown
+
+        app.out(to_markdown(result))
+    else:
+        app.render(table, fmt)
+    return 0 if result.ok or dry_run else 1

@@ -1,0 +1,311 @@
+"""``upgrade run``: the major upgrade of the live database, after a rehearsal.
+
+Refused unless the last rehearsal (``last-rehearsal.json``) succeeded for the
+same target series, OpenUpgrade scripts and target code (``code_fingerprint``);
+``force`` overrides. Then, under the deployment lock:
+
+1. maintenance on (workers stopped, flag and marker set);
+2. a rollback point: ``CREATE DATABASE <db>_odoo_ops_pre<series> TEMPLATE <db>``
+   and a hard-link copy of the filestore (:mod:`odoo_ops.deploy.instant`);
+3. the same OpenUpgrade command as the rehearsal, on the live database with
+   the deployment's data_dir;
+4. the rehearsal's audits (module states, row counts, attachments, broken
+   records) against what the database held before;
+5. the switch: in odoo-ops.toml the deployment's ``series``, ``odoo_command``
+   and ``addons_paths`` become the target's; in odoo.conf ``addons_path``
+   (both files saved in the run's directory first);
+6. maintenance off.
+
+Any failure in 3-5 puts the rollback point back in place (database and
+filestore) and the two files as they were, then turns maintenance off: the
+deployment is as it was. On success the rollback point is kept (its name is in
+the report) until you drop it.
+
+Only ``runner = "local"`` deployments: starting the target server is the
+maintenance ``start_command``'s job (a systemd unit pointing at the target).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from odoo_ops.errors import ConfigError, OpsError
+from odoo_ops.upgrade.openupgrade import (
+    FRAMEWORK_DIST,
+    SCRIPTS_DIST,
+    choose_wheel,
+    read_scripts,
+    unpack,
+    unpack_dir,
+)
+from odoo_ops.upgrade.plan import (
+    read_installed,
+    source_and_target,
+    target_scan,
+    upgrade_settings,
+    wheel_dirs,
+)
+from odoo_ops.upgrade.rehearse import (
+    DEFAULT_KEY_TABLES,
+    LOAD,
+    Rehearsal,
+    _migrate,
+    audit_attachments,
+    audit_broken_records,
+    audit_counts,
+    audit_modules,
+    code_fingerprint,
+    count_rows,
+    db_options,
+    free_port,
+    last_rehearsal,
+    stored_attachments,
+    upgrade_dir,
+    write_conf,
+)
+
+if TYPE_CHECKING:
+    from odoo_ops.adapters import Target
+
+LAST_RUN = "last-run.json"
+STEPS = ("maintenance on", "rollback point", "migrate", "verify", "switch configuration",
+         "maintenance off")
+
+
+@dataclass
+class UpgradeRun(Rehearsal):
+    forced: bool = False
+    refusal: str | None = None  # why it would have been refused without --force
+    rollback_copy: str | None = None
+    rolled_back: bool = False
+    switched: list[str] = field(default_factory=list)
+    steps_done: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return super().ok and bool(self.switched) and not self.rolled_back
+
+
+def why_not_rehearsed(last: dict[str, Any] | None, to: str, scripts: str,
+                      fingerprint: str) -> str | None:
+    if last is None:
+        return "no rehearsal was run"
+    if not last.get("ok"):
+        return f"the last rehearsal ({last.get('id')}) failed"
+    if last.get("target_series") != to:
+        return f"the last rehearsal was for {last.get('target_series')}, not {to}"
+    if last.get("openupgrade_scripts") != scripts:
+        return (f"the last rehearsal used OpenUpgrade {last.get('openupgrade_scripts')}, "
+                f"not {scripts}")
+    if last.get("code_fingerprint") != fingerprint:
+        return "the target code changed since the last rehearsal"
+    return None
+
+
+def switch_config(target: Target, to: str, run_dir: Path) -> list[str]:
+    """Point the deployment at the target: odoo-ops.toml and odoo.conf (saved first)."""
+    import tomlkit
+
+    from odoo_ops.fileutil import atomic_write_text
+
+    cfg = upgrade_settings(target)
+    toml_path = target.project.config_path
+    if toml_path is None or not toml_path.is_file():
+        raise OpsError("no odoo-ops.toml to switch to the target")
+    text = toml_path.read_text(encoding="utf-8")
+    shutil.copy2(toml_path, run_dir / "odoo-ops.toml.before")
+    doc = tomlkit.parse(text)
+    deployments = doc.get("deployments")
+    if deployments is None or target.name not in deployments:
+        raise OpsError(f"{toml_path}: no [deployments.{target.name}] table to switch")
+    dep = deployments[target.name]
+    dep["series"] = to
+    dep["odoo_command"] = list(cfg.target_odoo_command)
+    dep["addons_paths"] = list(cfg.target_addons_paths)
+    switched = [f"{toml_path}: series = {to}, odoo_command, addons_paths"]
+    conf_path = target.odoo_conf_path
+    new_conf: str | None = None
+    if conf_path is not None and conf_path.is_file():
+        conf_text = conf_path.read_text(encoding="utf-8")
+        paths = ",".join(str(target.project.path(p)) for p in cfg.target_addons_paths)
+        replaced, n = re.subn(r"(?m)^(\s*addons_path\s*=).*$", lambda m: f"{m[1]} {paths}",
+                              conf_text)
+        if n:
+            shutil.copy2(conf_path, run_dir / "odoo.conf.before")
+            new_conf = replaced
+    atomic_write_text(toml_path, tomlkit.dumps(doc))
+    if new_conf is not None and conf_path is not None:
+        mode = conf_path.stat().st_mode & 0o777
+        atomic_write_text(conf_path, new_conf, mode=mode)
+        switched.append(f"{conf_path}: addons_path")
+    return switched
+
+
+def restore_config(target: Target, run_dir: Path) -> None:
+    from odoo_ops.fileutil import atomic_write_text
+
+    saved = run_dir / "odoo-ops.toml.before"
+    if saved.is_file() and target.project.config_path is not None:
+        atomic_write_text(target.project.config_path, saved.read_text(encoding="utf-8"))
+    saved_conf = run_dir / "odoo.conf.before"
+    conf_path = target.odoo_conf_path
+    if saved_conf.is_file() and conf_path is not None:
+        mode = saved_conf.stat().st_mode & 0o777
+        atomic_write_text(conf_path, saved_conf.read_text(encoding="utf-8"), mode=mode)
+
+
+def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: float = 0.0,
+                dry_run: bool = False, progress: Any = None) -> UpgradeRun:
+    """Upgrade the deployment's database to ``to`` (see the module docstring)."""
+    from odoo_ops.adapters.locking import deployment_lock
+    from odoo_ops.deploy import instant
+    from odoo_ops.modules.maintenance import maintenance_off, maintenance_on
+    from odoo_ops.names import check_database_name
+
+    say = progress or (lambda _text: None)
+    started = time.monotonic()
+    cfg = upgrade_settings(target)
+    if not cfg.target_odoo_command:
+        raise ConfigError("[upgrade] target_odoo_command is not set")
+    if target.deployment.runner != "local":
+        raise OpsError(f"upgrade run drives runner = \"local\" deployments, not "
+                       f"{target.deployment.runner!r}",
+                       hint="rehearse with odoo-ops, then switch the image by hand")
+    source, installed = read_installed(target)
+    if not source:
+        raise OpsError("no database name for the deployment")
+    check_database_name(source)
+    source_series, to = source_and_target(installed, target, to)
+    target_scan(target, cfg)
+    dirs = wheel_dirs(target, cfg)
+    scripts_wheel = choose_wheel(dirs, SCRIPTS_DIST, to, cfg.openupgrade)
+    framework_wheel = choose_wheel(dirs, FRAMEWORK_DIST, to, cfg.openupgrade_framework)
+    fingerprint = code_fingerprint(cfg, target, scripts_wheel.version, framework_wheel.version)
+    refusal = why_not_rehearsed(last_rehearsal(target), to, scripts_wheel.version, fingerprint)
+    if refusal and not force:
+        raise OpsError(f"upgrade refused: {refusal}",
+                       hint=f"odoo-ops upgrade rehearse --to {to} first (or --force)")
+    run_id = "run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+    rollback = f"{source[:40]}_odoo_ops_pre{to.split('.')[0]}_{secrets.token_hex(2)}"
+    result = UpgradeRun(
+        id=run_id, deployment=target.name, source=source, copy=source,
+        source_series=source_series, target_series=to,
+        openupgrade_scripts=scripts_wheel.version,
+        openupgrade_framework=framework_wheel.version, code_fingerprint=fingerprint,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"), dry_run=dry_run,
+        forced=force and refusal is not None, refusal=refusal, rollback_copy=rollback,
+    )
+    base = upgrade_dir(target)
+    run_dir = base / run_id
+    wheels = [scripts_wheel, framework_wheel]
+    ou_addons = (unpack_dir(wheels, base / "openupgrade") / "odoo" / "addons" if dry_run
+                 else unpack(wheels, base / "openupgrade"))
+    upgrade_path = ou_addons / "openupgrade_scripts" / "scripts"
+    conf = run_dir / "odoo.conf"
+    result.command = [*cfg.target_odoo_command, "-c", str(conf), "-d", source,
+                      f"--load={LOAD}", f"--upgrade-path={upgrade_path}", "-u", "all",
+                      "--stop-after-init", "--no-http"]
+    if dry_run:
+        return result
+    data_dir = target.data_dir()
+    if data_dir is None:
+        raise ConfigError("the deployment's data_dir is unknown: the filestore cannot follow",
+                          hint="set data_dir in the deployment or in odoo.conf")
+    run_dir.mkdir(parents=True)
+    result.report_dir = str(run_dir)
+    log = run_dir / "migration.log"
+    result.log_file = str(log)
+    tables = list(dict.fromkeys([*DEFAULT_KEY_TABLES, *cfg.key_tables]))
+    db = target.database()
+    try:
+        with deployment_lock(target, wait):
+            before_counts = count_rows(db, tables)
+            before_atts = stored_attachments(db, users_only=True)
+            try:
+                say("maintenance on")
+                maintenance_on(target, reason=f"major upgrade to {to}", note=say)
+                result.steps_done.append("maintenance on")
+                _run_locked(target, result, cfg, instant, db, source, rollback, data_dir, conf,
+                            ou_addons, log, str(upgrade_path), installed, before_counts,
+                            before_atts, tables, scripts_wheel, run_dir, say)
+            finally:
+                say("maintenance off")
+                maintenance_off(target, note=say)
+                result.steps_done.append("maintenance off")
+    finally:
+        result.duration_seconds = round(time.monotonic() - started, 1)
+        _write(target, result)
+    return result
+
+
+def _run_locked(target: Target, result: UpgradeRun, cfg: Any, instant: Any, db: Any,
+                source: str, rollback: str, data_dir: Path, conf: Path, ou_addons: Path,
+                log: Path, upgrade_path: str, installed: dict[str, str | None],
+                before_counts: dict[str, int], before_atts: dict[int, tuple[str, str | None]],
+                tables: list[str], scripts_wheel: Any, run_dir: Path, say: Any) -> None:
+    say(f"rollback point {rollback}")
+    point = instant.create_copy(db, source, rollback, target.filestore_dir(source))
+    result.steps_done.append("rollback point")
+    try:
+        addons = [str(target.project.path(p)) for p in cfg.target_addons_paths]
+        write_conf(conf, {
+            "addons_path": ",".join([addons[0], str(ou_addons), *addons[1:]]),
+            "data_dir": str(data_dir), **db_options(target), "db_name": source,
+            "dbfilter": f"^{source}$", "list_db": "False", "http_interface": "127.0.0.1",
+            "http_port": str(free_port()), "gevent_port": str(free_port()), "workers": "0",
+            "max_cron_threads": "0", "logfile": str(log), "log_level": "info",
+            "admin_passwd": secrets.token_urlsafe(24),
+        })
+        _migrate(result, cfg, log, upgrade_path, say)
+        result.steps_done.append("migrate")
+        if result.exit_code != 0 or result.failure is not None:
+            raise OpsError("the migration failed")
+        say("verifying")
+        index = read_scripts(scripts_wheel)
+        moved = {**index.renamed, **index.merged}
+        result.checks.append(audit_modules(db, installed, result.target_series, moved))
+        result.checks.append(audit_counts(before_counts, count_rows(db, tables),
+                                          result.counts))
+        store = target.filestore_dir(source)
+        if store is not None:
+            result.checks.append(audit_attachments(db, before_atts, store))
+        result.checks.append(audit_broken_records(db, target, cfg, result.target_series))
+        result.steps_done.append("verify")
+        if not all(c.ok for c in result.checks):
+            raise OpsError("the upgraded database did not pass the audits")
+        say("switching the deployment to the target")
+        result.switched = switch_config(target, result.target_series, run_dir)
+        result.steps_done.append("switch configuration")
+    except BaseException as exc:
+        say(f"rolling back: {exc}")
+        restore_config(target, run_dir)
+        instant.restore_copy(db, point)
+        result.rolled_back = True
+        result.switched = []
+        if not isinstance(exc, OpsError):
+            raise
+
+
+def _write(target: Target, result: UpgradeRun) -> None:
+    from odoo_ops.fileutil import atomic_write_text
+    from odoo_ops.upgrade.rehearse import to_markdown
+
+    if not result.report_dir:
+        return
+    run_dir = Path(result.report_dir)
+    data = json.dumps(result.to_json(), indent=2, default=str) + "\n"
+    atomic_write_text(run_dir / "report.json", data)
+    md = to_markdown(result).replace("# Upgrade rehearsal", "# Upgrade run", 1)
+    md += (f"\nRollback point: {result.rollback_copy}"
+           + (" (put back: the deployment is as it was)" if result.rolled_back else " (kept)")
+           + "\n")
+    atomic_write_text(run_dir / "report.md", md)
+    atomic_write_text(upgrade_dir(target) / LAST_RUN, data)
