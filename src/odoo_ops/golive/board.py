@@ -221,6 +221,12 @@ class EvidenceSources:
             return self.health()
         if kind == "loadtest":
             return self.loadtest()
+        if spec == "dr:rpo":  # PITR's recoverable window when it is set up, else the drill
+            from odoo_ops.pitr.evidence import rpo_evidence
+
+            found = rpo_evidence(self.target)
+            if found is not None:
+                return found
         if kind == "dr":  # the newest disaster-recovery drill (odoo-ops dr drill)
             from odoo_ops.dr.evidence import drill_evidence
 

@@ -102,6 +102,41 @@ def test_setup_backup_writes_and_restore_to_a_moment(pitr_site: PitrSite) -> Non
     assert "Traceback" not in again.stderr
 
 
+def _rpo_item(site: PitrSite) -> dict[str, object]:
+    board = site.json("golive", "status")
+    items = board["items"] if isinstance(board, dict) and "items" in board else board
+    found = [i for i in items if i["item"]["id"] == "dr-rpo"]
+    assert len(found) == 1, board
+    item: dict[str, object] = found[0]
+    return item
+
+
+def test_golive_rpo_item_takes_the_recoverable_window(pitr_site: PitrSite) -> None:
+    site = pitr_site
+    # no drill was ever run: the figure comes from PITR's archive lag, within [dr] rpo_minutes
+    item = _rpo_item(site)
+    evidence = item["evidence"]
+    assert isinstance(evidence, dict)
+    assert evidence["status"] == "pass", item
+    summary = str(evidence["summary"])
+    assert "from PITR" in summary and "recoverable window" in summary, summary
+    minutes = float(summary.split("RPO ", 1)[1].split(" min", 1)[0])
+    assert minutes <= 1.0  # archive_timeout = 60: never more than a minute of writes at risk
+    # a tighter limit than the archive lag fails the item (the figure is measured, not assumed)
+    text = site.config.read_text()
+    try:
+        site.config.write_text(text + "[dr]\nrpo_minutes = 0.0001\n")
+        site.sql("INSERT INTO invoice (name) VALUES ('INV/RPO')")
+        site.cluster.execute("SELECT pg_switch_wal()")
+        time.sleep(1.2)
+        tight = _rpo_item(site)["evidence"]
+        assert isinstance(tight, dict)
+        assert tight["status"] == "fail", tight
+        assert "limit 0.0001 min" in str(tight["summary"])
+    finally:
+        site.config.write_text(text)
+
+
 def test_time_outside_the_window_is_refused_naming_it(pitr_site: PitrSite) -> None:
     site = pitr_site
     for when in ("2001-01-01 00:00:00+00", "2099-01-01 00:00:00+00"):
@@ -205,6 +240,9 @@ def test_failing_archive_command_fails_the_check_and_says_why(pitr_site: PitrSit
         health = site.run("health", "--probe", "pitr-archiving", "--format", "json", ok=False)
         assert health.returncode != 0, health.stdout
         assert "WAL archiving fails" in health.stdout, health.stdout
+        rpo = _rpo_item(site)["evidence"]
+        assert isinstance(rpo, dict)
+        assert rpo["status"] == "fail" and "WAL archiving fails" in str(rpo["summary"]), rpo
     finally:
         site.cluster.execute(f"ALTER SYSTEM SET archive_command = '{good}'")
         site.cluster.execute("SELECT pg_reload_conf()")
