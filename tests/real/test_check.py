@@ -94,3 +94,17 @@ def test_health_watch_alerts_when_the_server_dies_and_recovers_when_it_restarts(
         _out, err = watcher.communicate(timeout=30)
     assert "Traceback" not in err, err
     assert len(webhook_receiver.requests) == 2
+
+
+def test_loadtest_logs_in_and_loads_the_real_web_client(served: RealProject) -> None:
+    # the first request of a bundle builds the real assets (seconds on this machine):
+    # the verdict's p95 is set loose, what is tested is that real users get through
+    proc = served.cli("loadtest", "--users", "2", "--duration", "4", "--max-requests", "40",
+                      "--login", "admin", "--p95", "60", "--no-save", "--format", "json",
+                      env={"ODOO_OPS_LOADTEST_PASSWORD": "admin"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert (result["logged_in"], result["login_failures"], result["errors"]) == (2, 0, 0)
+    routes = {r["route"] for r in result["routes"]}
+    assert {"POST /web/login", "/web", "assets"} <= routes, routes
+    assert result["verdict"] == "pass"
