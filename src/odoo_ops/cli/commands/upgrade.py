@@ -164,7 +164,13 @@ def run_cmd(app: App, to: str | None, force: bool, dry_run: bool, wait: float,
             table.add(step, "would", detail)
     else:
         for step in STEPS:
-            table.add(step, "done" if step in result.steps_done else "-", "")
+            detail = ""
+            if step == "migrate" and result.migration_seconds is not None:
+                detail = (f"exit {result.exit_code} in {result.migration_seconds} s, "
+                          f"{result.warnings} warning(s)")
+            elif step == "rollback point":
+                detail = result.rollback_copy or ""
+            table.add(step, "done" if step in result.steps_done else "-", detail)
         failure = result.failure.describe() if result.failure else ""
         if failure:
             table.add("failure", "FAIL", failure)
