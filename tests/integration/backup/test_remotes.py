@@ -252,6 +252,36 @@ def test_ssh_resume_and_damage(
     ]
 
 
+def test_ssh_rsync_damaged_leftover_is_caught_then_sent_again(
+    backup_site: Callable[..., BackupSite],
+    sshd_rsync: SshServer,  # noqa: F811
+) -> None:
+    """A file left by an earlier run with the right size and mtime but other bytes:
+    rsync's quick check skips it, the hasher leaves it to the final ``sha256sum -c``,
+    which names it; nothing is published, the file is dropped, the re-run sends it."""
+    site = _ssh_site(backup_site, sshd_rsync, "leftover")
+    entry = _backup(site, big_mib=3)
+    cfg = find_config(site.target(), "off")
+    partial = sshd_rsync.root / "leftover" / f".{entry.name}.partial"
+    partial.mkdir(parents=True)
+    victim = partial / "filestore.tar.zst"
+    src = entry.path / "filestore.tar.zst"
+    data = bytearray(src.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    shutil.copystat(src, victim)
+    with pytest.raises(RemoteError) as caught:
+        push_backup(site.target(), entry, cfg)
+    assert "filestore.tar.zst: altered" in caught.value.message
+    remote = open_remote(site.target(), cfg)
+    assert remote.copies() == []  # nothing published
+    assert not victim.exists()  # dropped: the next run sends it
+    again = push_backup(site.target(), find_backup(site.backup_dir, entry.name), cfg)
+    assert again.verified
+    assert [c.name for c in remote.copies()] == [entry.name]
+    assert remote.verify(entry.name, wanted_files(entry)) == []
+
+
 @pytest.mark.parametrize("flavour", ["rsync", "sftp"])
 def test_ssh_push_killed_never_looks_complete(
     backup_site: Callable[..., BackupSite],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from odoo_ops.backup.layout import (
@@ -97,20 +99,26 @@ class FileRemote(Remote):
             result.already_there = True
             return result
         partial = self.root / f".{entry.name}{PARTIAL_SUFFIX}"
+        problems: list[str] = []
+        resumed: list[WantedFile] = []
         try:
             partial.mkdir(mode=DIR_MODE, exist_ok=True)
             for wanted in files:
                 dest = path_under(partial, wanted.rel)
                 if dest.is_file() and dest.stat().st_size == wanted.size:
-                    result.files_skipped += 1  # sent by an earlier run: checked below
+                    result.files_skipped += 1  # sent by an earlier run: read back below
+                    resumed.append(wanted)
                     continue
                 dest.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-                self._copy_file(entry.path / wanted.rel, dest, bwlimit, progress)
+                # the bytes are hashed as they are written (one read), then fsynced:
+                # what reached the remote's disk is what the manifest names
+                size, digest = self._copy_file(entry.path / wanted.rel, dest, bwlimit, progress)
+                problems += _compare(wanted, size, digest)
                 result.files_sent += 1
                 result.bytes_sent += wanted.size
         except OSError as exc:
             raise self._fail(f"pushing {entry.name} stopped", exc) from None
-        problems = _verify_dir(partial, files)
+        problems += _verify_dir(partial, resumed)
         if problems:
             # a resumed file that differs: drop it so the next run sends it again
             for problem in problems:
@@ -132,24 +140,38 @@ class FileRemote(Remote):
 
     def _copy_file(
         self, src: Path, dest: Path, bwlimit: int | None, progress: ProgressFn | None
-    ) -> None:
+    ) -> tuple[int, str]:
+        """Copy ``src`` to ``dest`` (temp name, fsync, rename); the size and sha256 sent.
+
+        Each block is hashed on a helper thread while the next write runs
+        (hashlib and write both release the GIL), so the hash costs no extra
+        read and little extra time.
+        """
         tmp = dest.with_name(f".{dest.name}.tmp")
         started = time.monotonic()
         sent = 0
+        digest = hashlib.sha256()
         try:
             with (
+                ThreadPoolExecutor(1, thread_name_prefix="odoo-ops-hash") as hasher,
                 open(src, "rb") as fin,
                 open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as fout,
             ):
+                pending: Future[None] | None = None
                 while True:
                     block = fin.read(CHUNK)
                     if not block:
                         break
+                    if pending is not None:
+                        pending.result()
+                    pending = hasher.submit(digest.update, block)
                     fout.write(block)
                     sent += len(block)
                     if progress:
                         progress("upload", len(block), 0)
                     _throttle(sent, started, bwlimit)
+                if pending is not None:
+                    pending.result()
                 fout.flush()
                 os.fsync(fout.fileno())
             os.rename(tmp, dest)
@@ -158,6 +180,7 @@ class FileRemote(Remote):
             raise
         if progress:
             progress("upload", 0, 1)
+        return sent, digest.hexdigest()
 
     def verify(self, name: str, files: list[WantedFile]) -> list[str]:
         copy = self._copy_dir(name)
@@ -209,12 +232,16 @@ def _verify_dir(root: Path, files: list[WantedFile]) -> list[str]:
         if not path.is_file() or path.is_symlink():
             problems.append(f"{wanted.rel}: missing")
             continue
-        size, digest = sha256_file(path)
-        if size != wanted.size:
-            problems.append(f"{wanted.rel}: {size} bytes, manifest says {wanted.size}")
-        elif digest != wanted.sha256:
-            problems.append(f"{wanted.rel}: altered (sha256 differs from the manifest)")
+        problems += _compare(wanted, *sha256_file(path))
     return problems
+
+
+def _compare(wanted: WantedFile, size: int, digest: str) -> list[str]:
+    if size != wanted.size:
+        return [f"{wanted.rel}: {size} bytes, manifest says {wanted.size}"]
+    if digest != wanted.sha256:
+        return [f"{wanted.rel}: altered (sha256 differs from the manifest)"]
+    return []
 
 
 def free_bytes(path: Path) -> int:

@@ -314,19 +314,17 @@ class SshRemote(Remote):
         progress: ProgressFn | None = None,
     ) -> PushResult:
         start = time.monotonic()
+        partial = f".{entry.name}{PARTIAL_SUFFIX}"
+        if self.method == "rsync":
+            return self._push_rsync_verified(entry, files, partial, bwlimit, start)
         self.check()
         result = PushResult(self.name, entry.name, method=self.method)
         result.bytes_total = sum(f.size for f in files)
         if self.has(entry.name):
             result.already_there = True
             return result
-        partial = f".{entry.name}{PARTIAL_SUFFIX}"
-        if self.method == "rsync":
-            self._push_rsync(entry, partial, bwlimit, result)
-            problems = self._remote_sums(partial, files)
-        else:
-            self._push_sftp(entry, files, partial, bwlimit, result, progress)
-            problems = self._download_sums(partial, files)
+        self._push_sftp(entry, files, partial, bwlimit, result, progress)
+        problems = self._download_sums(partial, files)
         if problems:
             raise RemoteError(
                 f"remote {self.name}: {entry.name} arrived damaged: {'; '.join(problems[:3])}",
@@ -336,6 +334,134 @@ class SshRemote(Remote):
         self._publish(partial, entry.name)
         result.seconds = round(time.monotonic() - start, 3)
         return result
+
+    def _push_rsync_verified(
+        self,
+        entry: BackupEntry,
+        files: list[WantedFile],
+        partial: str,
+        bwlimit: int | None,
+        start: float,
+    ) -> PushResult:
+        """rsync with the verification overlapped: few round trips, no second pass.
+
+        1. one call: the root is usable, the copy is not there yet, ``.NAME.partial``
+           exists; 2. a remote hasher starts (it notes the files already in the
+           partial directory, then runs ``sha256sum`` on each other file as soon as
+           rsync renames it into place — while the next file is still in flight);
+           3. rsync; 4. one call checks what the hasher could not (files from an
+           earlier run, metadata not yet hashed) with ``sha256sum -c`` against the
+           manifest's sums sent from here, and only then renames the copy into place.
+        """
+        result = PushResult(self.name, entry.name, method="rsync")
+        result.bytes_total = sum(f.size for f in files)
+        root = shlex.quote(self.root)
+        final = shlex.quote(self._path(entry.name))
+        part = shlex.quote(self._path(partial))
+        proc = self._run(
+            f"mkdir -p {root} && test -w {root} || exit 3; test -f {final}/{MANIFEST} && exit 4;"
+            f" mkdir -p {part}",
+            f"cannot use {self.root}",
+            check=False,
+        )
+        if proc.returncode == 4:
+            result.already_there = True
+            return result
+        if proc.returncode != 0:
+            raise self._fail(f"cannot use {self.root}", proc)
+        hasher = self._start_hasher(partial, files)
+        try:
+            self._push_rsync(entry, partial, bwlimit, result)
+            early = self._hasher_sums(hasher)
+        finally:
+            if hasher is not None and hasher.poll() is None:
+                hasher.kill()
+                hasher.wait()
+        problems: list[str] = []
+        late: list[WantedFile] = []
+        for wanted in files:
+            if wanted.rel not in early:
+                late.append(wanted)
+            elif early[wanted.rel] != wanted.sha256:
+                problems.append(f"{wanted.rel}: altered (sha256 differs from the manifest)")
+        if not problems:
+            problems = self._check_and_publish(partial, entry.name, late)
+        if problems:
+            bad = " ".join(shlex.quote(p.split(":", 1)[0]) for p in problems)
+            # drop what arrived damaged so that the next run sends it again
+            self._run(f"cd {part} && rm -f -- {bad}", "cleanup", check=False)
+            raise RemoteError(
+                f"remote {self.name}: {entry.name} arrived damaged: {'; '.join(problems[:3])}",
+                hint="run the push again",
+            )
+        result.verified = True
+        result.seconds = round(time.monotonic() - start, 3)
+        return result
+
+    def _start_hasher(
+        self, partial: str, files: list[WantedFile]
+    ) -> subprocess.Popen[str] | None:
+        """The remote ``sha256sum`` of each file as it arrives (None when it cannot start)."""
+        rels = " ".join(shlex.quote(f.rel) for f in files)
+        wait = max(int(self.timeout), 1)
+        script = (
+            f"cd {shlex.quote(self._path(partial))} || exit 1; pre=;"
+            f' for f in {rels}; do [ -e "$f" ] && pre="$pre|$f|"; done; echo {_MARK};'
+            f" for f in {rels}; do case \"$pre\" in *\"|$f|\"*) continue;; esac;"
+            # rsync renames a file into place once it is whole; the echo ends the
+            # loop (SIGPIPE) when this side went away, timeout bounds it anyway
+            ' while [ ! -f "$f" ]; do echo .; sleep 0.05; done; sha256sum -- "$f"; done'
+        )
+        try:
+            proc: subprocess.Popen[str] = childproc.ChildPopen(
+                [*self.ssh_argv(), self.destination, f"timeout {wait} sh -c {shlex.quote(script)}"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        except OSError:
+            return None
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != _MARK:  # it noted what was there before rsync
+            proc.kill()
+            proc.wait()
+            return None
+        return proc
+
+    def _hasher_sums(self, hasher: subprocess.Popen[str] | None) -> dict[str, str]:
+        """What the hasher found (rsync is done: it finishes the files still queued)."""
+        if hasher is None:
+            return {}
+        try:
+            out, _ = hasher.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            return {}
+        return _parse_sums(out)
+
+    def _check_and_publish(self, partial: str, name: str, files: list[WantedFile]) -> list[str]:
+        """One call: ``sha256sum -c`` of ``files`` against the manifest, then the rename."""
+        sums = "".join(f"{f.sha256}  {f.rel}\n" for f in files)
+        check = f"printf %s {shlex.quote(sums)} | sha256sum -c - || exit 3;" if files else ""
+        final = shlex.quote(self._path(name))
+        proc = self._run(
+            f"cd {shlex.quote(self._path(partial))} || exit 1; {check}"
+            f" cd / && test ! -e {final} && mv {shlex.quote(self._path(partial))} {final}",
+            f"cannot publish {name}",
+            check=False,
+        )
+        if proc.returncode == 3:
+            problems = []
+            for line in proc.stdout.splitlines():
+                rel, _, verdict = line.rpartition(": ")
+                if verdict == "FAILED":
+                    problems.append(f"{rel}: altered (sha256 differs from the manifest)")
+                elif verdict.startswith("FAILED"):
+                    problems.append(f"{rel}: missing")
+            return problems or ["sha256sum -c failed"]
+        if proc.returncode != 0:
+            raise self._fail(f"cannot publish {name}", proc)
+        return []
 
     def _push_rsync(
         self, entry: BackupEntry, partial: str, bwlimit: int | None, result: PushResult
@@ -370,11 +496,7 @@ class SshRemote(Remote):
             "verify",
             check=False,
         )
-        got: dict[str, str] = {}
-        for line in proc.stdout.splitlines():
-            match = re.fullmatch(r"\\?([0-9a-f]{64}) [ *](.+)", line)
-            if match:
-                got[match.group(2)] = match.group(1)
+        got = _parse_sums(proc.stdout)
         problems = []
         for wanted in files:
             if wanted.rel not in got:
@@ -513,6 +635,16 @@ class SshRemote(Remote):
             f"cannot delete {name}",
             check=False,
         )
+
+
+def _parse_sums(text: str) -> dict[str, str]:
+    """``{file: sha256}`` from ``sha256sum`` output."""
+    got: dict[str, str] = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"\\?([0-9a-f]{64}) [ *](.+)", line)
+        if match:
+            got[match.group(2)] = match.group(1)
+    return got
 
 
 def _plain(name: str) -> bool:
