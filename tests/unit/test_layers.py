@@ -21,7 +21,7 @@ COMMON = {"errors", "inputs", "secrets", "names", "fileutil", "childproc", "json
 #: The actions: each does one job, through the adapters, and returns results.
 ACTIONS = {
     "addons", "audit", "backup", "checks", "deploy", "generate", "golive", "health",
-    "loadtest", "modules", "oca", "snapshot", "notify", "status", "serve", "pitr", "upgrade",
+    "loadtest", "modules", "oca", "snapshot", "notify", "status", "serve", "pitr", "upgrade", "dr",
 }  # fmt: skip
 
 #: What each layer may import (top-level names under odoo_ops).

@@ -20,7 +20,7 @@ _backup_names = click_check(check_backup_name)
 
 
 def _size(n: int | float | None) -> str:
-    from odoo_ops.cli.commands.backup import _size as size
+    from odoo_ops.cli.backup_output import size_text as size
 
     return size(n)
 
@@ -34,7 +34,7 @@ def push_entries(
 ) -> tuple[list[dict[str, Any]], bool]:
     """Push each backup to each remote; one line per copy. ``(rows, all ok)``."""
     from odoo_ops.backup.remotes.ops import push_backup, selected
-    from odoo_ops.cli.commands.backup import _progress
+    from odoo_ops.cli.backup_output import progress as _progress
     from odoo_ops.errors import OpsError
 
     remotes = selected(target, remote_names)
@@ -145,7 +145,7 @@ def pull(app: App, name: str, remote: str | None, force: bool, wait: float) -> i
     """Download a backup from a remote into backup_dir, verified before it appears."""
     from odoo_ops.backup.remotes import find_config
     from odoo_ops.backup.remotes.ops import pull_backup
-    from odoo_ops.cli.commands.backup import _progress
+    from odoo_ops.cli.backup_output import progress as _progress
     from odoo_ops.errors import UsageError
 
     target = app.target()
@@ -164,7 +164,7 @@ def list_remote(app: App, target: Target, remote_name: str, fmt: str) -> int:
     from odoo_ops.backup.layout import utcnow
     from odoo_ops.backup.remotes import find_config
     from odoo_ops.backup.remotes.ops import remote_copies
-    from odoo_ops.cli.commands.backup import _age
+    from odoo_ops.cli.backup_output import age_text as _age
     from odoo_ops.report.table import Table, to_jsonable
 
     cfg = find_config(target, remote_name)

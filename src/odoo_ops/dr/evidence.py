@@ -11,12 +11,12 @@ from odoo_ops.inputs import REPORT_LIMIT, read_input_text
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
-    from odoo_ops.golive.board import Evidence
+    from odoo_ops.golive.evidence import Evidence
 
 
 def drill_evidence(target: Target, arg: str) -> Evidence:
     """``restore``: the drill restored and Odoo answered; ``rto``/``rpo``: within [dr]."""
-    from odoo_ops.golive.board import FAIL, NONE, PASS, Evidence
+    from odoo_ops.golive.evidence import FAIL, NONE, PASS, Evidence
 
     kind = f"dr:{arg}"
     path = target.state_dir / "dr" / "last.json"

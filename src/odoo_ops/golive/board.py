@@ -32,19 +32,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops.errors import ConfigError
+from odoo_ops.golive.evidence import FAIL, NONE, PASS, WARN, Evidence
 from odoo_ops.golive.signoff import Signoff, parse_time, read_signoffs
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
     from odoo_ops.config.schema import Golive
 
-PASS, FAIL, WARN, NONE = "pass", "fail", "warn", "none"
 DONE, FAILED, PENDING, ATTENTION = "done", "failed", "pending", "attention"
 #: Phases that must be complete before the go decision.
 BEFORE_GO = ("T-14", "T-10", "T-7", "T-5", "T-3", "T-1")
@@ -69,18 +69,6 @@ class Checklist:
 
     def get(self, item_id: str) -> Item | None:
         return next((i for i in self.items if i.id == item_id), None)
-
-
-@dataclass
-class Evidence:
-    """The newest proof for one item (or why there is none)."""
-
-    kind: str
-    status: str  # pass | fail | warn | none
-    summary: str
-    at: dt.datetime | None = None
-    source: str | None = None
-    details: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from odoo_ops.errors import OpsError
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
-    from odoo_ops.golive.board import Evidence
+    from odoo_ops.golive.evidence import Evidence
 
 KIND = "dr:rpo"
 
@@ -28,7 +28,7 @@ KIND = "dr:rpo"
 def rpo_evidence(target: Target) -> Evidence | None:
     """The RPO evidence from the recoverable window, or None when PITR is not set up
     (the board then takes the drill's figure)."""
-    from odoo_ops.golive.board import FAIL, PASS, Evidence
+    from odoo_ops.golive.evidence import FAIL, PASS, Evidence
     from odoo_ops.pitr import pgbackrest
     from odoo_ops.pitr.actions import window_of
     from odoo_ops.pitr.settings import resolve

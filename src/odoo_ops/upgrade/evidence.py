@@ -10,14 +10,14 @@ from odoo_ops.errors import OpsError
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
-    from odoo_ops.golive.board import Evidence
+    from odoo_ops.golive.evidence import Evidence
 
 
 def rehearsal_evidence(target: Target, arg: str) -> Evidence:
     """pass: the last rehearsal succeeded on the configured target code; warn: it
     succeeded but the target code changed since; fail: it failed; none: never run.
     A project with no ``[upgrade]`` target has no major upgrade to rehearse (pass)."""
-    from odoo_ops.golive.board import FAIL, NONE, PASS, WARN, Evidence
+    from odoo_ops.golive.evidence import FAIL, NONE, PASS, WARN, Evidence
     from odoo_ops.upgrade.rehearse import LAST, code_fingerprint, last_rehearsal, upgrade_dir
 
     kind = f"upgrade:{arg}"

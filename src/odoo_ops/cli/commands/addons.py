@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,7 +25,8 @@ from odoo_ops.jsondata import render_json_lines
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
-    from odoo_ops.addons import AddonsScan, Finding, InstallPlan, TreeNode
+    from odoo_ops.addons import Finding, InstallPlan, TreeNode
+    from odoo_ops.addons.source import AddonsSource
     from odoo_ops.report.table import Table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,14 +99,6 @@ def command() -> None:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class _Source:
-    scan: AddonsScan
-    series: str
-    target: Target | None
-    notes: list[str] = field(default_factory=list)
-
-
 def _wants_deployment(app: App) -> bool:
     if any(app.options.get(k) for k in _DEPLOYMENT_KEYS):
         return True
@@ -121,15 +113,14 @@ def _load(
     addons_path: Sequence[str],
     series: str | None,
     no_cache: bool,
-) -> _Source:
-    from odoo_ops.addons import check_series, detect_series, scan_addons_path, split_addons_path
-    from odoo_ops.addons.cache import user_cache_dir
+) -> AddonsSource:
+    """The addons to work on (:func:`odoo_ops.addons.source.load_source`); the
+    deployment is read unless everything needed was given."""
+    from odoo_ops.addons.source import load_source
 
-    paths = split_addons_path(list(addons_path))
     notes: list[str] = []
     target: Target | None = None
-    base_dir = Path.cwd()
-    explicit = bool(paths and series)
+    explicit = bool(addons_path and series)
     if not explicit or _wants_deployment(app):
         try:
             target = app.target()
@@ -138,38 +129,16 @@ def _load(
                 raise
             # everything needed was given: a broken configuration only costs the database
             notes.append(f"deployment not read: {exc}")
-            target = None
-    if target is not None:
-        if not paths:
-            paths = [str(p) for p in target.addons_paths]
-            base_dir = target.root
-            unmapped = target.unmapped_addons_paths()
-            if unmapped:
-                notes.append(
-                    "addons path entries only inside the container (not read): "
-                    + ", ".join(unmapped)
-                )
-        series = series or target.series
-    if not paths:
-        raise UsageError(
-            "no addons path",
-            hint="pass --addons-path DIR[,DIR] or run in a project directory with addons",
-        )
-    scan = scan_addons_path(
-        paths, base_dir=base_dir, cache_dir=None if no_cache else user_cache_dir(), jobs=0
-    )
-    for entry in scan.entries:
+    source = load_source(list(addons_path), series, target, use_cache=not no_cache, notes=notes)
+    for entry in source.scan.entries:
         if entry.status in _BAD_ENTRIES:
             app.warn(f"addons path entry {entry.raw}: {_BAD_ENTRIES[entry.status]}")
-    if not series:
-        series = detect_series(a.version for a in scan.addons.values())
-        if series is None:
-            raise UsageError("cannot tell the Odoo series", hint="pass --series 18.0")
-        notes.append(f"series {series} guessed from the addons' versions (use --series)")
-    return _Source(scan, check_series(series), target, notes)
+    return source
 
 
-def _database_modules(app: App, source: _Source) -> tuple[frozenset[str], frozenset[str]] | None:
+def _database_modules(
+    app: App, source: AddonsSource
+) -> tuple[frozenset[str], frozenset[str]] | None:
     """(installed, known) module names from the deployment's database, or None (+ a note)."""
     if source.target is None:
         source.notes.append("no database configured: installed addons not checked")
@@ -250,7 +219,7 @@ def _emit(
         app.render(table, fmt)
 
 
-def _scan_findings(source: _Source) -> list[Finding]:
+def _scan_findings(source: AddonsSource) -> list[Finding]:
     """Invalid manifests and bad path entries: reported by every subcommand."""
     from odoo_ops.addons import scan_findings
 
@@ -477,7 +446,7 @@ def _make_plan() -> click.Command:
     return plan
 
 
-def _plan_notes(result: InstallPlan, source: _Source) -> list[str]:
+def _plan_notes(result: InstallPlan, source: AddonsSource) -> list[str]:
     notes = list(source.notes)
     total = len(result.order)
     notes.insert(
@@ -564,7 +533,7 @@ def _plan_tables(result: InstallPlan, findings: Sequence[Finding], fmt: str) -> 
 # ---------------------------------------------------------------------------
 
 
-def _require_known(source: _Source, name: str) -> None:
+def _require_known(source: AddonsSource, name: str) -> None:
     from odoo_ops.addons import core_addons
 
     if name in source.scan.addons or name in source.scan.invalid_names:
