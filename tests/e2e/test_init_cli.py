@@ -137,3 +137,48 @@ def test_a_new_project_passes_check_strict_but_for_the_live_server(tmp_path: Pat
     bad = {r["id"]: r["message"] for r in results if r["status"] in ("fail", "warn")}
     assert set(bad) <= needs_live, bad
     assert sum(r["status"] == "pass" for r in results) >= 15
+
+
+def test_init_serve_token_and_password_kept_and_never_printed(tmp_path: Path) -> None:
+    bcrypt = pytest.importorskip("bcrypt")
+    d = tmp_path / "erp"
+    first = odoo_ops("init", str(d), *FLAGS)
+    assert first.returncode == 0, first.stderr
+    match = re.search(r"Status pages .* user (\S+), password \(shown once\):\n\n\s+(\S+)\n",
+                      first.stdout)  # fmt: skip
+    assert match, first.stdout
+    user, password = match.groups()
+    token_file, htpasswd = d / ".odoo-ops/serve/token", d / ".odoo-ops/serve/htpasswd"
+    token = token_file.read_text().strip()
+    assert len(token) >= 32 and token not in first.stdout + first.stderr
+    assert stat.S_IMODE(token_file.stat().st_mode) == stat.S_IMODE(htpasswd.stat().st_mode) == 0o600
+    stored_user, hashed = htpasswd.read_text().strip().split(":", 1)
+    assert stored_user == user and bcrypt.checkpw(password.encode(), hashed.encode())
+    for rel, content in files(d).items():
+        assert password.encode() not in content, rel
+        if token.encode() in content:
+            assert rel in (".odoo-ops/serve/token", ".odoo-ops/serve/nginx-token.conf"), rel
+    unit = (d / "deploy/systemd/odoo-ops-production-serve.service").read_text()
+    assert f"serve --bind 127.0.0.1:8090 --token-file {token_file.resolve()}" in unit
+    assert "location ^~ /odoo-ops/ {" in (d / "proxy/nginx/erp.example.com.conf").read_text()
+
+    # a lost htpasswd: --check-only says so, --force makes a new password, keeps the token
+    htpasswd.unlink()
+    token_file.chmod(0o644)
+    check = odoo_ops("init", str(d), "--check-only")
+    assert check.returncode == 1
+    assert ".odoo-ops/serve/htpasswd: missing" in check.stdout
+    assert ".odoo-ops/serve/token: mode is 644, should be 600" in check.stdout
+    refused = odoo_ops("init", str(d), "--non-interactive", "--diff")
+    assert refused.returncode == 1 and token not in refused.stdout + refused.stderr
+    forced = odoo_ops("init", str(d), "--non-interactive", "--force")
+    assert forced.returncode == 0, forced.stderr
+    new = re.search(r"password \(shown once\):\n\n\s+(\S+)\n", forced.stdout)
+    assert new and new.group(1) != password
+    assert "Odoo master password" not in forced.stdout
+    assert token_file.read_text().strip() == token
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert token not in forced.stdout + forced.stderr
+    again = odoo_ops("init", str(d), "--non-interactive")
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert "shown once" not in again.stdout

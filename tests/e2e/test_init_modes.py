@@ -52,10 +52,12 @@ def test_every_directory_and_file_init_creates_has_its_own_mode(
         rel_name = "" if rel == "." else rel
         assert found[rel] == PRIVATE_DIR_MODES.get(rel_name, DIR_MODE), rel
     for rel in set(found) - dirs:
-        expected = {".env": 0o600, "db/init/10-odoo-role.sh": 0o755}.get(rel, 0o644)
+        secret = rel == ".env" or rel.startswith(".odoo-ops/serve/")  # token, htpasswd
+        expected = 0o600 if secret else {"db/init/10-odoo-role.sh": 0o755}.get(rel, 0o644)
         assert found[rel] == expected, rel
     assert not [rel for rel, mode in found.items() if mode & 0o002]  # nothing world-writable
     assert found["backups"] == 0o700 and found[".env"] == 0o600
+    assert found[".odoo-ops/serve/token"] == found[".odoo-ops/serve/htpasswd"] == 0o600
 
 
 def test_directories_that_exist_are_left_as_they_are(tmp_path: Path) -> None:

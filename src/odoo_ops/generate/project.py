@@ -29,9 +29,21 @@ from odoo_ops.generate.passwords import (
     random_secret,
 )
 from odoo_ops.generate.render import render_template
+from odoo_ops.generate.serve_files import (
+    CADDY_TOKEN_FILE,
+    HTPASSWD_FILE,
+    NGINX_TOKEN_FILE,
+    PREFIX,
+    SERVE_DIR,
+    SERVE_PORT,
+    TOKEN_FILE,
+    serve_args,
+    serve_secrets,
+)
 from odoo_ops.generate.sizing import MIB, Sizing, compute_sizing
 from odoo_ops.inputs import CONFIG_LIMIT, parse_guard, read_input_text
 from odoo_ops.modules.maintenance import PAGE_NAME, caddy_snippet, nginx_snippet
+from odoo_ops.serve.proxy import caddy_route, nginx_location
 
 SUPPORTED_SERIES = ("16.0", "17.0", "18.0", "19.0")
 POSTGRES_BY_SERIES = {"16.0": "15", "17.0": "16", "18.0": "16", "19.0": "17"}
@@ -80,6 +92,7 @@ class InitOptions:
     client_max_body_size_mb: int = 128
     odoo_ops_bin: str = "/usr/local/bin/odoo-ops"
     db_port: int = 5432
+    serve_port: int = SERVE_PORT  # odoo-ops serve, on 127.0.0.1
     hash_rounds: int = PBKDF2_ROUNDS
 
     def validate(self) -> None:
@@ -103,6 +116,8 @@ class InitOptions:
             raise UsageError("--cpus must be at least 1")
         if self.users < 1:
             raise UsageError("--users must be at least 1")
+        if not 0 < self.serve_port < 65536:
+            raise UsageError(f"{self.serve_port} is not a port")
         if self.ram_mb < 2048:
             raise UsageError("Odoo in production needs at least 2048 MiB of RAM (--ram)")
 
@@ -135,6 +150,7 @@ class InitPlan:
     sizing: Sizing
     files: list[PlannedFile] = field(default_factory=list)
     master_password: str | None = None  # set only when a new hash is generated
+    serve_password: str | None = None  # set only when a new htpasswd line is generated
     kept_secrets: list[str] = field(default_factory=list)
     new_secrets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -160,6 +176,13 @@ class InitResult:
         """The new master password, when odoo.conf with its hash was written."""
         if self.plan.master_password and "config/odoo.conf" in self.written:
             return self.plan.master_password
+        return None
+
+    @property
+    def serve_password(self) -> str | None:
+        """The new password of the status pages, when their htpasswd file was written."""
+        if self.plan.serve_password and HTPASSWD_FILE in self.written:
+            return self.plan.serve_password
         return None
 
 
@@ -230,7 +253,7 @@ def _existing_admin_hash(conf_text: str | None) -> str | None:
     return value.strip() if value and is_pbkdf2_sha512_hash(value) else None
 
 
-def _timer_units(options: InitOptions) -> list[dict[str, Any]]:
+def _timer_units(options: InitOptions, project_dir: Path) -> list[dict[str, Any]]:
     dep = options.deployment
     return [
         {
@@ -270,6 +293,17 @@ def _timer_units(options: InitOptions) -> list[dict[str, Any]]:
             "name": f"odoo-ops-{dep}-health-watch",
             "description": "odoo-ops: watch Odoo's health and alert",
             "args": "health --watch",
+            "latest_backup": False,
+            "on_calendar": "",
+            "cron": "",
+            "jitter": "",
+            "timeout": "",
+            "long_running": True,
+        },
+        {
+            "name": f"odoo-ops-{dep}-serve",
+            "description": "odoo-ops: status pages on 127.0.0.1, published by the proxy",
+            "args": serve_args(str(project_dir), options.serve_port),
             "latest_backup": False,
             "on_calendar": "",
             "cron": "",
@@ -334,7 +368,20 @@ def plan_project(options: InitOptions) -> InitPlan:
     flag = maintenance_dir / f"{options.deployment}.flag"
     realtime = ["/websocket"] + (["/longpolling"] if major <= 16 else [])
     csp = CONTENT_SECURITY_POLICY
-    units = _timer_units(options)
+    units = _timer_units(options, project_dir)
+
+    token_text, _ = existing(TOKEN_FILE)
+    htpasswd_text, _ = existing(HTPASSWD_FILE)
+    serve = serve_secrets(token_text, htpasswd_text)
+    plan.serve_password = serve.password
+    for what, new in (("serve token", serve.new_token), ("serve password", bool(serve.password))):
+        (plan.new_secrets if new else plan.kept_secrets).append(what)
+    htpasswd_path, token_path = project_dir / HTPASSWD_FILE, project_dir / NGINX_TOKEN_FILE
+    serve_nginx = nginx_location(PREFIX, options.serve_port, str(htpasswd_path), str(token_path))
+    serve_caddy = caddy_route(
+        PREFIX, options.serve_port, serve.user, serve.bcrypt_hash,
+        str(project_dir / CADDY_TOKEN_FILE),
+    )  # fmt: skip
     ctx: dict[str, Any] = {
         "domain": options.domain,
         "series": options.series,
@@ -373,7 +420,15 @@ def plan_project(options: InitOptions) -> InitPlan:
         "log_max_file": "5",
         "units": units,
         "odoo_ops_bin": options.odoo_ops_bin,
+        "serve_nginx": _indent(serve_nginx, "    "),
+        "serve_caddy": _indent(serve_caddy, "\t\t"),
+        "serve_unit": f"odoo-ops-{options.deployment}-serve",
+        "serve_args": serve_args(str(project_dir), options.serve_port),
     }
+
+    def add_secret(rel: str, content: str) -> None:
+        text, current_mode = existing(rel)
+        plan.files.append(PlannedFile(rel, content, 0o600, True, text, current_mode))
 
     def add(
         rel: str, template: str, *, mode: int = 0o644, secret: bool = False, **extra: Any
@@ -394,6 +449,13 @@ def plan_project(options: InitOptions) -> InitPlan:
         add(f"proxy/nginx/{options.domain}.conf", "nginx.conf.j2")
     else:
         add("proxy/Caddyfile", "Caddyfile.j2")
+    # odoo-ops serve: its token, the basic-auth user, the token passed on by the proxy
+    add_secret(TOKEN_FILE, serve.token + "\n")
+    add_secret(HTPASSWD_FILE, serve.htpasswd)
+    if options.proxy == "nginx":
+        add_secret(NGINX_TOKEN_FILE, serve.nginx_token)
+    else:
+        add_secret(CADDY_TOKEN_FILE, serve.caddy_token)
     add(f".odoo-ops/maintenance/{PAGE_NAME}", "maintenance.html.j2")
     add("deploy/docker/daemon.json", "daemon.json.j2")
     for unit in units:
@@ -450,6 +512,7 @@ PRIVATE_DIR_MODES: dict[str, int] = {
     "backups": 0o700,  # database dumps and filestores
     "data": 0o750,  # Odoo's filestore (attachments)
     "data/odoo": 0o750,
+    SERVE_DIR: 0o711,  # secrets of odoo-ops serve (0600); nginx's user reads the htpasswd
 }
 """Directories init creates for data not everyone on the host may read."""
 
@@ -498,6 +561,8 @@ def diff_text(f: PlannedFile) -> str:
     """A unified diff of the file (secret values masked)."""
     if f.status == "mode":
         return f"{f.path}: mode {f.old_mode:o} -> {f.mode:o}\n"
+    if f.secret and f.path != ".env":
+        return f"{f.path}: {f.status} (it holds a secret: content not shown)\n"
     old = _mask(f.old or "")
     new = _mask(f.content)
     label = f.path
@@ -557,6 +622,11 @@ def explain(f: PlannedFile, plan: InitPlan) -> list[str]:
         if not out:
             out.append(f"{f.path}: same options, different comments or layout")
         return out
+    if f.secret and f.path != ".env":
+        return out + [
+            f"{f.path}: differs (it holds a secret: init keeps a usable one and writes what"
+            " depends on it)"
+        ]
     if f.secret:
         have_env = parse_env_text(f.old, f.path)
         want_env = parse_env_text(f.content, f.path)

@@ -52,6 +52,12 @@ def test_caddy_validate(tmp_path: Path, series: str, redis: bool) -> None:
     text = caddyfile.read_text()
     assert "@dbmanager path /web/database /web/database/*" in text
     assert "status 503" in text and str(d / ".odoo-ops/maintenance/production.flag") in text
+    # the status pages (odoo-ops serve) behind basic auth, serve's token imported from 0600
+    user, hashed = (d / ".odoo-ops/serve/htpasswd").read_text().strip().split(":", 1)
+    assert "handle_path /odoo-ops/* {" in text and f"\t\t\t\t{user} {hashed}\n" in text
+    assert f"import {d / '.odoo-ops/serve/caddy-token'}" in text
+    token = (d / ".odoo-ops/serve/token").read_text().strip()
+    assert token not in text and token in (d / ".odoo-ops/serve/caddy-token").read_text()
 
 
 @needs_caddy

@@ -4,7 +4,14 @@ front of a stub Odoo, with odoo-ops' own proxy checks run against it."""
 from __future__ import annotations
 
 import os
+import re
+import shlex
+import shutil
+import signal
+import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +36,8 @@ from tests.integration.generate.conftest import (
 from tests.support.web import FakeOdooWeb
 
 pytestmark = [needs_nginx, needs_openssl]
+_EXE = shutil.which("odoo-ops")
+ODOO_OPS = [_EXE] if _EXE else [sys.executable, "-m", "odoo_ops.cli.main"]
 
 
 def trust() -> ssl.SSLContext:
@@ -152,3 +161,63 @@ def test_maintenance_switch(served: tuple[InitOptions, str]) -> None:
         flag.unlink()
         time.sleep(0.01)
         assert c.get("/web/health").status_code == 200
+
+
+def test_status_pages_behind_basic_auth_in_the_generated_site(
+    tmp_path: Path,
+    self_signed_cert: Cert,
+    nginx_runner: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The site init writes publishes the real `odoo-ops serve` (run as its unit runs it)."""
+    opts = InitOptions(
+        directory=tmp_path / "project", domain="erp.example.com", database="odoo_prod",
+        cpus=2, ram_mb=8192, http_port=free_port(), https_port=free_port(),
+        cert_file=str(self_signed_cert.cert), key_file=str(self_signed_cert.key),
+        serve_port=free_port(), hash_rounds=1000,
+    )  # fmt: skip
+    result = apply_plan(plan_project(opts))
+    password = result.serve_password
+    assert password
+    root = opts.directory
+    token = (root / ".odoo-ops/serve/token").read_text().strip()
+    site = root / "proxy/nginx/erp.example.com.conf"
+    assert token not in site.read_text() and password not in site.read_text()
+    # the ExecStart of the generated unit, with this venv's odoo-ops
+    unit = (root / "deploy/systemd/odoo-ops-production-serve.service").read_text()
+    exec_start = re.search(r"^ExecStart=\S+ (.*)$", unit, re.M)
+    assert exec_start
+    argv = [*ODOO_OPS, *shlex.split(exec_start.group(1))]
+    serve = subprocess.Popen(argv, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert serve.poll() is None, serve.stderr.read() if serve.stderr else b""
+            try:
+                socket.create_connection(("127.0.0.1", opts.serve_port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not listen"
+                time.sleep(0.1)
+        # serve itself wants its token
+        direct = httpx.get(f"http://127.0.0.1:{opts.serve_port}/", timeout=20)
+        assert direct.status_code == 401
+        prefix = tmp_path / "nginx"
+        nginx_runner(prefix, nginx_main_conf(prefix, site), (opts.http_port, opts.https_port))
+        monkeypatch.setenv("SSL_CERT_FILE", str(self_signed_cert.cert))
+        base = f"https://127.0.0.1:{opts.https_port}"
+        with httpx.Client(base_url=base, verify=trust(), timeout=20) as c:
+            assert c.get("/odoo-ops/").status_code == 401
+            assert c.get("/odoo-ops/", auth=("ops", "wrong")).status_code == 401
+            page = c.get("/odoo-ops/", auth=("ops", password))
+            assert page.status_code == 200, page.text
+            assert 'href="/odoo-ops/static/style.css"' in page.text
+            assert token not in page.text
+            css = c.get("/odoo-ops/static/style.css", auth=("ops", password))
+            assert css.status_code == 200
+            # the visitor's credentials never reach serve: a wrong bearer stays at nginx
+            bearer = c.get("/odoo-ops/", headers={"Authorization": f"Bearer {token}"})
+            assert bearer.status_code == 401
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(timeout=15)

@@ -179,6 +179,14 @@ def command(
             "\nOdoo master password (shown once, stored nowhere; keep it in your password"
             f" manager):\n\n    {result.master_password}\n"
         )
+    if result.serve_password:
+        from odoo_ops.generate.serve_files import HTPASSWD_FILE, PREFIX, SERVE_USER
+
+        user = SERVE_USER
+        app.out(
+            f"\nStatus pages ({PREFIX}/ of the site; {HTPASSWD_FILE} holds only its hash),"
+            f" user {user}, password (shown once):\n\n    {result.serve_password}\n"
+        )
     app.out(
         "next: sudo chown -R 101:101 data/odoo; docker compose up -d; install the proxy"
         " config from proxy/ and the timers from deploy/; odoo-ops check"
