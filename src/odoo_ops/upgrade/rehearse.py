@@ -457,7 +457,7 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
         raise OpsError("no database name for the deployment")
     check_database_name(source)
     source_series, to = source_and_target(installed, target, to)
-    scan = target_scan(target, cfg)
+    target_scan(target, cfg)  # target_addons_paths checked before any work
     dirs = wheel_dirs(target, cfg)
     if not dirs:
         raise ConfigError("[upgrade] openupgrade_wheels is not set",
@@ -555,7 +555,10 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
                       f"--db-filter=^{copy}$"]
             result.checks.append(serve_and_login(server, url, copy, cfg,
                                                  run_dir / "server.log"))
-        _ = scan  # the scan validated target_addons_paths before any work
+    except OpsError as exc:  # recorded in the report, then said to the user
+        if result.failure is None:
+            result.failure = Failure(None, None, None, None, exc.message)
+        raise
     finally:
         if keep:
             result.kept = True

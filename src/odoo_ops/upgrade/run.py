@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops.errors import ConfigError, OpsError
+from odoo_ops.upgrade.logscan import Failure
 from odoo_ops.upgrade.openupgrade import (
     FRAMEWORK_DIST,
     SCRIPTS_DIST,
@@ -240,6 +241,10 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
                 say("maintenance off")
                 maintenance_off(target, note=say)
                 result.steps_done.append("maintenance off")
+    except OpsError as exc:  # recorded in the report, then said to the user
+        if result.failure is None:
+            result.failure = Failure(None, None, None, None, exc.message)
+        raise
     finally:
         result.duration_seconds = round(time.monotonic() - started, 1)
         _write(target, result)
