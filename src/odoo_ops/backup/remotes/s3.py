@@ -22,7 +22,9 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,11 @@ def _hex_b64(hexdigest: str) -> str:
     return _b64(bytes.fromhex(hexdigest))
 
 
+def _etag(block: bytes) -> str:
+    """The ETag a store gives a part: its MD5 (only computed to reuse a part)."""
+    return f'"{hashlib.md5(block, usedforsecurity=False).hexdigest()}"'
+
+
 class S3Remote(Remote):
     kind = "s3"
 
@@ -75,7 +82,13 @@ class S3Remote(Remote):
         self.env = env
         part = int(float(options.get("part_size_mib", 16)) * (1 << 20))
         self.part_size = max(part, MIN_PART)
+        #: parts in flight at once (boto3's TransferConfig default is 10)
+        self.concurrency = max(1, min(int(options.get("concurrency", 8)), 32))
         self._client: Any = None
+        #: keys this push sent whose checksum the store confirmed in its answer
+        self._checked: set[str] = set()
+        #: unfinished multipart uploads under the copy being pushed (listed once)
+        self._uploads: list[dict[str, Any]] = []
 
     # -- the client ------------------------------------------------------------
 
@@ -98,6 +111,7 @@ class S3Remote(Remote):
                 s3={"addressing_style": str(opts.get("addressing_style", "path"))},
                 connect_timeout=15,
                 read_timeout=60,
+                max_pool_connections=max(10, self.concurrency),
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
             )
@@ -229,11 +243,15 @@ class S3Remote(Remote):
         if self.has(entry.name):
             result.already_there = True
             return result
+        self._checked.clear()
         composites: dict[str, str] = {}
         sent_at = time.monotonic()
+        # one listing each (not one request per file): what an earlier run left
+        there = self._listed(self._key(entry.name) + "/")
+        self._uploads = self._unfinished(self._key(entry.name) + "/")
         for wanted in files:
             key = self._key(entry.name, wanted.rel)
-            head = self._head(key)
+            head = self._head(key) if key in there else None
             if head is not None and self._matches(head, wanted, None) is None:
                 result.files_skipped += 1
                 continue
@@ -279,7 +297,7 @@ class S3Remote(Remote):
         data = local.read_bytes()
         if hashlib.sha256(data).hexdigest() != wanted.sha256:
             raise RemoteError(f"{wanted.rel}: the local file changed since it was verified")
-        self._call(
+        answer = self._call(
             f"upload of {wanted.rel} failed",
             "put_object",
             Bucket=self.bucket,
@@ -288,6 +306,8 @@ class S3Remote(Remote):
             ChecksumAlgorithm="SHA256",
             ChecksumSHA256=_hex_b64(wanted.sha256),
         )
+        if answer.get("ChecksumSHA256") == _hex_b64(wanted.sha256):
+            self._checked.add(key)  # the store checked it against the manifest's sha256
 
     def _put_multipart(
         self,
@@ -299,6 +319,14 @@ class S3Remote(Remote):
         sent_at: float,
         progress: ProgressFn | None,
     ) -> str:
+        """Send ``local`` as a multipart upload, ``concurrency`` parts at a time.
+
+        Each part carries its SHA-256, which the store checks on arrival (a part
+        that arrives altered is refused); the whole file is hashed here as it is
+        read, so what was sent is what the manifest names. At most
+        ``concurrency`` parts are in memory. Returns the composite checksum
+        (``base64(sha256(part digests))-N``) the store must report.
+        """
         upload_id, done = self._resumable(key)
         if upload_id is None:
             created = self._call(
@@ -310,25 +338,21 @@ class S3Remote(Remote):
             )
             upload_id = str(created["UploadId"])
         whole = hashlib.sha256()
-        part_digests: list[bytes] = []
-        parts: list[dict[str, Any]] = []
-        with open(local, "rb") as fh:
-            number = 0
-            while True:
-                block = fh.read(self.part_size)
-                if not block:
-                    break
-                number += 1
-                whole.update(block)
+        digests: dict[int, bytes] = {}
+        parts: dict[int, dict[str, Any]] = {}
+        confirmed: set[int] = set()  # parts whose checksum the store echoed back
+        slots = threading.BoundedSemaphore(self.concurrency)
+
+        def send(number: int, block: bytes) -> tuple[int, int]:
+            try:
                 digest = hashlib.sha256(block).digest()
-                part_digests.append(digest)
-                etag = f'"{hashlib.md5(block, usedforsecurity=False).hexdigest()}"'
-                if done.get(number) == (etag, len(block)):
-                    parts.append(
-                        {"PartNumber": number, "ETag": etag, "ChecksumSHA256": _b64(digest)}
-                    )
-                    result.notes.append(f"{wanted.rel}: part {number} already there")
-                    continue
+                digests[number] = digest
+                if number in done and done[number] == (_etag(block), len(block)):
+                    parts[number] = {
+                        "PartNumber": number, "ETag": done[number][0],
+                        "ChecksumSHA256": _b64(digest),
+                    }  # fmt: skip
+                    return number, 0
                 answer = self._call(
                     f"upload of {wanted.rel} (part {number}) failed",
                     "upload_part",
@@ -340,31 +364,111 @@ class S3Remote(Remote):
                     ChecksumAlgorithm="SHA256",
                     ChecksumSHA256=_b64(digest),
                 )
-                parts.append(
-                    {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": _b64(digest)}
-                )
-                result.bytes_sent += len(block)
+                stored = answer.get("ChecksumSHA256")
+                if stored and stored != _b64(digest):
+                    raise RemoteError(
+                        f"remote {self.name}: {wanted.rel} (part {number}) arrived damaged"
+                        " (the store's sha256 differs from the part sent)",
+                        hint="run the push again",
+                    )
+                if stored:
+                    confirmed.add(number)
+                parts[number] = {
+                    "PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": _b64(digest),
+                }  # fmt: skip
+                return number, len(block)
+            finally:
+                slots.release()
+
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="odoo-ops-s3")
+        pending: set[Future[tuple[int, int]]] = set()
+
+        def collect(futures: set[Future[tuple[int, int]]]) -> None:
+            for future in futures:
+                number, sent = future.result()  # a failed part raises its RemoteError here
+                if not sent:
+                    result.notes.append(f"{wanted.rel}: part {number} already there")
+                    continue
+                result.bytes_sent += sent
                 if progress:
-                    progress("upload", len(block), 0)
-                _throttle(result.bytes_sent, sent_at, bwlimit)
+                    progress("upload", sent, 0)
+
+        try:
+            base = result.bytes_sent  # what this push sent before this file (for --bwlimit)
+            read = 0
+            with open(local, "rb") as fh:
+                number = 0
+                while True:
+                    slots.acquire()  # at most `concurrency` parts read and not yet sent
+                    block = fh.read(self.part_size)
+                    if not block:
+                        slots.release()
+                        break
+                    number += 1
+                    read += len(block)
+                    pending.add(pool.submit(send, number, block))
+                    whole.update(block)
+                    finished = {f for f in pending if f.done()}
+                    pending -= finished
+                    collect(finished)
+                    if bwlimit:
+                        _throttle(base + read, sent_at, bwlimit)
+            finished, _ = wait(pending)
+            pending = set()
+            collect(finished)
+        finally:
+            # on an error or a signal: parts not started are dropped, the upload stays
+            # resumable (list_multipart_uploads finds it on the next run)
+            pool.shutdown(wait=True, cancel_futures=True)
         if whole.hexdigest() != wanted.sha256:
             raise RemoteError(f"{wanted.rel}: the local file changed since it was verified")
-        self._call(
+        answer = self._call(
             f"upload of {wanted.rel} failed",
             "complete_multipart_upload",
             Bucket=self.bucket,
             Key=key,
             UploadId=upload_id,
-            MultipartUpload={"Parts": parts},
+            MultipartUpload={"Parts": [parts[n] for n in sorted(parts)]},
         )
-        return f"{_b64(hashlib.sha256(b''.join(part_digests)).digest())}-{len(part_digests)}"
+        composite = _b64(hashlib.sha256(b"".join(digests[n] for n in sorted(digests))).digest())
+        composite = f"{composite}-{len(digests)}"
+        stored = str(answer.get("ChecksumSHA256") or "")
+        if stored and stored.split("-")[0] != composite.split("-")[0]:
+            raise RemoteError(
+                f"remote {self.name}: {wanted.rel} arrived damaged"
+                " (the store's sha256 differs from the parts sent)",
+                hint="run the push again",
+            )
+        if stored or confirmed == set(parts):
+            # the store's own checksums (of the object, or of every part sent now,
+            # which it checked on arrival): no HEAD needed
+            self._checked.add(key)
+        return composite
+
+    def _listed(self, prefix: str) -> set[str]:
+        """The keys under ``prefix``."""
+        keys: set[str] = set()
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = self._call("cannot list", "list_objects_v2", **kwargs)
+            keys.update(str(o["Key"]) for o in page.get("Contents", []))
+            if not page.get("IsTruncated"):
+                return keys
+            token = page.get("NextContinuationToken")
+
+    def _unfinished(self, prefix: str) -> list[dict[str, Any]]:
+        """Unfinished multipart uploads under ``prefix`` (a killed push's), oldest first."""
+        page = self._call(
+            "cannot list uploads", "list_multipart_uploads", Bucket=self.bucket, Prefix=prefix
+        )
+        return list(page.get("Uploads", []))
 
     def _resumable(self, key: str) -> tuple[str | None, dict[int, tuple[str, int]]]:
         """The newest unfinished multipart upload of ``key``, its parts ``{n: (etag, size)}``."""
-        page = self._call(
-            "cannot list uploads", "list_multipart_uploads", Bucket=self.bucket, Prefix=key
-        )
-        uploads = [u for u in page.get("Uploads", []) if u.get("Key") == key]
+        uploads = [u for u in self._uploads if u.get("Key") == key]
         if not uploads:
             return None, {}
         upload_id = str(uploads[-1]["UploadId"])
@@ -396,6 +500,8 @@ class S3Remote(Remote):
         problems = []
         for wanted in files:
             key = self._key(name, wanted.rel)
+            if key in self._checked:
+                continue  # sent by this push, the store answered with the expected sha256
             head = self._head(key)
             if head is None:
                 problems.append(f"{wanted.rel}: missing")
@@ -417,6 +523,7 @@ class S3Remote(Remote):
         return None
 
     def verify(self, name: str, files: list[WantedFile]) -> list[str]:
+        self._checked.clear()  # a verify asks the store again, whatever a push saw
         marker = self.read_file(name, MARKER)
         composites: dict[str, str] = {}
         if marker:
