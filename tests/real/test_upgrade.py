@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -376,3 +378,46 @@ def test_rehearse_failing_names_the_file_and_record_and_leaves_the_source(
                        " (SELECT count(*) FROM mail_message)") == counts
     assert not project.sql(f"SELECT 1 FROM pg_database WHERE datname = '{report['copy']}'",
                            "postgres")
+
+
+def test_run_killed_mid_way_is_refused_until_rolled_back(project: UpProject) -> None:
+    before = project.modules()
+    toml_before = (project.root / "odoo-ops.toml").read_text()
+    upgrade = project.root / ".odoo-ops" / "prod" / "upgrade"
+    journal = upgrade / "run-in-progress.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "odoo_ops.cli.main", "upgrade", "run", "--to", "18.0",
+         "--force"], cwd=project.root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, env={**os.environ, "NO_COLOR": "1"})
+    try:
+        deadline = time.monotonic() + 180
+        while True:  # until OpenUpgrade is migrating the live database
+            logs = list(upgrade.glob("run-*/migration.log"))
+            if journal.is_file() and logs and "Running migration" in logs[0].read_text(
+                    errors="replace"):
+                break
+            assert proc.poll() is None, "upgrade run ended before it could be killed"
+            assert time.monotonic() < deadline, "the migration did not start"
+            time.sleep(0.2)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 30  # its Odoo dies with it (childproc)
+    while project.sql("SELECT 1 FROM pg_stat_activity WHERE datname = "
+                      f"'{project.database}' AND pid <> pg_backend_pid()", "postgres"):
+        assert time.monotonic() < deadline, "Odoo outlived the killed odoo-ops"
+        time.sleep(0.2)
+    point = json.loads(journal.read_text())["copy_name"]
+
+    again = project.cli("upgrade", "run", "--to", "18.0", "--force")
+    assert again.returncode == 1
+    assert "was interrupted" in again.stderr and "upgrade rollback" in again.stderr
+    back = project.cli("upgrade", "rollback")
+    assert back.returncode == 0, back.stderr
+    assert f"put back {point} as {project.database}" in back.stdout
+    assert project.modules() == before
+    assert (project.root / "odoo-ops.toml").read_text() == toml_before
+    assert not journal.exists()
+    assert not project.sql(f"SELECT 1 FROM pg_database WHERE datname = '{point}'", "postgres")
+    _assert_maintenance_off(project)
+    assert project.cli("upgrade", "rollback").returncode == 1  # nothing left to put back

@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from odoo_ops.adapters import Target
 
 LAST_RUN = "last-run.json"
+JOURNAL = "run-in-progress.json"
 STEPS = ("maintenance on", "rollback point", "migrate", "verify", "switch configuration",
          "maintenance off")
 
@@ -150,6 +151,73 @@ def switch_config(target: Target, to: str, run_dir: Path) -> list[str]:
     return switched
 
 
+def journal_path(target: Target) -> Path:
+    """Present while a run holds a rollback point (removed when it ends either way)."""
+    return upgrade_dir(target) / JOURNAL
+
+
+def read_journal(target: Target) -> dict[str, Any] | None:
+    from odoo_ops.inputs import read_input_text
+
+    path = journal_path(target)
+    text = read_input_text(path, kind="upgrade journal", limit=1 << 20, missing_ok=True)
+    if not text:
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise OpsError(f"{path}: not JSON", hint="read it and put things back by hand") from None
+    if not isinstance(doc, dict):
+        raise OpsError(f"{path}: not an upgrade journal")
+    return doc
+
+
+def _write_journal(target: Target, result: UpgradeRun, point: Any, run_dir: Path) -> None:
+    from odoo_ops.fileutil import atomic_write_text
+
+    doc = {"run": result.id, "database": point.database, "copy_name": point.copy_name,
+           "filestore": str(point.filestore) if point.filestore else None,
+           "filestore_copy": str(point.filestore_copy) if point.filestore_copy else None,
+           "run_dir": str(run_dir), "started_at": result.started_at}
+    atomic_write_text(journal_path(target), json.dumps(doc, indent=2) + "\n")
+
+
+def rollback_interrupted(target: Target, *, wait: float = 0.0,
+                         dry_run: bool = False) -> dict[str, Any]:
+    """Put back the rollback point of a run that was killed: database, filestore,
+    odoo-ops.toml and odoo.conf; maintenance off; the journal removed."""
+    from odoo_ops.adapters.locking import deployment_lock
+    from odoo_ops.deploy.instant import InstantCopy, database_exists, restore_copy
+    from odoo_ops.modules.maintenance import maintenance_off
+    from odoo_ops.names import check_database_name
+
+    doc = read_journal(target)
+    if doc is None:
+        raise OpsError("no interrupted upgrade run to roll back")
+    database = check_database_name(str(doc.get("database")))
+    copy_name = check_database_name(str(doc.get("copy_name")))
+    if "_odoo_ops_pre" not in copy_name or database != target.database_name:
+        raise OpsError(f"{journal_path(target)}: does not name this deployment's database "
+                       "and a rollback point made by odoo-ops")
+    if dry_run:
+        return doc
+    db = target.database()
+    with deployment_lock(target, wait):
+        if not database_exists(db, copy_name):
+            raise OpsError(f"the rollback point {copy_name} is gone",
+                           hint=f"restore a backup; then remove {journal_path(target)}")
+        point = InstantCopy(database, copy_name,
+                            Path(doc["filestore"]) if doc.get("filestore") else None,
+                            Path(doc["filestore_copy"]) if doc.get("filestore_copy") else None)
+        restore_copy(db, point)
+        run_dir = Path(str(doc.get("run_dir") or ""))
+        if run_dir.is_dir():
+            restore_config(target, run_dir)
+        maintenance_off(target)
+        journal_path(target).unlink()
+    return doc
+
+
 def restore_config(target: Target, run_dir: Path) -> None:
     from odoo_ops.fileutil import atomic_write_text
 
@@ -190,6 +258,11 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
     scripts_wheel = choose_wheel(dirs, SCRIPTS_DIST, to, cfg.openupgrade)
     framework_wheel = choose_wheel(dirs, FRAMEWORK_DIST, to, cfg.openupgrade_framework)
     fingerprint = code_fingerprint(cfg, target, scripts_wheel.version, framework_wheel.version)
+    interrupted = read_journal(target)
+    if interrupted is not None:
+        raise OpsError(f"upgrade run {interrupted.get('run')} was interrupted: its rollback "
+                       f"point {interrupted.get('copy_name')} is still there",
+                       hint="odoo-ops upgrade rollback puts it back")
     refusal = why_not_rehearsed(last_rehearsal(target), to, scripts_wheel.version, fingerprint)
     if refusal and not force:
         raise OpsError(f"upgrade refused: {refusal}",
@@ -258,6 +331,7 @@ def _run_locked(target: Target, result: UpgradeRun, cfg: Any, instant: Any, db: 
                 tables: list[str], scripts_wheel: Any, run_dir: Path, say: Any) -> None:
     say(f"rollback point {rollback}")
     point = instant.create_copy(db, source, rollback, target.filestore_dir(source))
+    _write_journal(target, result, point, run_dir)
     result.steps_done.append("rollback point")
     try:
         addons = [str(target.project.path(p)) for p in cfg.target_addons_paths]
@@ -295,8 +369,11 @@ def _run_locked(target: Target, result: UpgradeRun, cfg: Any, instant: Any, db: 
         instant.restore_copy(db, point)
         result.rolled_back = True
         result.switched = []
+        journal_path(target).unlink(missing_ok=True)
         if not isinstance(exc, OpsError):
             raise
+    else:
+        journal_path(target).unlink(missing_ok=True)
 
 
 def _write(target: Target, result: UpgradeRun) -> None:

@@ -189,3 +189,20 @@ def run_cmd(app: App, to: str | None, force: bool, dry_run: bool, wait: float,
     else:
         app.render(table, fmt)
     return 0 if result.ok or dry_run else 1
+
+
+@command.command("rollback")
+@deployment_options
+@dry_run_option(help="Say what would be put back, change nothing.")
+@wait_option
+@pass_app
+def rollback_cmd(app: App, dry_run: bool, wait: float) -> int:
+    """Put back the rollback point of an `upgrade run` that was killed mid-way (the
+    database, the filestore, odoo-ops.toml and odoo.conf), then maintenance off."""
+    from odoo_ops.upgrade.run import rollback_interrupted
+
+    doc = rollback_interrupted(app.target(), wait=wait, dry_run=dry_run)
+    verb = "would put back" if dry_run else "put back"
+    app.out(f"{verb} {doc.get('copy_name')} as {doc.get('database')} "
+            f"(upgrade run {doc.get('run')})")
+    return 0
