@@ -276,10 +276,17 @@ class BackupPolicy(_Model):
 
 
 class Dr(_Model):
-    """``[dr]``: the objectives a disaster-recovery drill is measured against (minutes)."""
+    """``[dr]``: the objectives a disaster-recovery drill is measured against (minutes).
+
+    ``login``/``password``: a user the drill logs in as through ``/web/login`` once
+    Odoo answers (write the password as ``"${ODOO_DR_PASSWORD}"``, from the
+    environment or the deployment's env_file); the RTO then ends at that login.
+    """
 
     rto_minutes: float = Field(default=240.0, gt=0)
     rpo_minutes: float = Field(default=1440.0, gt=0)
+    login: str | None = None
+    password: str | None = None
 
 
 class Notifications(_Model):
@@ -378,6 +385,8 @@ class Pitr(_Model):
 
     dir: str | None = None
     repo_path: str | None = None
+    #: the name of a ``[[backup.remotes]]`` (s3://) holding the repository instead
+    repository: str | None = None
     stanza: str | None = None
     pg_data: str | None = None
     pg_socket_path: str | None = None

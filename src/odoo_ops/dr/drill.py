@@ -7,6 +7,8 @@
    database ``<db>__drill_<token>`` and its filestore under the data_dir;
 3. **start Odoo** on it through the deployment's runner (local runner) on a
    free port of 127.0.0.1 and wait for ``/web/health``;
+   then, with ``[dr] login``/``password``, log in as that user through
+   ``/web/login`` (the RTO ends there: a user can work);
 4. **compare** the installed module versions and the row counts of the key
    tables with the manifest;
 5. record **RTO** (start of the drill to Odoo answering) and **RPO** (start of
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -235,8 +238,19 @@ def run_drill(
                     stdin=subprocess.DEVNULL, env=_odoo_env(target), cwd=target.root,
                 )  # fmt: skip
             _wait_health(f"http://127.0.0.1:{port}/web/health", proc, timeout, log_path)
-            result.rto_seconds = round(time.monotonic() - t0, 1)
+            if not cfg.login:
+                result.rto_seconds = round(time.monotonic() - t0, 1)
             phase("start")
+            if cfg.login:
+                # service is back when a user can work: the RTO ends at the login
+                _log_in(f"http://127.0.0.1:{port}", scratch, cfg.login, _password(target))
+                result.rto_seconds = round(time.monotonic() - t0, 1)
+                result.checks["login"] = cfg.login
+                phase("login")
+            else:
+                result.notes.append(
+                    "no [dr] login: the drill did not log in as a user (RTO ends at /web/health)"
+                )
             _compare(target, scratch, manifest.raw, result)
             phase("compare")
         except OpsError as exc:
@@ -293,6 +307,57 @@ def _wait_health(url: str, proc: childproc.ChildPopen, timeout: float, log: Path
             pass
         time.sleep(0.2)
     raise OpsError(f"Odoo did not answer {url} within {timeout:g} s", hint=f"see {log}")
+
+
+def _password(target: Target) -> str:
+    """``[dr] password``, its ``${VAR}`` taken from the deployment's env_file too.
+
+    The top-level sections are interpolated with the process environment when
+    the config is read; a variable only the deployment's env_file sets is
+    resolved here (``Project.env`` holds both).
+    """
+    from odoo_ops.config.envfile import interpolate, unresolved_variables
+
+    raw = target.project.config.dr.password or ""
+    missing: set[str] = set()
+    value = interpolate(raw, target.project.env, missing)
+    if missing or unresolved_variables(value):
+        raise OpsError(
+            f"[dr] password uses unset variable(s) {', '.join(sorted(missing))}",
+            hint="set it in the environment or the deployment's env_file",
+        )
+    return value
+
+
+_CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
+
+
+def _log_in(base_url: str, database: str, login: str, password: str) -> None:
+    """Log in the way a browser does: GET /web/login (csrf_token), POST the form.
+
+    Odoo answers a redirect away from /web/login when the login succeeded and
+    the form again (200) when it did not.
+    """
+    import httpx
+
+    try:
+        with httpx.Client(base_url=base_url, timeout=30.0, follow_redirects=False) as client:
+            page = client.get("/web/login", params={"db": database})
+            match = _CSRF.search(page.text)
+            if page.status_code != 200 or not match:
+                raise OpsError(f"/web/login answered HTTP {page.status_code} without a login form")
+            answer = client.post(
+                "/web/login",
+                data={"login": login, "password": password, "csrf_token": match.group(1)},
+            )
+    except httpx.HTTPError as exc:
+        raise OpsError(f"logging in as {login} failed: {exc or type(exc).__name__}") from None
+    location = answer.headers.get("location", "")
+    if answer.status_code not in (301, 302, 303) or "/web/login" in location:
+        raise OpsError(
+            f"Odoo refused the login of {login} (HTTP {answer.status_code})",
+            hint="check [dr] login and password (the restored database's users)",
+        )
 
 
 def _compare(target: Target, scratch: str, manifest: dict[str, Any], result: DrillResult) -> None:
@@ -375,6 +440,8 @@ def _markdown(result: DrillResult) -> str:
         f" {'met' if result.rto_ok else 'NOT met'}",
         f"- **RPO**: {minutes(result.rpo_seconds)} — limit {result.rpo_limit_minutes:g} min:"
         f" {'met' if result.rpo_ok else 'NOT met'}",
+        "- login: "
+        + (f"as `{result.checks['login']}`" if result.checks.get("login") else "not tried"),
         f"- result: **{'pass' if result.ok else 'FAIL'}**",
         "",
         "| phase | seconds |",

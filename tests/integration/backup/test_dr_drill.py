@@ -33,15 +33,20 @@ def _scratch_databases(site: BackupSite) -> set[str]:
 
 
 def test_drill_from_a_remote_measures_rto_and_rpo(
-    backup_site: Callable[..., BackupSite], fake_bin: FakeBin, tmp_path: Path
+    backup_site: Callable[..., BackupSite],
+    fake_bin: FakeBin,
+    tmp_path: Path,
 ) -> None:
     nas = tmp_path / "nas"
     nas.mkdir()
     site = backup_site(
-        f'odoo_command = ["{fake_bin.odoo}"]\n'
+        f'odoo_command = ["{fake_bin.odoo}"]\nenv_file = "dr.env"\n'
         '[dr]\nrto_minutes = 10\nrpo_minutes = 60\n'
+        'login = "admin"\npassword = "${ODOO_DR_TEST_PASSWORD}"\n'
         f'[[backup.remotes]]\nname = "nas"\nurl = "file://{nas}"\n'
     )
+    # the password from the deployment's env_file, as a secret would come
+    (site.root / "dr.env").write_text("ODOO_DR_TEST_PASSWORD=admin\n")
     site.add_files(3, size=2000, prefix="dr")
     target = site.target()
     created = create_backup(target, CreateOptions())
@@ -56,7 +61,8 @@ def test_drill_from_a_remote_measures_rto_and_rpo(
     assert result.backup == created.name and result.source == "remote nas"
     assert result.rto_seconds is not None and 0 < result.rto_seconds < 600
     assert result.rpo_seconds is not None and 0 <= result.rpo_seconds < 3600
-    assert set(result.phases) == {"fetch", "restore", "start", "compare", "teardown"}
+    assert set(result.phases) == {"fetch", "restore", "start", "login", "compare", "teardown"}
+    assert result.checks["login"] == "admin"  # logged in through /web/login
     assert result.checks["tables_compared"] > 3 and result.checks["neutralized"]
     # torn down: no scratch database, no scratch filestore; the pulled backup stays
     assert _scratch_databases(site) == set()
@@ -67,7 +73,7 @@ def test_drill_from_a_remote_measures_rto_and_rpo(
     last = json.loads((dr_dir / "last.json").read_text())
     assert last["ok"] is True and last["rto_seconds"] == result.rto_seconds
     markdown = Path(str(result.markdown_path)).read_text()
-    assert "**RTO**" in markdown and "met" in markdown
+    assert "**RTO**" in markdown and "met" in markdown and "| login |" in markdown
     # the go-live evidence
     assert [drill_evidence(target, a).status for a in ("restore", "rto", "rpo")] == ["pass"] * 3
 
@@ -96,3 +102,23 @@ def test_drill_fails_clearly_when_odoo_does_not_start(
     assert drill_evidence(target, "rto").summary == "RTO not measured: the drill failed"
     (posted,) = webhook_receiver.wait_for(1, timeout=20)
     assert "dr drill test: FAIL" in posted.text and "Odoo exited with status 3" in posted.text
+
+
+def test_drill_with_a_wrong_password_fails_and_names_the_login(
+    backup_site: Callable[..., BackupSite], fake_bin: FakeBin
+) -> None:
+    site = backup_site(
+        f'odoo_command = ["{fake_bin.odoo}"]\n[dr]\nlogin = "admin"\npassword = "not-it"\n'
+    )
+    target = site.target()
+    created = create_backup(target, CreateOptions())
+    from odoo_ops.backup.integrity import verify_entry
+
+    verify_entry(find_backup(site.backup_dir, created.name))
+    result = run_drill(target, timeout=120)
+    assert not result.ok and result.rto_seconds is None  # no user could work: no RTO
+    assert result.problems == ["Odoo refused the login of admin (HTTP 200)"], result.problems
+    assert "login" not in result.checks
+    assert _scratch_databases(site) == set()
+    last = (target.state_dir / "dr" / "last.json").read_text()
+    assert "not-it" not in last
