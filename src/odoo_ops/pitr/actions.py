@@ -95,7 +95,8 @@ def setup(target: Target, *, apply: bool, dry_run: bool, wait: float = 0.0) -> S
             return result
         pgbackrest.pgbackrest_path(st)  # fail before writing anything when it is missing
         st.make_dirs()
-        atomic_write_text(st.conf_path, conf_text, mode=0o640)
+        # the keys of a remote repository are in it: readable by its owner only
+        atomic_write_text(st.conf_path, conf_text, mode=0o600 if st.conf_has_secrets else 0o640)
         chown_to(st.conf_path, st.os_user)
         result.steps.append(f"wrote {st.conf_path}")
         if not apply:
@@ -121,7 +122,9 @@ def setup(target: Target, *, apply: bool, dry_run: bool, wait: float = 0.0) -> S
             for r in result.settings
         )
         pgbackrest.run(st, "stanza-create", timeout=300)
-        result.steps.append(f"pgbackrest stanza-create: stanza {st.stanza} ready in {st.repo}")
+        result.steps.append(
+            f"pgbackrest stanza-create: stanza {st.stanza} ready in {st.repo_display}"
+        )
         if result.restart_needed:
             result.steps.append(
                 "pgbackrest check skipped: restart PostgreSQL first, then run"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import pwd
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from odoo_ops.names import InvalidName, check_deployment_name
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
     from odoo_ops.config.schema import Pitr
+    from odoo_ops.pitr.repository import RemoteRepository
 
 CONF_NAME = "pgbackrest.conf"
 
@@ -43,6 +44,19 @@ class PitrSetup:
     pg_socket: str
     pg_user: str | None
     os_user: str | None
+    #: the off-site remote holding the repository (``[pitr] repository``); None: ``repo``
+    remote: RemoteRepository | None = field(default=None)
+
+    @property
+    def repo_display(self) -> str:
+        """Where the repository is, fit to print (a remote's URL is redacted)."""
+        if self.remote is not None:
+            return f"{self.remote.kind} remote {self.remote.name} ({self.remote.display})"
+        return str(self.repo)
+
+    @property
+    def conf_has_secrets(self) -> bool:
+        return self.remote is not None and bool(self.remote.secrets)
 
     @property
     def conf_path(self) -> Path:
@@ -105,7 +119,7 @@ class PitrSetup:
             f"# Written by `odoo-ops pitr setup` for deployment {self.deployment}.",
             "# Rerun it rather than editing: it rewrites this file.",
             "[global]",
-            f"repo1-path={self.repo}",
+            *(self.remote.conf_lines() if self.remote else [f"repo1-path={self.repo}"]),
             f"repo1-retention-full={pol.retention_full}",
         ]
         if pol.retention_diff:
@@ -132,7 +146,8 @@ class PitrSetup:
 
     def make_dirs(self) -> None:
         """Create the PITR directories, owned by the cluster's OS user when root."""
-        for path in (self.base, self.repo, self.log_dir, self.lock_dir, self.spool_dir,
+        repo = [] if self.remote else [self.repo]
+        for path in (self.base, *repo, self.log_dir, self.lock_dir, self.spool_dir,
                      self.filestore_archive, self.scratch_root):  # fmt: skip
             try:
                 path.mkdir(parents=True, exist_ok=True, mode=0o750)
@@ -170,6 +185,14 @@ def resolve(target: Target) -> PitrSetup:
         check_deployment_name(stanza)
     except InvalidName as exc:
         raise ConfigError(f"[pitr] stanza: {exc.message}", hint=exc.hint) from None
+    remote = None
+    if policy.repository:
+        if policy.repo_path:
+            raise ConfigError("[pitr] sets both repository and repo_path",
+                              hint="keep one: a remote's name, or a local directory")  # fmt: skip
+        from odoo_ops.pitr.repository import resolve_repository
+
+        remote = resolve_repository(target, policy.repository, stanza)
     params = _dsn_params(target)
     host = params.get("host", "")
     socket = policy.pg_socket_path or (host if host.startswith("/") else "/var/run/postgresql")
@@ -187,6 +210,7 @@ def resolve(target: Target) -> PitrSetup:
         pg_socket=socket,
         pg_user=params.get("user"),
         os_user=_os_user(policy.os_user, pg_data),
+        remote=remote,
     )
 
 

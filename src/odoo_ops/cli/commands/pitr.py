@@ -56,7 +56,7 @@ def setup_cmd(app: App, apply: bool, dry_run: bool, wait: float, fmt: str) -> in
         if not apply and not dry_run:
             table.notes.append("nothing changed on the server: --apply sets these settings")
     table.data = {"stanza": result.setup.stanza, "config": str(result.setup.conf_path),
-                  "repository": str(result.setup.repo), "applied": result.applied,
+                  "repository": result.setup.repo_display, "applied": result.applied,
                   "restart_needed": result.restart_needed, "steps": result.steps,
                   "settings": [to_jsonable(r) for r in result.settings]}  # fmt: skip
     app.render(table, fmt)
