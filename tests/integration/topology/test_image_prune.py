@@ -125,3 +125,33 @@ def test_a_tag_docker_refuses_to_remove_is_reported_and_kept(
     assert not old.removed and old.error and "container is using its referenced image" in old.error
     assert tags["old"] in json.loads(images.read_text())
     assert result.deleted == ["ancient"]  # the backups are pruned all the same
+
+
+def test_prune_table_names_the_tags_it_removes(
+    world: tuple[Target, Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+    import subprocess
+
+    target, images, tags = world
+    exe = shutil.which("odoo-ops")
+    assert exe
+
+    def cli(*args: str) -> str:
+        proc = subprocess.run(
+            [exe, "backup", "prune", *args], cwd=target.root, capture_output=True, text=True,
+            env={**os.environ, "COLUMNS": "300"}, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return " ".join(proc.stdout.split())  # the table may wrap the note
+
+    planned = cli("--dry-run")
+    assert f"rollback image tag(s) that would be removed: {tags['old']}" in planned
+    assert tags["old"] in json.loads(images.read_text())  # a dry run removes nothing
+    monkeypatch.setenv("FAKE_DOCKER_IN_USE", "sha256:" + "a" * 64)  # docker refuses "old"
+    update_status(target.backup_dir / "pinned", keep=False)
+    done = cli()
+    # newest deploy first, as the journal lists them
+    assert f"rollback image tag(s) removed: {tags['instant']}, {tags['pinned']}" in done, done
+    assert f"rollback image tag(s) left: {tags['old']} (" in done, done

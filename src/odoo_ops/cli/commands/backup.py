@@ -455,6 +455,15 @@ def prune_(app: App, dry_run: bool, wait: float, fmt: str) -> int:
         table.notes.append(
             f"{len(result.skipped)} backup(s) of other deployments/databases left alone"
         )
+    gone = [d.tag for d in result.images if (not d.keep if dry_run else d.removed)]
+    if gone:
+        table.notes.append(
+            f"rollback image tag(s) {'that would be removed' if dry_run else 'removed'}: "
+            + ", ".join(gone)
+        )
+    refused = [f"{d.tag} ({d.error})" for d in result.images if not d.keep and not d.removed]
+    if refused and not dry_run:
+        table.notes.append("rollback image tag(s) left: " + "; ".join(refused))
     table.data = to_jsonable(result)
     from odoo_ops.cli.backup_remote import prune_remotes
 
