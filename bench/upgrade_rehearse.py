@@ -133,8 +133,9 @@ login_user = "admin"
             ops_t.append(time.monotonic() - t0)
             report = json.loads(ops.stdout)
             assert ops.returncode == 0 and report["ok"], ops.stdout[-2000:] + ops.stderr
+            phases = ", ".join(f"{k} {v} s" for k, v in report["phases"].items())
             print(f"run {run + 1}: by hand {manual_t[-1]:.1f} s, odoo-ops {ops_t[-1]:.1f} s "
-                  f"(migration {report['migration_seconds']} s)")
+                  f"({phases})")
         m, o = statistics.median(manual_t), statistics.median(ops_t)
         print(f"median: by hand {m:.1f} s, odoo-ops rehearse {o:.1f} s, ratio {o / m:.2f}x "
               f"(goal <= 1.1x)")

@@ -267,7 +267,7 @@ def test_rehearse_succeeds_with_matching_scripts(project: UpProject) -> None:
     assert report["copy_method"].startswith("CREATE DATABASE")
     checks = {c["name"]: c for c in report["checks"]}
     assert set(checks) == {"module states", "row counts", "attachments",
-                           "broken menus/actions", "login"}
+                           "broken menus/actions", "crons", "login"}
     assert all(c["ok"] for c in checks.values()), checks
     assert "admin authenticated" in checks["login"]["detail"]
     for table in ("res_partner", "mail_message", "res_users"):

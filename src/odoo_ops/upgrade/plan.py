@@ -27,6 +27,7 @@ Blocked modules come first; the plan blocks when any module is blocked.
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -182,7 +183,22 @@ def upgrade_settings(target: Target) -> Upgrade:
     return target.project.config.upgrade
 
 
+_SCANS: weakref.WeakKeyDictionary[Any, tuple[tuple[str, ...], AddonsScan]] = (
+    weakref.WeakKeyDictionary())
+
+
 def target_scan(target: Target, cfg: Upgrade) -> AddonsScan:
+    """The addons on ``target_addons_paths`` (scanned once per target and paths)."""
+    key = tuple(cfg.target_addons_paths)
+    cached = _SCANS.get(target)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    scan = _scan_target(target, cfg)
+    _SCANS[target] = (key, scan)
+    return scan
+
+
+def _scan_target(target: Target, cfg: Upgrade) -> AddonsScan:
     from odoo_ops.addons import scan_addons_path
     from odoo_ops.addons.cache import user_cache_dir
 

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from odoo_ops.audit.findings import ERROR
 from odoo_ops.errors import ConfigError, OpsError
 from odoo_ops.upgrade.logscan import Failure, scan_log
 from odoo_ops.upgrade.openupgrade import (
@@ -89,6 +90,7 @@ class Rehearsal:
     started_at: str
     command: list[str] = field(default_factory=list)
     copy_method: str | None = None
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step
     dry_run: bool = False
     exit_code: int | None = None
     migration_seconds: float | None = None
@@ -371,10 +373,22 @@ def audit_broken_records(copy_db: Database, target: Target, cfg: Upgrade, to: st
     from odoo_ops.audit.broken import audit_broken
 
     report = audit_broken(copy_db, target_scan(target, cfg), series=to)
-    serious = [f for f in report.findings if f.severity in ("critical", "error", "high")]
+    serious = [f for f in report.findings if f.severity == ERROR]
     problems = [f"{f.kind}: {f.subject}: {f.problem}" for f in serious]
     detail = f"{len(report.findings)} finding(s), {len(serious)} serious"
     return Check("broken menus/actions", not problems, detail, problems[:50])
+
+
+def audit_crons_after(copy_db: Database, to: str) -> Check:
+    """Crons whose server action, model or module is gone after the migration."""
+    from odoo_ops.audit.crons import audit_crons
+
+    audit = audit_crons(copy_db, series=to)
+    serious = [f for f in audit.report.findings if f.severity == ERROR]
+    problems = [f"{f.subject}: {f.problem}" for f in serious]
+    active = sum(1 for r in audit.rows if r.active)
+    return Check("crons", not problems, f"{len(audit.rows)} cron(s), {active} active, "
+                 f"{len(serious)} broken", problems[:50])
 
 
 def audit_counts(before: dict[str, int], after: dict[str, int],
@@ -500,6 +514,7 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
     say(f"copying {source} to {copy}")
     copy_store = data_dir / "filestore" / copy
     try:
+        tick = time.monotonic()
         how, fill = make_copy(target, source, copy, wait, say)
         result.copy_method = how
         if fill is not None:
@@ -534,7 +549,9 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
             "admin_passwd": secrets.token_urlsafe(24),
         }
         write_conf(conf, options)
+        result.phases["copy"] = round(time.monotonic() - tick, 1)
         _migrate(result, cfg, log, str(upgrade_path), say)
+        tick = time.monotonic()
         if result.exit_code == 0 and result.failure is None:
             copy_db = src_db.with_database(copy)
             say("auditing the result")
@@ -549,17 +566,22 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
                                               result.counts))
             result.checks.append(audit_attachments(copy_db, before_atts, copy_store))
             result.checks.append(audit_broken_records(copy_db, target, cfg, to))
+            result.checks.append(audit_crons_after(copy_db, to))
+            result.phases["audits"] = round(time.monotonic() - tick, 1)
+            tick = time.monotonic()
             say("starting the target Odoo on the copy for a login")
             url = f"http://127.0.0.1:{options['http_port']}"
             server = [*cfg.target_odoo_command, "-c", str(conf), "-d", copy,
                       f"--db-filter=^{copy}$"]
             result.checks.append(serve_and_login(server, url, copy, cfg,
                                                  run_dir / "server.log"))
+            result.phases["login"] = round(time.monotonic() - tick, 1)
     except OpsError as exc:  # recorded in the report, then said to the user
         if result.failure is None:
             result.failure = Failure(None, None, None, None, exc.message)
         raise
     finally:
+        tick = time.monotonic()
         if keep:
             result.kept = True
         else:
@@ -567,6 +589,7 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
             if problem:
                 result.cleanup.append(problem)
             shutil.rmtree(data_dir, ignore_errors=True)
+        result.phases["cleanup"] = round(time.monotonic() - tick, 1)
         result.duration_seconds = round(time.monotonic() - started, 1)
         write_report(target, result)
     return result
@@ -593,6 +616,7 @@ def _migrate(result: Rehearsal, cfg: Upgrade, log: Path, upgrade_path: str, say:
         raise OpsError(f"cannot run the target Odoo {result.command[0]}: {exc.strerror}",
                        hint="check [upgrade] target_odoo_command") from None
     result.migration_seconds = round(time.monotonic() - t0, 1)
+    result.phases["migrate"] = result.migration_seconds
     text = log.read_text(errors="replace") if log.exists() else ""
     text += out_file.read_text(errors="replace") if out_file.exists() else ""
     scanned = scan_log(text, upgrade_path)
@@ -616,7 +640,8 @@ def to_markdown(r: Rehearsal) -> str:
         f"- OpenUpgrade scripts {r.openupgrade_scripts}, framework {r.openupgrade_framework}; "
         f"code fingerprint {r.code_fingerprint}",
         f"- migration: exit {r.exit_code} in {r.migration_seconds} s; total "
-        f"{r.duration_seconds} s; {r.warnings} warning(s), {len(r.errors)} error line(s)",
+        f"{r.duration_seconds} s ({', '.join(f'{k} {v} s' for k, v in r.phases.items())}); "
+        f"{r.warnings} warning(s), {len(r.errors)} error line(s)",
         f"- command: `{' '.join(r.command)}`",
         f"- log: {r.log_file}",
     ]

@@ -62,6 +62,7 @@ from odoo_ops.upgrade.rehearse import (
     audit_attachments,
     audit_broken_records,
     audit_counts,
+    audit_crons_after,
     audit_modules,
     code_fingerprint,
     count_rows,
@@ -357,6 +358,7 @@ def _run_locked(target: Target, result: UpgradeRun, cfg: Any, instant: Any, db: 
         if store is not None:
             result.checks.append(audit_attachments(db, before_atts, store))
         result.checks.append(audit_broken_records(db, target, cfg, result.target_series))
+        result.checks.append(audit_crons_after(db, result.target_series))
         result.steps_done.append("verify")
         if not all(c.ok for c in result.checks):
             raise OpsError("the upgraded database did not pass the audits")
