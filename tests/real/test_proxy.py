@@ -29,8 +29,9 @@ from tests.support import pg
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 OPENSSL = shutil.which("openssl")
 
+# CI installs both (.ci/setup.d/10-debian-tools.sh): there a missing one fails the tests
 pytestmark = pytest.mark.skipif(
-    NGINX is None or OPENSSL is None,
+    (NGINX is None or OPENSSL is None) and os.environ.get("CI") != "true",
     reason="nginx and openssl are needed (Debian packages `nginx`, `openssl`; CI installs them)",
 )
 
