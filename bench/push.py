@@ -5,13 +5,13 @@
 * **Data**: a synthetic backup directory (random, incompressible data: a
   ``db.dump`` of half the size, a ``filestore.tar.zst`` of the other half, a
   manifest with their sha256 and SHA256SUMS) under a temporary directory.
-* **file**: ``FileRemote.push`` (copy, fsync, read back and hash, rename) against
+* **file**: ``FileRemote.push`` (copy hashed as written, fsync, rename) against
   ``rsync -a SRC/ DEST/`` into a fresh directory of the same file system.
 * **ssh**: a real sshd on 127.0.0.1 (as the tests start it); ``SshRemote.push``
-  (rsync over ssh, then ``sha256sum`` on the remote, then rename) against
+  (rsync over ssh, a remote ``sha256sum`` of each file as it lands, rename) against
   ``rsync -a -e ssh SRC/ host:DEST/``.
 * **s3**: moto's S3 server on 127.0.0.1; ``S3Remote.push`` (PutObject or
-  multipart with SHA-256 checksums, verification by the store's checksums,
+  concurrent multipart with SHA-256 checksums, verified by the store's checksums,
   marker) against boto3's ``upload_file`` of the same files (the AWS CLI's
   ``s3 cp --recursive`` does the same multipart transfer).
 

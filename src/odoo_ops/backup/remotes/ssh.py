@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import os
 import re
+import select
 import shlex
 import shutil
 import subprocess
@@ -423,7 +424,8 @@ class SshRemote(Remote):
         except OSError:
             return None
         assert proc.stdout is not None
-        if proc.stdout.readline().strip() != _MARK:  # it noted what was there before rsync
+        ready, _, _ = select.select([proc.stdout], [], [], self.timeout)
+        if not ready or proc.stdout.readline().strip() != _MARK:  # it noted what was there
             proc.kill()
             proc.wait()
             return None
@@ -472,6 +474,7 @@ class SshRemote(Remote):
             "--partial",
             "--stats",
             "--chmod=go-rwx",
+            f"--timeout={max(int(self.timeout), 1)}",  # no data for that long: give up
             f"--exclude=/{STATUS}",
             "--exclude=/.owner",
             "-e",
