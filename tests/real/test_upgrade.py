@@ -250,9 +250,45 @@ def test_plan_and_rehearse_refuse_bad_targets(project: UpProject) -> None:
     assert "Traceback" not in proc.stderr
     assert not project.sql("SELECT 1 FROM pg_database WHERE datname LIKE '%odoo_ops_upgrade%'"
                            f" AND datname LIKE '{project.database}%'", "postgres")
+    # a failing hook fails the rehearsal before OpenUpgrade, named in the report
+    (project.root / "odoo-ops.toml").write_text(pinned.replace('"18.0.1.0.0.1"', '"' + (
+        openupgrade_env.GOOD + '"\nbefore_sql = ["bad.sql"]')))
+    (project.root / "bad.sql").write_text("UPDATE no_such_table SET x = 1;\n")
+    proc = project.cli("upgrade", "rehearse", "--to", "18.0", "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["failure"]["file"] == "bad.sql" and "no_such_table" in report["failure"][
+        "message"]
+    assert report["exit_code"] is None  # OpenUpgrade never ran
+    assert not project.sql(f"SELECT 1 FROM pg_database WHERE datname = '{report['copy']}'",
+                           "postgres")
+
+
+HOOK_SHELL = (
+    "n = env['res.partner'].with_context(active_test=False).search_count([])\n"
+    "env.cr.execute(\"INSERT INTO acme_hook VALUES ('shell ' || %s || ' ' || %s)\","
+    " [n, env['ir.module.module'].search([('name', '=', 'base')]).latest_version])\n"
+    "env.cr.commit()\n"
+)
+
+
+def _hooks(project: UpProject) -> None:
+    """SQL before and after OpenUpgrade, an odoo shell script (the target's) after it."""
+    hooks = project.root / "hooks"
+    hooks.mkdir()
+    (hooks / "before.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS acme_hook (step text);\n"
+        "INSERT INTO acme_hook SELECT 'before ' || latest_version FROM ir_module_module"
+        " WHERE name = 'base';\n")
+    (hooks / "after.sql").write_text("INSERT INTO acme_hook VALUES ('after');\n")
+    (hooks / "after.py").write_text(HOOK_SHELL)
+    with (project.root / "odoo-ops.toml").open("a") as fh:
+        fh.write('before_sql = ["hooks/before.sql"]\nafter_sql = ["hooks/after.sql"]\n'
+                 'after_shell = ["hooks/after.py"]\n')
 
 
 def test_rehearse_succeeds_with_matching_scripts(project: UpProject) -> None:
+    _hooks(project)
     before = project.modules()
     dry = project.cli("upgrade", "rehearse", "--to", "18.0", "--dry-run", "--format", "json")
     assert dry.returncode == 0, dry.stderr
@@ -281,6 +317,9 @@ def test_rehearse_succeeds_with_matching_scripts(project: UpProject) -> None:
     assert after["auditlog"][1].startswith("18.0.")
     assert after["html_editor"][0] == "installed"
     assert project.modules() == before
+    steps = [r[0] for r in project.sql("SELECT step FROM acme_hook", copy)]
+    assert steps == ["before 17.0.1.3", "after", "shell 13 18.0.1.3"]
+    assert not project.sql("SELECT 1 FROM pg_class WHERE relname = 'acme_hook'")
     # the stored attachment of the fixture, with its content, in the copy's filestore
     (fname, checksum), = project.sql(
         "SELECT store_fname, checksum FROM ir_attachment WHERE name = 'up17-seed.txt'", copy)
@@ -311,6 +350,8 @@ def test_rehearse_succeeds_with_matching_scripts(project: UpProject) -> None:
     assert config["deployments"]["prod"]["odoo_command"] == config["upgrade"][
         "target_odoo_command"]
     _assert_maintenance_off(project)
+    steps = [r[0] for r in project.sql("SELECT step FROM acme_hook")]
+    assert steps == ["before 17.0.1.3", "after", "shell 13 18.0.1.3"]
 
 
 def _assert_maintenance_off(project: UpProject) -> None:

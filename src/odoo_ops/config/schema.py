@@ -415,7 +415,9 @@ class Upgrade(_Model):
     version found in ``openupgrade_wheels`` (directories of wheels, like
     pip's --find-links), ``openupgrade_framework`` optionally pins that one.
     ``login_user`` logs in to the migrated copy with the password in the
-    environment variable ``login_password_env``.
+    environment variable ``login_password_env``. Hooks: ``before_sql`` files
+    run before OpenUpgrade, ``after_sql`` files and ``after_shell`` scripts
+    (the target's ``odoo shell``) after it.
     """
 
     target_odoo_command: list[str] = Field(default_factory=list)
@@ -427,6 +429,9 @@ class Upgrade(_Model):
     key_tables: list[str] = Field(default_factory=list)
     login_user: str | None = None
     login_password_env: str = "ODOO_OPS_UPGRADE_PASSWORD"
+    before_sql: list[str] = Field(default_factory=list)
+    after_sql: list[str] = Field(default_factory=list)
+    after_shell: list[str] = Field(default_factory=list)
 
 
 class Config(_Model):

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from odoo_ops.audit.findings import ERROR
 from odoo_ops.errors import ConfigError, OpsError
+from odoo_ops.upgrade import hooks
 from odoo_ops.upgrade.logscan import Failure, scan_log
 from odoo_ops.upgrade.openupgrade import (
     FRAMEWORK_DIST,
@@ -550,10 +551,16 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
         }
         write_conf(conf, options)
         result.phases["copy"] = round(time.monotonic() - tick, 1)
-        _migrate(result, cfg, log, str(upgrade_path), say)
+        copy_db = src_db.with_database(copy)
+        if _hooks(result, lambda: hooks.run_sql(target, copy_db, cfg.before_sql, say)):
+            _migrate(result, cfg, log, str(upgrade_path), say)
         tick = time.monotonic()
-        if result.exit_code == 0 and result.failure is None:
-            copy_db = src_db.with_database(copy)
+
+        def after() -> None:
+            hooks.run_sql(target, copy_db, cfg.after_sql, say)
+            hooks.run_shell(target, cfg, conf, copy, cfg.after_shell, run_dir, say)
+
+        if result.exit_code == 0 and result.failure is None and _hooks(result, after):
             say("auditing the result")
             moved = {}
             from odoo_ops.upgrade.openupgrade import read_scripts
@@ -593,6 +600,16 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
         result.duration_seconds = round(time.monotonic() - started, 1)
         write_report(target, result)
     return result
+
+
+def _hooks(result: Rehearsal, work: Any) -> bool:
+    """Run hooks; a failing one becomes the rehearsal's failure (False)."""
+    try:
+        work()
+    except hooks.HookFailed as exc:
+        result.failure = Failure(None, exc.file, None, None, f"hook failed: {exc.detail}")
+        return False
+    return True
 
 
 def _migrate(result: Rehearsal, cfg: Upgrade, log: Path, upgrade_path: str, say: Any) -> None:

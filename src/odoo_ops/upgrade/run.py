@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops.errors import ConfigError, OpsError
+from odoo_ops.upgrade import hooks
 from odoo_ops.upgrade.logscan import Failure
 from odoo_ops.upgrade.openupgrade import (
     FRAMEWORK_DIST,
@@ -58,6 +59,7 @@ from odoo_ops.upgrade.rehearse import (
     DEFAULT_KEY_TABLES,
     LOAD,
     Rehearsal,
+    _hooks,
     _migrate,
     audit_attachments,
     audit_broken_records,
@@ -344,10 +346,18 @@ def _run_locked(target: Target, result: UpgradeRun, cfg: Any, instant: Any, db: 
             "max_cron_threads": "0", "logfile": str(log), "log_level": "info",
             "admin_passwd": secrets.token_urlsafe(24),
         })
-        _migrate(result, cfg, log, upgrade_path, say)
-        result.steps_done.append("migrate")
+        if _hooks(result, lambda: hooks.run_sql(target, db, cfg.before_sql, say)):
+            _migrate(result, cfg, log, upgrade_path, say)
         if result.exit_code != 0 or result.failure is not None:
             raise OpsError("the migration failed")
+
+        def after() -> None:
+            hooks.run_sql(target, db, cfg.after_sql, say)
+            hooks.run_shell(target, cfg, conf, source, cfg.after_shell, run_dir, say)
+
+        if not _hooks(result, after):
+            raise OpsError("a hook failed")
+        result.steps_done.append("migrate")
         say("verifying")
         index = read_scripts(scripts_wheel)
         moved = {**index.renamed, **index.merged}

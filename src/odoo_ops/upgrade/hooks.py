@@ -1,0 +1,79 @@
+"""Hooks around the OpenUpgrade run: SQL files and target ``odoo shell`` scripts.
+
+``[upgrade] before_sql`` run on the database (the rehearsal's copy, or the live
+one in ``upgrade run``) before OpenUpgrade, ``after_sql`` and then
+``after_shell`` after a successful migration (the shell is the **target**
+Odoo's, with the run's odoo.conf; a script keeps its changes with
+``env.cr.commit()``). Each SQL file runs in one transaction. A failing hook
+fails the rehearsal (or rolls the run back) and is named in the report.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import TYPE_CHECKING
+
+from odoo_ops.errors import OpsError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from odoo_ops.adapters import Database, Target
+    from odoo_ops.config.schema import Upgrade
+
+HOOK_LIMIT = 16 << 20
+SHELL_TIMEOUT = 1800.0
+SQL_TIMEOUT = 3600.0  # statement_timeout of a SQL hook (the deployment's is for queries)
+
+
+class HookFailed(OpsError):
+    def __init__(self, file: str, message: str) -> None:
+        super().__init__(f"hook {file}: {message}")
+        self.file = file
+        self.detail = message
+
+
+def _read(target: Target, rel: str, kind: str) -> str:
+    from odoo_ops.inputs import read_input_text
+
+    return read_input_text(target.project.path(rel), kind=kind, limit=HOOK_LIMIT)
+
+
+def run_sql(target: Target, db: Database, files: list[str], say: object = None) -> None:
+    import psycopg
+
+    from odoo_ops.adapters.pgadmin import first_line
+
+    for rel in files:
+        text = _read(target, rel, "SQL hook")
+        if callable(say):
+            say(f"SQL hook {rel}")
+        try:
+            with db.writable(timeout=SQL_TIMEOUT) as cur:
+                cur.execute(text.encode())
+        except psycopg.Error as exc:
+            raise HookFailed(rel, first_line(exc)) from None
+        except OpsError as exc:  # the adapter's own wrapping of a driver error
+            raise HookFailed(rel, exc.message) from None
+
+
+def run_shell(target: Target, cfg: Upgrade, conf: Path, database: str, files: list[str],
+              log_dir: Path, say: object = None) -> None:
+    from odoo_ops.childproc import run
+
+    for n, rel in enumerate(files, 1):
+        text = _read(target, rel, "odoo shell hook")
+        if callable(say):
+            say(f"odoo shell hook {rel}")
+        argv = [*cfg.target_odoo_command, "shell", "-c", str(conf), "-d", database,
+                "--no-http", "--logfile="]
+        try:
+            proc = run(argv, input=text, capture_output=True, text=True,
+                       timeout=SHELL_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise HookFailed(rel, f"no end within {SHELL_TIMEOUT:.0f} s") from None
+        output = (proc.stdout or "") + (proc.stderr or "")
+        (log_dir / f"hook-shell-{n}.log").write_text(output)
+        if proc.returncode != 0 or "Traceback (most recent call last)" in output:
+            last = [ln for ln in output.strip().splitlines() if ln.strip()][-1:] or [""]
+            raise HookFailed(rel, f"exit {proc.returncode}: {last[0][:300]}")
