@@ -199,3 +199,59 @@ def test_start_up_imports_nothing_heavy(flag: str) -> None:
     heavy = {"pydantic", "psycopg", "rich", "httpx", "jinja2", "ctypes", "odoo_ops.secrets",
              "odoo_ops.childproc", "odoo_ops.adapters", "odoo_ops.config.schema"}  # fmt: skip
     assert not heavy & loaded, heavy & loaded
+
+
+@pytest.mark.parametrize("width", [78, 98])
+def test_stored_root_help_is_what_click_renders(width: int) -> None:
+    """The entry point prints the stored root help without importing click:
+    it must be click's rendering (regenerate: python -m odoo_ops.cli.root_help)."""
+    from odoo_ops.cli.root_help import ROOT_HELP, render
+
+    assert ROOT_HELP[width] == render(width)
+
+
+@pytest.mark.parametrize(
+    ("args", "columns"),
+    [(["--version"], "80"), (["-V"], "80"), (["--help"], "80"), (["-h"], "200")],
+)
+def test_entry_point_answers_version_and_help_without_click(
+    args: list[str], columns: str
+) -> None:
+    import ast
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from odoo_ops.cli.entry import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        "print(sorted(sys.modules), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "COLUMNS": columns}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert "click" not in ast.literal_eval(proc.stderr)
+    if args[0] in ("--help", "-h"):
+        from odoo_ops.cli.root_help import render
+
+        assert proc.stdout == render(min(int(columns), 100) - 2)
+    else:
+        assert proc.stdout.startswith("odoo-ops, version ")
+
+
+def test_entry_point_hands_everything_else_to_click(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "90"}  # a width with no stored help: click renders it
+    run = [sys.executable, "-m", "odoo_ops.cli.entry"]
+    wide = subprocess.run([*run, "--help"], capture_output=True, text=True, env=env)
+    assert wide.returncode == 0 and "Commands:" in wide.stdout and "backup" in wide.stdout
+    sub = subprocess.run([*run, "backup", "--help"], capture_output=True, text=True, env=env)
+    assert sub.returncode == 0 and "Usage: " in sub.stdout and "create" in sub.stdout
+    bad = subprocess.run([*run, "-C", str(tmp_path / "nope"), "check"], capture_output=True,
+                         text=True, env=env)  # fmt: skip
+    assert bad.returncode == 2 and "project directory not found" in bad.stderr
