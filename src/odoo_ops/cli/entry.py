@@ -23,20 +23,31 @@ def _help_width() -> int:
     return max(min(shutil.get_terminal_size().columns, 100) - 2, 50)
 
 
+def _answer(text: str) -> None:
+    """Print ``text`` and exit 0; into a closed pipe, exit 141 quietly (as
+    every other command does, see :mod:`odoo_ops.cli.pipes`)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from odoo_ops.cli.pipes import exit_quietly
+
+        exit_quietly()
+    sys.exit(0)
+
+
 def main(argv: list[str] | None = None) -> Any:
     args = sys.argv[1:] if argv is None else argv
     if args in (["--version"], ["-V"]):
         from odoo_ops import __version__
 
-        sys.stdout.write(f"odoo-ops, version {__version__}\n")
-        sys.exit(0)
+        _answer(f"odoo-ops, version {__version__}\n")
     if args in (["--help"], ["-h"]):
         from odoo_ops.cli.root_help import ROOT_HELP
 
         text = ROOT_HELP.get(_help_width())
         if text is not None:
-            sys.stdout.write(text)
-            sys.exit(0)
+            _answer(text)
     from odoo_ops.cli.main import main as full_main
 
     return full_main(argv)
