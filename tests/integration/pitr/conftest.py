@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,29 @@ class PitrSite:
         return str(self.sql("SELECT clock_timestamp()")[0][0])
 
 
+@contextmanager
+def running(site: PitrSite) -> Iterator[PitrSite]:
+    """Start the site's cluster with a ``shop`` database (an invoice and an
+    ``ir_attachment`` table); destroy the cluster and the pgBackRest directory after."""
+    cluster = site.cluster
+    try:
+        cluster.start()
+        cluster.execute("CREATE DATABASE shop")
+        cluster.execute(
+            "CREATE TABLE invoice (id serial PRIMARY KEY, name text NOT NULL,"
+            " created timestamptz DEFAULT clock_timestamp());"
+            "CREATE TABLE ir_attachment (id serial PRIMARY KEY, name text,"
+            " store_fname varchar);"
+            "INSERT INTO invoice (name) VALUES ('INV/0001')",
+            dbname="shop",
+        )
+        yield site
+    finally:
+        print(cluster.log_tail(30))
+        cluster.destroy()
+        shutil.rmtree(site.pitr_dir, ignore_errors=True)
+
+
 def _skip_reason() -> str | None:
     if shutil.which("pgbackrest") is None:
         return "pgbackrest not installed (apt-get install pgbackrest; CI installs it)"
@@ -87,19 +111,5 @@ def pitr_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PitrSite]:
         "max_archive_lag_minutes = 5\n"
         "jobs = 2\n"
     )
-    try:
-        cluster.start()
-        cluster.execute("CREATE DATABASE shop")
-        cluster.execute(
-            "CREATE TABLE invoice (id serial PRIMARY KEY, name text NOT NULL,"
-            " created timestamptz DEFAULT clock_timestamp());"
-            "CREATE TABLE ir_attachment (id serial PRIMARY KEY, name text,"
-            " store_fname varchar);"
-            "INSERT INTO invoice (name) VALUES ('INV/0001')",
-            dbname="shop",
-        )
-        yield PitrSite(cluster, root, config, pitr_dir, data_dir)
-    finally:
-        print(cluster.log_tail(30))
-        cluster.destroy()
-        shutil.rmtree(pitr_dir, ignore_errors=True)
+    with running(PitrSite(cluster, root, config, pitr_dir, data_dir)) as site:
+        yield site

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.pitr.conftest import PitrSite, _skip_reason
+from tests.integration.pitr.conftest import PitrSite, _skip_reason, running
 from tests.support.pgcluster import PgCluster, give_to_cluster_user, make_shared_dir
 from tests.support.remote_servers import free_port, wait_port
 
@@ -146,20 +146,8 @@ def s3_site(s3_tls: TlsS3, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         f'pg_data = "{cluster.data}"\n'
         "jobs = 2\n"
     )
-    try:
-        cluster.start()
-        cluster.execute("CREATE DATABASE shop")
-        cluster.execute(
-            "CREATE TABLE invoice (id serial PRIMARY KEY, name text NOT NULL);"
-            "CREATE TABLE ir_attachment (id serial PRIMARY KEY, name text, store_fname varchar);"
-            "INSERT INTO invoice (name) VALUES ('INV/0001')",
-            dbname="shop",
-        )
-        yield PitrSite(cluster, root, config, pitr_dir, data_dir)
-    finally:
-        print(cluster.log_tail(30))
-        cluster.destroy()
-        shutil.rmtree(pitr_dir, ignore_errors=True)
+    with running(PitrSite(cluster, root, config, pitr_dir, data_dir)) as site:
+        yield site
 
 
 def test_setup_maps_the_s3_remote_and_keeps_its_keys_secret(
