@@ -14,6 +14,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from odoo_ops.adapters.compose import ComposeFile, ComposeService
@@ -43,6 +44,8 @@ _OPTIONS = {
 }
 #: Environment variables of the official Odoo image (and libpq) and the key each sets.
 _ENV = {"HOST": "db_host", "DB_HOST": "db_host", "PGHOST": "db_host", "PGDATABASE": "db_name"}
+#: Where the official Odoo image reads its odoo.conf (its ``ODOO_RC``).
+IMAGE_CONF = "/etc/odoo/odoo.conf"
 
 
 def _argv(value: object) -> list[str]:
@@ -64,6 +67,12 @@ class ServiceSettings:
     image: str | None
     build: bool
     options: dict[str, str] = field(default_factory=dict)  # odoo.conf key -> value
+    #: the odoo.conf this service reads, as the container sees it (``-c``/``--config``,
+    #: ``ODOO_RC``, or a bind mount on the image's /etc/odoo/odoo.conf); None: not said
+    conf_in_container: str | None = None
+    #: that file on this host, through the service's bind mounts (None: not mounted
+    #: from the host -- baked into the image or on a named volume)
+    conf_path: Path | None = None
 
     def get(self, key: str) -> str | None:
         return self.options.get(key)
@@ -89,7 +98,13 @@ def service_settings(svc: ComposeService) -> ServiceSettings:
                 i += 1
             options[_OPTIONS[name]] = value
         i += 1
-    return ServiceSettings(svc.name, svc.image, "build" in svc.raw, options)
+    conf = options.pop("config", None) or svc.environment.get("ODOO_RC") or None
+    if conf is None:
+        mount = svc.volume_for(IMAGE_CONF)
+        if mount is not None and mount.source is not None:
+            conf = IMAGE_CONF
+    host = svc.host_path(conf) if conf else None
+    return ServiceSettings(svc.name, svc.image, "build" in svc.raw, options, conf, host)
 
 
 def runs_odoo(svc: ComposeService) -> bool:

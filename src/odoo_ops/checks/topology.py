@@ -2,8 +2,11 @@
 
 Each service's Odoo options come from its command line in the compose file
 (``--addons-path``, ``--load``, ``--max-cron-threads``, ``--workers``,
-``--db_maxconn``, ``--db-filter``), else from the shared odoo.conf, else
-Odoo's default. Every check skips for a deployment with one Odoo service.
+``--db_maxconn``, ``--db-filter``), else from the odoo.conf that service
+reads (its own ``-c``/``--config`` or ``ODOO_RC``, or a bind mount on the
+image's /etc/odoo/odoo.conf, found on this host through its bind mounts),
+else from the deployment's odoo.conf, else Odoo's default. Every check skips
+for a deployment with one Odoo service.
 
 - ``topology-same-image``: every service runs the same image id;
 - ``topology-addons-path``: the same addons path;
@@ -23,6 +26,7 @@ import re
 from pathlib import Path
 
 from odoo_ops.adapters import Unavailable
+from odoo_ops.adapters.odoo_conf import OdooConf, read_odoo_conf
 from odoo_ops.adapters.topology import ServiceSettings, container_image_ids, service_settings
 from odoo_ops.checks.base import Need, Outcome, Severity, check, failed, passed, skipped, warned
 from odoo_ops.checks.context import CheckContext
@@ -60,18 +64,63 @@ def settings_of(ctx: CheckContext) -> dict[str, ServiceSettings]:
     return out
 
 
-def option(ctx: CheckContext, settings: ServiceSettings, key: str) -> str:
-    """The value of ``key`` for one service: its command line, odoo.conf, default."""
+class ConfUnreadable(OpsError):
+    """A service's own odoo.conf is mounted from this host but cannot be read."""
+
+
+def service_conf(ctx: CheckContext, settings: ServiceSettings) -> tuple[OdooConf | None, str]:
+    """The odoo.conf ``settings``' service reads, and where it was read from: its own
+    file when the compose file says which (and it is on this host), else the
+    deployment's (``odoo_conf``)."""
+    key = f"topology-conf:{settings.name}"
+    if key not in ctx.cache:
+        ctx.cache[key] = _read_service_conf(ctx, settings)
+    cached: tuple[OdooConf | None, str] = ctx.cache[key]
+    return cached
+
+
+def _read_service_conf(ctx: CheckContext, settings: ServiceSettings) -> tuple[OdooConf | None, str]:
+    if settings.conf_path is not None:
+        try:
+            conf = read_odoo_conf(settings.conf_path, ctx.project.env)
+        except OpsError as exc:
+            raise ConfUnreadable(
+                f"{settings.name}: its odoo.conf {display(ctx, settings.conf_path)}"
+                f" (mounted as {settings.conf_in_container}): {exc.message}"
+            ) from None
+        for value in conf.secret_values():
+            ctx.target.redactor.add(value)
+        return conf, display(ctx, settings.conf_path)
+    shared: OdooConf | None
+    try:
+        shared = ctx.target.conf
+    except OpsError:
+        shared = None
+    if shared is None:
+        return None, "no odoo.conf"
+    where = display(ctx, shared.path) if shared.path else "odoo.conf"
+    if settings.conf_in_container:
+        # the service names its own file, but it is not on this host (in the image,
+        # on a named volume): the deployment's odoo.conf is the best guess, say so
+        where += f" ({settings.conf_in_container} not on this host)"
+    return shared, where
+
+
+def option_from(ctx: CheckContext, settings: ServiceSettings, key: str) -> tuple[str, str]:
+    """The value of ``key`` for one service and where it comes from: its command
+    line, its odoo.conf, Odoo's default."""
     value = settings.get(key)
     if value is not None:
-        return value
-    try:
-        conf = ctx.target.conf
-    except OpsError:
-        conf = None
-    if conf is not None and conf.get(key) not in (None, ""):
-        return str(conf.get(key))
-    return DEFAULTS.get(key, "")
+        return value, "command line"
+    conf, where = service_conf(ctx, settings)
+    if conf is not None and conf.raw.get(key, "").strip() and key not in conf.unresolved:
+        return conf.raw[key].strip(), where
+    return DEFAULTS.get(key, ""), "default"
+
+
+def option(ctx: CheckContext, settings: ServiceSettings, key: str) -> str:
+    """The value of ``key`` for one service: its command line, its odoo.conf, default."""
+    return option_from(ctx, settings, key)[0]
 
 
 def _normal(key: str, value: str) -> str:
@@ -80,11 +129,33 @@ def _normal(key: str, value: str) -> str:
     return value.strip()
 
 
+def _unreadable(ctx: CheckContext, settings: dict[str, ServiceSettings]) -> Outcome | None:
+    """A failure when a service's own odoo.conf is on this host but unreadable."""
+    problems = []
+    for s in settings.values():
+        try:
+            service_conf(ctx, s)
+        except ConfUnreadable as exc:
+            problems.append(exc.message)
+    if problems:
+        return failed(
+            "; ".join(problems),
+            "fix the file (an INI file with an [options] section) or the compose mount",
+        )
+    return None
+
+
 def _same(ctx: CheckContext, key: str, what: str, fix: str) -> Outcome:
-    values = {
-        name: _normal(key, option(ctx, s, key)) for name, s in settings_of(ctx).items()
-    }
-    evidence = [f"{name}: {what} {value or '(empty)'}" for name, value in values.items()]
+    settings = settings_of(ctx)
+    bad = _unreadable(ctx, settings)
+    if bad:
+        return bad
+    values: dict[str, str] = {}
+    evidence = []
+    for name, s in settings.items():
+        value, where = option_from(ctx, s, key)
+        values[name] = _normal(key, value)
+        evidence.append(f"{name}: {what} {values[name] or '(empty)'} ({where})")
     if len(set(values.values())) > 1:
         return failed(f"the Odoo services run with different {what}", fix, evidence)
     return passed(f"every Odoo service has the same {what}", evidence)
@@ -180,9 +251,13 @@ def same_dbfilter(ctx: CheckContext) -> Outcome:
 )
 def cron_runners(ctx: CheckContext) -> Outcome:
     settings = settings_of(ctx)
+    bad = _unreadable(ctx, settings)
+    if bad:
+        return bad
     meant = list(ctx.deployment.cron_services)
-    threads = {name: option(ctx, s, "max_cron_threads") for name, s in settings.items()}
-    evidence = [f"{name}: max_cron_threads {value}" for name, value in threads.items()]
+    found = {name: option_from(ctx, s, "max_cron_threads") for name, s in settings.items()}
+    threads = {name: value for name, (value, _where) in found.items()}
+    evidence = [f"{name}: max_cron_threads {v} ({where})" for name, (v, where) in found.items()]
     runners = [name for name, value in threads.items() if _int(value) > 0]
     if meant:
         evidence.append("cron_services: " + ", ".join(meant))
@@ -227,14 +302,20 @@ def _int(value: str) -> int:
 )
 def connections(ctx: CheckContext) -> Outcome:
     settings = settings_of(ctx)
+    bad = _unreadable(ctx, settings)
+    if bad:
+        return bad
     total = 0
     evidence = []
     for name, s in settings.items():
-        maxconn = _int(option(ctx, s, "db_maxconn"))
-        processes = max(1, _int(option(ctx, s, "workers")))
+        maxconn_value, maxconn_from = option_from(ctx, s, "db_maxconn")
+        workers_value, workers_from = option_from(ctx, s, "workers")
+        maxconn = _int(maxconn_value)
+        processes = max(1, _int(workers_value))
         total += maxconn * processes
         evidence.append(
-            f"{name}: db_maxconn {maxconn} x {processes} process(es) = {maxconn * processes}"
+            f"{name}: db_maxconn {maxconn} ({maxconn_from}) x {processes} process(es)"
+            f" ({workers_from}) = {maxconn * processes}"
         )
     rows = ctx.query("SHOW max_connections")
     limit = int(rows[0][0])
