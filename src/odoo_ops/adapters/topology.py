@@ -151,6 +151,25 @@ def _db_key(settings: ServiceSettings, db_service: str) -> tuple[str | None, str
     return host, (name if name and "," not in name else None)
 
 
+def published_ports(svc: ComposeService) -> dict[str, str]:
+    """Host port -> container port of the ports ``svc`` publishes (``ports:``
+    short and long syntax; ranges are left out)."""
+    out: dict[str, str] = {}
+    for item in svc.raw.get("ports") or []:
+        if isinstance(item, dict):
+            published, target = item.get("published"), item.get("target")
+            if published is not None and target is not None:
+                out[str(published)] = str(target)
+            continue
+        text = str(item).split("/", 1)[0]  # 8072:8072/tcp
+        if text.startswith("["):  # [::1]:8072:8072
+            text = text.split("]:", 1)[-1]
+        parts = text.rsplit(":", 2)
+        if len(parts) >= 2 and "-" not in parts[-1] and "-" not in parts[-2]:
+            out[parts[-2]] = parts[-1]
+    return out
+
+
 # -- image ids (Docker engine) -------------------------------------------------
 
 

@@ -335,14 +335,53 @@ _UPSTREAM = re.compile(r"\bupstream\s+(\S+)\s*\{([^}]*)\}", re.S)
 _SERVER = re.compile(r"^\s*server\s+([^\s;]+)", re.M)
 _LOCATION = re.compile(r"\blocation\s+(?:[=~^*]+\s*)?(/websocket)\b[^{]*\{([^}]*)\}", re.S)
 _PROXY_PASS = re.compile(r"\bproxy_pass\s+https?://([^/\s;]+)")
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "host.docker.internal"}
 
 
-def _nginx_files(ctx: CheckContext) -> list[Path]:
-    out = []
+def _proxy_files(ctx: CheckContext) -> tuple[list[Path], list[Path]]:
+    """(nginx files, Caddyfiles) of the project."""
+    nginx, caddy = [], []
     for path in walk_files(ctx.project.root):
         rel = path.relative_to(ctx.project.root).as_posix().lower()
-        if "nginx" in rel or rel.endswith((".nginx", "nginx.conf")) or "/sites-" in rel:
-            out.append(path)
+        name = path.name.lower()
+        if name.startswith("caddyfile") or name.endswith((".caddy", ".caddyfile")):
+            caddy.append(path)
+        elif "nginx" in rel or rel.endswith((".nginx", "nginx.conf")) or "/sites-" in rel:
+            nginx.append(path)
+    return nginx, caddy
+
+
+#: (where, what the route names, the host:port servers behind it)
+_Route = tuple[str, str, list[str]]
+
+
+def _nginx_routes(ctx: CheckContext, files: list[Path]) -> list[_Route]:
+    upstreams: dict[str, list[str]] = {}
+    found: list[tuple[str, str]] = []
+    for path in files:
+        text = read_input_lenient(path, kind="proxy config", limit=256 * 1024)
+        if text is None:
+            continue
+        code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+        for name, body in _UPSTREAM.findall(code):
+            upstreams[name] = _SERVER.findall(body)
+        for _path, body in _LOCATION.findall(code):
+            for dest in _PROXY_PASS.findall(body):
+                found.append((display(ctx, path), dest))
+    return [(where, dest, upstreams.get(dest, [dest])) for where, dest in found]
+
+
+def _caddy_routes(ctx: CheckContext, files: list[Path]) -> list[_Route]:
+    from odoo_ops.adapters.caddyfile import caddy_routes, host_port, upstream_for
+
+    out: list[_Route] = []
+    for path in files:
+        text = read_input_lenient(path, kind="proxy config", limit=256 * 1024)
+        if text is None:
+            continue
+        for route in upstream_for(caddy_routes(text), "/websocket"):
+            servers = [":".join(host_port(u)) for u in route.upstreams]
+            out.append((f"{display(ctx, path)}:{route.line}", " ".join(route.upstreams), servers))
     return out
 
 
@@ -354,43 +393,51 @@ def _nginx_files(ctx: CheckContext) -> list[Path]:
     needs=[Need.FILES],
 )
 def websocket_route(ctx: CheckContext) -> Outcome:
+    from odoo_ops.adapters.topology import published_ports
+
     settings = settings_of(ctx)
-    files = _nginx_files(ctx)
-    if not files:
-        return skipped("no nginx configuration in the project to read")
-    upstreams: dict[str, list[str]] = {}
-    routes: list[tuple[str, str]] = []  # (where, host:port or upstream)
-    for path in files:
-        text = read_input_lenient(path, kind="proxy config", limit=256 * 1024)
-        if text is None:
-            continue
-        code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
-        for name, body in _UPSTREAM.findall(code):
-            upstreams[name] = _SERVER.findall(body)
-        for _path, body in _LOCATION.findall(code):
-            for dest in _PROXY_PASS.findall(body):
-                routes.append((display(ctx, path), dest))
+    nginx, caddy = _proxy_files(ctx)
+    if not nginx and not caddy:
+        return skipped("no nginx configuration or Caddyfile in the project to read")
+    routes = _nginx_routes(ctx, nginx) + _caddy_routes(ctx, caddy)
     if not routes:
+        kinds = " or ".join(
+            k for k, files in (("nginx configuration", nginx), ("Caddyfile", caddy)) if files
+        )
         return failed(
-            "the nginx configuration has no `location /websocket` proxied to Odoo: the"
-            " web client's live updates (bus, chat, notifications) fail",
-            "add `location /websocket { proxy_pass http://<odoo service>:8072; ... }` with the"
-            " Upgrade/Connection headers",
+            f"the {kinds} routes /websocket to no Odoo service (nginx: no `location"
+            " /websocket` with a proxy_pass; Caddy: no reverse_proxy takes it): the web"
+            " client's live updates (bus, chat, notifications) fail",
+            "nginx: `location /websocket { proxy_pass http://<odoo service>:8072; ... }` with"
+            " the Upgrade/Connection headers; Caddy: `handle /websocket* { reverse_proxy"
+            " <odoo service>:8072 }`",
         )
     compose = ctx.target.compose_or_none()
-    compose_services = set(compose.services) if compose else set()
+    compose_services = compose.services if compose else {}
+    # a host port published by an Odoo service: 127.0.0.1:8072 reaches that service
+    published = {
+        host_port: (name, container_port)
+        for name in settings
+        if name in compose_services
+        for host_port, container_port in published_ports(compose_services[name]).items()
+    }
     evidence: list[str] = []
     problems: list[str] = []
-    for where, dest in routes:
-        servers = upstreams.get(dest, [dest])
-        via = f" ({', '.join(servers)})" if dest in upstreams else ""
+    reached: list[str] = []
+    for where, dest, servers in routes:
+        via = f" ({', '.join(servers)})" if servers != [dest] else ""
         evidence.append(f"{where}: /websocket -> {dest}{via}")
         for server in servers:
-            host, _, port = server.partition(":")
+            host, _, port = server.rpartition(":") if ":" in server else (server, "", "")
+            host = host.strip("[]")
+            if host in _LOOPBACK and port in published:
+                host, port = published[port]
+                evidence.append(f"{server} is published by {host} (its port {port})")
             if host not in settings:
                 if host in compose_services:
                     problems.append(f"/websocket goes to {host}, not one of the Odoo services")
                 continue
+            reached.append(host)
             s = settings[host]
             workers = _int(option(ctx, s, "workers"))
             want = option(ctx, s, "gevent_port") if workers > 0 else option(ctx, s, "http_port")
@@ -405,4 +452,10 @@ def websocket_route(ctx: CheckContext) -> Outcome:
             "route /websocket to an Odoo service's gevent port (8072 when it runs workers)",
             evidence,
         )
-    return passed("/websocket is routed to an Odoo service", evidence)
+    if not reached:
+        return warned(
+            "/websocket is proxied, but to no address known here as one of the Odoo services",
+            "proxy it to an Odoo service by its compose name, or to a port it publishes",
+            evidence,
+        )
+    return passed("/websocket is routed to " + ", ".join(dict.fromkeys(reached)), evidence)
