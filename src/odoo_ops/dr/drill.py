@@ -5,8 +5,9 @@
    without ``--from``, take the newest verified local backup;
 2. **restore** it, neutralized (no mail out, crons off), into a scratch
    database ``<db>__drill_<token>`` and its filestore under the data_dir;
-3. **start Odoo** on it through the deployment's runner (local runner) on a
-   free port of 127.0.0.1 and wait for ``/web/health``;
+3. **start Odoo** on it through the deployment's runner (local, a scratch
+   ``docker compose run`` container, or over ssh with a port forward: see
+   :mod:`odoo_ops.dr.server`) and wait for ``/web/health``;
    then, with ``[dr] login``/``password``, log in as that user through
    ``/web/login`` (the RTO ends there: a user can work);
 4. **compare** the installed module versions and the row counts of the key
@@ -23,11 +24,8 @@ The result goes to ``.odoo-ops/<deployment>/dr/drill-<UTC time>.json`` and
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import socket
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +35,7 @@ from odoo_ops import childproc
 from odoo_ops.adapters.pgadmin import admin_connection, drop_database, with_suffix
 from odoo_ops.backup.common import backup_dir_of
 from odoo_ops.backup.layout import BackupEntry, find_backup, iso, list_backups, remove_tree, utcnow
+from odoo_ops.dr.server import DrillServer, start_server
 from odoo_ops.errors import OpsError
 from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.names import check_database_name
@@ -77,12 +76,6 @@ class DrillResult:
     @property
     def rpo_ok(self) -> bool:
         return self.rpo_seconds is not None and self.rpo_seconds <= self.rpo_limit_minutes * 60
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _newest_local(target: Target) -> BackupEntry:
@@ -149,21 +142,6 @@ def _fetch(
         return local, newest.name
 
 
-def _odoo_env(target: Target) -> dict[str, str]:
-    """libpq settings for the Odoo process when no odoo.conf names the database server."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    env = dict(os.environ)
-    if target.deployment.odoo_conf:
-        return env
-    info = conninfo_to_dict(target.dsn())
-    for key, var in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"),
-                     ("password", "PGPASSWORD")):  # fmt: skip
-        if info.get(key):
-            env[var] = str(info[key])
-    return env
-
-
 def run_drill(
     target: Target,
     *,
@@ -174,12 +152,6 @@ def run_drill(
     """Run the drill; the result is recorded even when it fails."""
     from odoo_ops.backup.restore import RestoreOptions, restore_backup
 
-    if target.deployment.runner != "local":
-        raise OpsError(
-            "dr drill starts Odoo with the local runner; this deployment uses"
-            f" {target.deployment.runner}",
-            hint='describe a scratch deployment with runner = "local" in odoo-ops.toml and use -D',
-        )
     t0 = time.monotonic()
     started = utcnow()
     cfg = target.project.config.dr
@@ -214,7 +186,7 @@ def run_drill(
     token = secrets.token_hex(3)
     scratch = with_suffix(source_db, f"__drill_{token}")
     data_dir = target.data_dir()
-    proc: childproc.ChildPopen | None = None
+    server: DrillServer | None = None
     log_path = target.state_dir / "dr" / f"drill-{started.strftime('%Y%m%d-%H%M%S')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -226,24 +198,15 @@ def run_drill(
                 restored.neutralized.applied if restored.neutralized else []
             )
             phase("restore")
-            port = _free_port()
-            argv = target.odoo(scratch).server() + [
-                "--http-interface", "127.0.0.1", "--http-port", str(port),
-            ]  # fmt: skip
-            if data_dir is not None:
-                argv += ["-D", str(data_dir)]
-            with open(log_path, "ab") as log:
-                proc = childproc.ChildPopen(
-                    target.runner().wrap(argv), stdout=log, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, env=_odoo_env(target), cwd=target.root,
-                )  # fmt: skip
-            _wait_health(f"http://127.0.0.1:{port}/web/health", proc, timeout, log_path)
+            server = start_server(target, scratch, log_path)
+            result.checks["runner"] = server.how
+            _wait_health(f"{server.url}/web/health", server.proc, timeout, log_path)
             if not cfg.login:
                 result.rto_seconds = round(time.monotonic() - t0, 1)
             phase("start")
             if cfg.login:
                 # service is back when a user can work: the RTO ends at the login
-                _log_in(f"http://127.0.0.1:{port}", scratch, cfg.login, _password(target))
+                _log_in(server.url, scratch, cfg.login, _password(target))
                 result.rto_seconds = round(time.monotonic() - t0, 1)
                 result.checks["login"] = cfg.login
                 phase("login")
@@ -256,7 +219,7 @@ def run_drill(
         except OpsError as exc:
             result.problems.append(exc.message)
     finally:
-        _teardown(target, proc, scratch, data_dir, result)
+        _teardown(target, server, scratch, data_dir, result)
         phase("teardown")
     result.ok = not result.problems and result.rto_ok and result.rpo_ok
     if not result.rto_ok and result.rto_seconds is not None:
@@ -401,20 +364,13 @@ def _compare(target: Target, scratch: str, manifest: dict[str, Any], result: Dri
 
 def _teardown(
     target: Target,
-    proc: childproc.ChildPopen | None,
+    server: DrillServer | None,
     scratch: str,
     data_dir: Path | None,
     result: DrillResult,
 ) -> None:
-    import signal
-
-    if proc is not None and proc.poll() is None:
-        proc.kill_group(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill_group()
-            proc.wait()
+    if server is not None:
+        result.notes.extend(server.stop(target))
     try:
         conn = admin_connection(target)
         try:

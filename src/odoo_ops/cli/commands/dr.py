@@ -59,7 +59,10 @@ def drill(
             else ("the newest verified local backup")
         )
         app.out(f"would fetch {source}, restore it neutralized into a scratch database,")
-        app.out("start Odoo on it on a free port of 127.0.0.1, wait for /web/health,")
+        app.out(
+            f"start Odoo on it through the {target.deployment.runner} runner on a free port"
+            " (reached on 127.0.0.1), wait for /web/health,"
+        )
         app.out("compare modules and row counts with the manifest, record RTO/RPO, drop it all")
         return 0
     with _progress(app, "dr drill") as report:
