@@ -403,6 +403,10 @@ class Pitr(_Model):
     filestore_keep_days: float = Field(default=14.0, ge=0)
     process_max: int = Field(default=2, ge=1, le=64)
     jobs: int = Field(default=2, ge=1, le=64)
+    #: ``pitr restore --in-place``: argv that stop / start the PostgreSQL server
+    #: (default: ``pg_ctl -D pg_data`` as ``os_user`` when postgresql.conf is in pg_data)
+    pg_stop_command: list[str] = Field(default_factory=list)
+    pg_start_command: list[str] = Field(default_factory=list)
 
 
 class Upgrade(_Model):

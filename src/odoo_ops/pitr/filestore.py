@@ -187,14 +187,29 @@ class FilestoreArchive:
 
     # -- restore --------------------------------------------------------------
     def restore_files(self, fnames: list[str], dest: Path, *, live: Path | None,
-                      owner: tuple[int, int] | None = None) -> FilesResult:  # fmt: skip
-        """Copy the files ``fnames`` into the filestore ``dest`` (archive first, then live)."""
+                      owner: tuple[int, int] | None = None,
+                      link_live: bool = False) -> FilesResult:  # fmt: skip
+        """Copy the files ``fnames`` into the filestore ``dest`` (archive first, then live).
+
+        ``link_live``: a file the live filestore has is hard-linked from there instead
+        (Odoo never rewrites a file; an in-place restore then needs no room for copies).
+        """
         result = FilesResult()
         dest.mkdir(parents=True, exist_ok=True)
         for fname in sorted(set(fnames)):
             if not FNAME_RE.fullmatch(fname):
                 result.missing.append(fname)
                 continue
+            target = dest / fname
+            if link_live and live is not None and (live / fname).is_file():
+                target.parent.mkdir(exist_ok=True)
+                try:
+                    os.link(live / fname, target)
+                    result.copied += 1
+                    result.from_live += 1
+                    continue
+                except OSError:
+                    pass  # another file system: copied below
             source = self.objects / fname
             from_live = False
             if not source.is_file() and live is not None and (live / fname).is_file():
@@ -202,7 +217,6 @@ class FilestoreArchive:
             if not source.is_file():
                 result.missing.append(fname)
                 continue
-            target = dest / fname
             target.parent.mkdir(exist_ok=True)
             shutil.copyfile(source, target)
             if owner is not None and os.geteuid() == 0:

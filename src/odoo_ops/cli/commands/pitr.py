@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 import click
 
 from odoo_ops.cli.common import (
@@ -12,6 +15,9 @@ from odoo_ops.cli.common import (
     pass_app,
     wait_option,
 )
+
+if TYPE_CHECKING:
+    from odoo_ops.adapters import Target
 
 
 @click.group("pitr")
@@ -172,17 +178,26 @@ def filestore_sync_cmd(app: App, fmt: str) -> int:
 @click.option("--to", "newdb", metavar="NEWDB",
               help="The new database to create on the live server.")
 @click.option("--neutralize", is_flag=True, help="Neutralize NEWDB (no mail, no crons).")
-@click.option("--force", is_flag=True, help="Replace NEWDB when it exists.")
+@click.option("--in-place", "in_place", is_flag=True,
+              help="Put the whole cluster back to TIME instead (maintenance mode, a safety"
+              " copy; needs --force).")  # fmt: skip
+@click.option("--force", is_flag=True,
+              help="Replace NEWDB when it exists; with --in-place: do it.")  # fmt: skip
 @dry_run_option
 @wait_option
 @format_option()
 @pass_app
-def restore_cmd(app: App, when: str | None, newdb: str | None, neutralize: bool, force: bool,
-                dry_run: bool, wait: float, fmt: str) -> int:  # fmt: skip
+def restore_cmd(app: App, when: str | None, newdb: str | None, neutralize: bool,
+                in_place: bool, force: bool, dry_run: bool, wait: float,
+                fmt: str) -> int:  # fmt: skip
     """Restore the deployment's database as it was at TIME into NEWDB, with its filestore.
 
     The live database is never touched: pgBackRest restores into a scratch
     server on a free port, the database is copied out of it into NEWDB.
+
+    --in-place --force puts the whole cluster and the filestore back to TIME
+    (docs/pitr.md): Odoo stopped, PostgreSQL stopped and its data directory
+    kept aside as the safety copy, everything put back if a step fails.
     """
     from odoo_ops.errors import UsageError
     from odoo_ops.pitr.restore import restore
@@ -190,6 +205,15 @@ def restore_cmd(app: App, when: str | None, newdb: str | None, neutralize: bool,
     from odoo_ops.report.table import Table
 
     target = app.target()
+    if in_place:
+        if newdb or neutralize:
+            raise UsageError("--in-place restores the cluster itself: no --to, no --neutralize")
+        if not when:
+            raise UsageError(
+                "pitr restore --in-place needs --time",
+                hint='e.g. --time "2026-12-07 10:00:00+00" --in-place --force',
+            )
+        return _restore_in_place(app, target, parse_time(when), force, dry_run, wait, fmt)
     if not when or not newdb:
         raise UsageError("pitr restore needs --time and --to",
                          hint='e.g. --time "2026-12-07 10:00:00+00" --to staging_1000')  # fmt: skip
@@ -218,6 +242,42 @@ def restore_cmd(app: App, when: str | None, newdb: str | None, neutralize: bool,
         "window": {"start": result.window.start.isoformat() if result.window.start else None,
                    "end": result.window.end.isoformat() if result.window.end else None},
         "seconds": result.seconds, "notes": result.notes,
+    }  # fmt: skip
+    app.render(table, fmt)
+    return 1 if files and files.missing else 0
+
+
+def _restore_in_place(app: App, target: Target, moment: datetime, force: bool, dry_run: bool,
+                      wait: float, fmt: str) -> int:  # fmt: skip
+    from odoo_ops.pitr.inplace import restore_in_place
+    from odoo_ops.pitr.window import fmt_time
+    from odoo_ops.report.table import Table
+
+    result = restore_in_place(target, when=moment, force=force, dry_run=dry_run,
+                              wait=wait, log=app.info)  # fmt: skip
+    title = "pitr restore --in-place" + (" (dry run)" if dry_run else "")
+    table = Table(["cluster", "as of", "safety copy", "files", "missing files"], title=title)
+    files = result.files
+    table.add(result.database, fmt_time(result.target_time), result.safety_copy,
+              files.copied if files else None, len(files.missing) if files else None)  # fmt: skip
+    if fmt != "csv":
+        table.notes.append(f"recoverable window: {result.window.describe()}")
+        table.notes.extend(result.steps)
+        table.notes.extend(result.notes)
+        if files and files.missing:
+            table.notes.append("files the archive lacks: " + ", ".join(files.missing[:20])
+                               + (" …" if len(files.missing) > 20 else ""))  # fmt: skip
+        for step, seconds in result.seconds.items():
+            table.notes.append(f"{step}: {seconds:.1f} s")
+    table.data = {
+        "in_place": True, "dry_run": dry_run, "database": result.database,
+        "databases": result.databases, "time": result.target_time.isoformat(),
+        "safety_copy": result.safety_copy, "filestore_copy": result.filestore_copy,
+        "files_copied": files.copied if files else None,
+        "files_missing": files.missing if files else [],
+        "window": {"start": result.window.start.isoformat() if result.window.start else None,
+                   "end": result.window.end.isoformat() if result.window.end else None},
+        "steps": result.steps, "seconds": result.seconds, "notes": result.notes,
     }  # fmt: skip
     app.render(table, fmt)
     return 1 if files and files.missing else 0
