@@ -409,6 +409,43 @@ class Pitr(_Model):
     pg_start_command: list[str] = Field(default_factory=list)
 
 
+_SERIES_RE = re.compile(r"^\d{1,2}\.0$")
+_MODULE_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class UpgradeStep(_Model):
+    """``[[upgrade.steps]]``: one major version of a multi-step upgrade (``to`` =
+    ``"17.0"``): its target Odoo, addons, OpenUpgrade pins, hooks, and the modules
+    to ``uninstall``/``install`` with that Odoo once the step has migrated. Keys left
+    out of the last step come from ``[upgrade]`` itself (docs/upgrade.md)."""
+
+    to: str
+    target_odoo_command: list[str] = Field(default_factory=list)
+    target_addons_paths: list[str] = Field(default_factory=list)
+    openupgrade: str | None = None
+    openupgrade_framework: str | None = None
+    before_sql: list[str] = Field(default_factory=list)
+    after_sql: list[str] = Field(default_factory=list)
+    after_shell: list[str] = Field(default_factory=list)
+    install: list[str] = Field(default_factory=list)
+    uninstall: list[str] = Field(default_factory=list)
+
+    @field_validator("to")
+    @classmethod
+    def _series(cls, value: str) -> str:
+        if not _SERIES_RE.match(value):
+            raise ValueError(f"not an Odoo series: {value!r} (e.g. \"17.0\")")
+        return value
+
+    @field_validator("install", "uninstall")
+    @classmethod
+    def _modules(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _MODULE_RE.match(name):
+                raise ValueError(f"not a module name: {name!r}")
+        return value
+
+
 class Upgrade(_Model):
     """``[upgrade]``: the target of a major upgrade (``odoo-ops upgrade``, docs/upgrade.md).
 
@@ -436,6 +473,33 @@ class Upgrade(_Model):
     before_sql: list[str] = Field(default_factory=list)
     after_sql: list[str] = Field(default_factory=list)
     after_shell: list[str] = Field(default_factory=list)
+    #: modules to uninstall / install with the target Odoo after the (one-step) migration
+    install: list[str] = Field(default_factory=list)
+    uninstall: list[str] = Field(default_factory=list)
+    #: a multi-step upgrade (16.0 -> 17.0 -> 18.0): one table per major version
+    steps: list[UpgradeStep] = Field(default_factory=list)
+    #: ``upgrade plan``: ask this index whether ``odoo-addon-NAME`` wheels exist for
+    #: OCA modules missing from the target path ("" = never ask)
+    registry_url: str = "https://pypi.org/pypi"
+    registry_timeout: float = Field(default=5.0, gt=0, le=120)
+    registry_cache_hours: float = Field(default=24.0, ge=0)
+
+    @field_validator("install", "uninstall")
+    @classmethod
+    def _modules(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _MODULE_RE.match(name):
+                raise ValueError(f"not a module name: {name!r}")
+        return value
+
+    @field_validator("steps")
+    @classmethod
+    def _distinct_steps(cls, value: list[UpgradeStep]) -> list[UpgradeStep]:
+        seen = [s.to for s in value]
+        dupes = sorted({t for t in seen if seen.count(t) > 1})
+        if dupes:
+            raise ValueError(f"two [[upgrade.steps]] with to = {dupes[0]!r}")
+        return value
 
 
 class Config(_Model):

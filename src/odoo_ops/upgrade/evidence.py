@@ -3,13 +3,15 @@ deployment succeeded, with the target code configured now."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from odoo_ops.backup.layout import parse_time
 from odoo_ops.errors import OpsError
+from odoo_ops.upgrade.rehearse import upgrade_dir
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
+    from odoo_ops.config.schema import Upgrade
     from odoo_ops.golive.evidence import Evidence
 
 
@@ -18,7 +20,7 @@ def rehearsal_evidence(target: Target, arg: str) -> Evidence:
     succeeded but the target code changed since; fail: it failed; none: never run.
     A project with no ``[upgrade]`` target has no major upgrade to rehearse (pass)."""
     from odoo_ops.golive.evidence import FAIL, NONE, PASS, WARN, Evidence
-    from odoo_ops.upgrade.rehearse import LAST, code_fingerprint, last_rehearsal, upgrade_dir
+    from odoo_ops.upgrade.rehearse import LAST, last_rehearsal
 
     kind = f"upgrade:{arg}"
     if arg != "rehearsed":
@@ -49,8 +51,7 @@ def rehearsal_evidence(target: Target, arg: str) -> Evidence:
         return Evidence(kind, WARN, f"rehearsed {what}, but [upgrade] openupgrade is now "
                         f"{cfg.openupgrade}: rehearse again", at, str(path))
     try:
-        now = code_fingerprint(cfg, target, str(doc.get("openupgrade_scripts")),
-                               str(doc.get("openupgrade_framework")))
+        now = _fingerprint_now(target, cfg, doc)
     except OpsError as exc:
         return Evidence(kind, WARN, f"rehearsed {what}, but the target code cannot be read "
                         f"now: {exc.message}", at, str(path))
@@ -59,3 +60,17 @@ def rehearsal_evidence(target: Target, arg: str) -> Evidence:
                         "rehearse again", at, str(path))
     return Evidence(kind, PASS, f"rehearsed {what}: migration {doc.get('migration_seconds')} s,"
                     " audits and login passed", at, str(path))
+
+
+def _fingerprint_now(target: Target, cfg: Upgrade, doc: dict[str, Any]) -> str:
+    """The fingerprint of the target code configured now, for the rehearsal's steps."""
+    from odoo_ops.upgrade.rehearse import code_fingerprint, prepare_steps, steps_fingerprint
+    from odoo_ops.upgrade.steps import resolve_steps
+
+    steps = resolve_steps(cfg, str(doc.get("source_series")), str(doc.get("target_series")))
+    if len(steps) == 1:
+        return code_fingerprint(steps[0].cfg, target, str(doc.get("openupgrade_scripts")),
+                                str(doc.get("openupgrade_framework")))
+    prepared = prepare_steps(target, steps, str(doc.get("copy") or "copy"),
+                             upgrade_dir(target) / "evidence", dry_run=True)
+    return steps_fingerprint(prepared)

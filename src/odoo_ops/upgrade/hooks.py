@@ -77,3 +77,55 @@ def run_shell(target: Target, cfg: Upgrade, conf: Path, database: str, files: li
         if proc.returncode != 0 or "Traceback (most recent call last)" in output:
             last = [ln for ln in output.strip().splitlines() if ln.strip()][-1:] or [""]
             raise HookFailed(rel, f"exit {proc.returncode}: {last[0][:300]}")
+
+
+_MODULES_SCRIPT = """\
+import json
+todo = json.loads({payload!r})
+Module = env['ir.module.module']
+gone = Module.search([('name', 'in', todo['uninstall']),
+                      ('state', 'in', ['installed', 'to upgrade'])])
+if gone:
+    gone.button_immediate_uninstall()
+if todo['install']:
+    Module.update_list()
+    found = Module.search([('name', 'in', todo['install'])])
+    missing = sorted(set(todo['install']) - set(found.mapped('name')))
+    if missing:
+        raise ValueError('not on the addons path: ' + ', '.join(missing))
+    new = found.filtered(lambda m: m.state == 'uninstalled')
+    if new:
+        new.button_immediate_install()
+env.cr.commit()
+"""
+
+
+def apply_modules(cfg: Upgrade, conf: Path, database: str, uninstall: list[str],
+                  install: list[str], log_dir: Path, label: str, say: object = None) -> None:
+    """Uninstall, then install modules with the target Odoo (its ``odoo shell`` and
+    ``button_immediate_uninstall/install``: Odoo removes the data and tables itself)."""
+    import json
+
+    from odoo_ops.childproc import run
+
+    if not uninstall and not install:
+        return
+    what = f"modules after {label}"
+    if callable(say):
+        say(f"{what}: uninstall {', '.join(uninstall) or '-'}; "
+            f"install {', '.join(install) or '-'}")
+    script = _MODULES_SCRIPT.format(payload=json.dumps({"uninstall": list(uninstall),
+                                                        "install": list(install)}))
+    argv = [*cfg.target_odoo_command, "shell", "-c", str(conf), "-d", database,
+            "--no-http", "--logfile="]
+    try:
+        proc = run(argv, input=script, capture_output=True, text=True, timeout=SHELL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise HookFailed(what, f"no end within {SHELL_TIMEOUT:.0f} s") from None
+    except OSError as exc:
+        raise HookFailed(what, f"cannot run {argv[0]}: {exc.strerror}") from None
+    output = (proc.stdout or "") + (proc.stderr or "")
+    (log_dir / f"modules-{label.split()[-1]}.log").write_text(output)
+    if proc.returncode != 0 or "Traceback (most recent call last)" in output:
+        last = [ln for ln in output.strip().splitlines() if ln.strip()][-1:] or [""]
+        raise HookFailed(what, f"exit {proc.returncode}: {last[0][:300]}")

@@ -28,18 +28,20 @@ from __future__ import annotations
 
 import os
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops.errors import ConfigError, OpsError, UsageError
 from odoo_ops.upgrade.openupgrade import SCRIPTS_DIST, ScriptsIndex, choose_wheel, read_scripts
+from odoo_ops.upgrade.steps import Step, resolve_steps
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
     from odoo_ops.addons import AddonsScan
     from odoo_ops.addons.manifest import Addon
     from odoo_ops.config.schema import Upgrade
+    from odoo_ops.upgrade.registry import Answer, Registry
 
 BLOCKED = "blocked"
 RENAMED = "renamed"
@@ -68,6 +70,8 @@ class ModulePlan:
     detail: str
     lines: int | None = None
     scripts: tuple[str, ...] = ()
+    step: str | None = None  # the series this step migrates to
+    wheel: str | None = None  # odoo-addon-NAME==VERSION on the index (OCA, off the path)
 
     @property
     def blocker(self) -> bool:
@@ -82,6 +86,7 @@ class UpgradePlan:
     openupgrade_scripts: str | None  # the wheel's version
     modules: list[ModulePlan] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    steps: list[UpgradePlan] = field(default_factory=list)  # one per major version
 
     @property
     def blockers(self) -> list[ModulePlan]:
@@ -251,10 +256,12 @@ def read_installed(target: Target) -> tuple[str | None, dict[str, str | None]]:
 
 def classify(
     installed: dict[str, str | None], *, target_series: str, source: AddonsScan,
-    target_addons: AddonsScan, index: ScriptsIndex,
+    target_addons: AddonsScan, index: ScriptsIndex, registry: Registry | None = None,
 ) -> list[ModulePlan]:
     src_cores, dst_cores = core_dirs(source), core_dirs(target_addons)
     out: list[ModulePlan] = []
+    answers = _ask_registry(installed, source, src_cores, target_addons, index,
+                            target_series, registry)
     for name, version in sorted(installed.items()):
         src_addon = source.get(name)
         origin = origin_of(src_addon, src_cores)
@@ -312,8 +319,20 @@ def classify(
         if origin == "core":
             why = f"core module not in the target Odoo {target_series} and not renamed/merged"
         elif origin == "oca":
+            answer = answers.get(name)
+            if answer is not None and answer.status == "yes":
+                out.append(ModulePlan(
+                    name, AVAILABLE, origin, version, name, answer.version,
+                    f"not on the target addons path, but {answer.project}=={answer.version} "
+                    "is on the package index: pip install it (or add its repository)",
+                    wheel=f"{answer.project}=={answer.version}"))
+                continue
             why = (f"OCA module with no {target_series} version on the target addons path "
                    "(not migrated yet, or its repository is missing)")
+            if answer is not None:
+                why += (f"; package index: no {answer.project} for {target_series}"
+                        if answer.status == "no" else
+                        f"; package index: unknown ({answer.detail})")
         elif origin == "custom":
             why = f"custom module with no {target_series} version: it must be ported"
         else:
@@ -326,26 +345,83 @@ def classify(
 
 def source_and_target(installed: dict[str, str | None], target: Target,
                       to: str | None) -> tuple[str, str]:
-    """(the database's series, the target series: ``to`` or the next one)."""
+    """(the database's series, the target series: ``to`` or the default one)."""
+    source_series, steps = source_and_steps(installed, target, to)
+    return source_series, steps[-1].to
+
+
+def source_and_steps(installed: dict[str, str | None], target: Target,
+                     to: str | None) -> tuple[str, list[Step]]:
+    """(the database's series, the steps to ``to``: :func:`resolve_steps`)."""
     source_series = series_of(installed.get("base")) or target.series
     if not source_series:
         raise OpsError("cannot tell the database's series (no base version)",
                        hint="set series in the deployment")
-    to = to or next_series(source_series)
-    check_target_series(source_series, to)
-    return source_series, to
+    return source_series, resolve_steps(upgrade_settings(target), source_series, to)
+
+
+def _ask_registry(installed: dict[str, str | None], source: AddonsScan, src_cores: set[Path],
+                  target_addons: AddonsScan, index: ScriptsIndex, series: str,
+                  registry: Registry | None) -> dict[str, Answer]:
+    """Ask the index about the OCA modules that the target path lacks (one batch)."""
+    if registry is None:
+        return {}
+    ask = [n for n in installed
+           if n not in index.renamed and n not in index.merged
+           and target_addons.get(n) is None and origin_of(source.get(n), src_cores) == "oca"]
+    return registry.lookup(ask, series) if ask else {}
+
+
+def after_step(installed: dict[str, str | None], modules: list[ModulePlan],
+               step: Step) -> dict[str, str | None]:
+    """What is installed after ``step``: renames and merges followed, the step's
+    uninstall list removed, its install list added (blocked modules kept)."""
+    out: dict[str, str | None] = {}
+    for m in modules:
+        if m.fate in (RENAMED, MERGED) and m.target_name:
+            out[m.target_name] = m.target_version
+        else:
+            out[m.name] = m.target_version or installed.get(m.name)
+    for name in step.cfg.uninstall:
+        out.pop(name, None)
+    for name in step.cfg.install:
+        out.setdefault(name, None)
+    return dict(sorted(out.items()))
 
 
 def make_plan(target: Target, to: str | None) -> UpgradePlan:
-    """The plan of ``target``'s database for ``to`` (reads, never writes)."""
-    cfg = upgrade_settings(target)
+    """The plan of ``target``'s database for ``to`` (reads, never writes): one
+    :class:`UpgradePlan` per step in ``steps``; the top level holds every step's
+    modules (each with its ``step``) and the source and final series."""
+    from odoo_ops.upgrade.registry import registry_for
+
     database, installed = read_installed(target)
-    source_series, to = source_and_target(installed, target, to)
-    scan = target_scan(target, cfg)
-    index = scripts_index(target, cfg, to)
-    plan = UpgradePlan(database, source_series, to, index.wheel.version)
-    plan.modules = classify(installed, target_series=to, source=target.addons_scan(),
-                            target_addons=scan, index=index)
+    source_series, steps = source_and_steps(installed, target, to)
+    registry = registry_for(upgrade_settings(target))
+    source = target.addons_scan()
+    plans: list[UpgradePlan] = []
+    for step in steps:
+        scan = target_scan(target, step.cfg)
+        index = scripts_index(target, step.cfg, step.to)
+        sub = UpgradePlan(database, step.source, step.to, index.wheel.version)
+        sub.modules = [
+            replace(m, step=step.to) for m in classify(
+                installed, target_series=step.to, source=source, target_addons=scan,
+                index=index, registry=registry)]
+        if step.cfg.uninstall or step.cfg.install:
+            sub.notes.append(f"after {step.label}: uninstall "
+                             f"{', '.join(step.cfg.uninstall) or '-'}; install "
+                             f"{', '.join(step.cfg.install) or '-'}")
+        plans.append(sub)
+        installed = after_step(installed, sub.modules, step)
+        source = scan
+    plan = UpgradePlan(database, source_series, steps[-1].to,
+                       ", ".join(p.openupgrade_scripts or "-" for p in plans)
+                       if len(plans) > 1 else plans[0].openupgrade_scripts)
+    plan.steps = plans
+    plan.modules = [m for p in plans for m in p.modules]
+    for p in plans:
+        plan.notes.extend(p.notes)
     if not target.addons_paths:
         plan.notes.append("the deployment has no addons_paths: origins of modules are "
                           "unknown and custom modules cannot be measured")
@@ -353,9 +429,22 @@ def make_plan(target: Target, to: str | None) -> UpgradePlan:
 
 
 def to_markdown(plan: UpgradePlan) -> str:
+    if len(plan.steps) <= 1:
+        return _markdown(plan, "# Upgrade plan")
+    blocked = sorted({m.name for m in plan.blockers})
+    lines = [f"# Upgrade plan: {plan.database or '?'} {plan.source_series} -> "
+             f"{plan.target_series} in {len(plan.steps)} steps", "",
+             "**BLOCKED**: " + ", ".join(blocked) if blocked else "Nothing blocks.", ""]
+    for sub in plan.steps:
+        lines.append(_markdown(sub, "## Step").rstrip())
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown(plan: UpgradePlan, heading: str) -> str:
     counts = plan.counts()
     lines = [
-        f"# Upgrade plan: {plan.database or '?'} {plan.source_series} -> {plan.target_series}",
+        f"{heading}: {plan.database or '?'} {plan.source_series} -> {plan.target_series}",
         "",
         f"OpenUpgrade scripts {plan.openupgrade_scripts or '-'}; "
         + ", ".join(f"{k} {v}" for k, v in counts.items() if v),

@@ -51,7 +51,7 @@ from odoo_ops.upgrade.openupgrade import (
 from odoo_ops.upgrade.plan import (
     read_installed,
     series_of,
-    source_and_target,
+    source_and_steps,
     target_scan,
     upgrade_settings,
     wheel_dirs,
@@ -60,6 +60,7 @@ from odoo_ops.upgrade.plan import (
 if TYPE_CHECKING:
     from odoo_ops.adapters import Database, Target
     from odoo_ops.config.schema import Upgrade
+    from odoo_ops.upgrade.steps import Step
 
 COPY_INFIX = "_odoo_ops_upgrade_"
 DEFAULT_KEY_TABLES = ("res_partner", "res_users", "res_company", "res_groups", "mail_message",
@@ -75,6 +76,41 @@ class Check:
     ok: bool
     detail: str
     problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StepRun:
+    """One step of the upgrade (one major version) as it ran."""
+
+    source_series: str
+    target_series: str
+    openupgrade_scripts: str
+    openupgrade_framework: str
+    code_fingerprint: str
+    command: list[str] = field(default_factory=list)
+    log_file: str | None = None
+    exit_code: int | None = None
+    migration_seconds: float | None = None
+    failure: Failure | None = None
+    errors: list[str] = field(default_factory=list)
+    warnings: int = 0
+    warning_samples: list[str] = field(default_factory=list)
+    uninstalled: list[str] = field(default_factory=list)
+    installed: list[str] = field(default_factory=list)
+    scripts_wheel: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.source_series} -> {self.target_series}"
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and self.failure is None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "scripts_wheel"}
+        data["ok"] = self.ok
+        return data
 
 
 @dataclass
@@ -106,6 +142,8 @@ class Rehearsal:
     log_file: str | None = None
     kept: bool = False
     cleanup: list[str] = field(default_factory=list)
+    steps: list[StepRun] = field(default_factory=list)
+    failed_step: str | None = None  # "16.0 -> 17.0"
 
     @property
     def ok(self) -> bool:
@@ -113,7 +151,13 @@ class Rehearsal:
                 and all(c.ok for c in self.checks))
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        steps = self.steps
+        self.steps = []
+        try:
+            data = asdict(self)
+        finally:
+            self.steps = steps
+        data["steps"] = [s.to_json() for s in steps]
         data["ok"] = self.ok
         return data
 
@@ -348,7 +392,8 @@ def serve_and_login(argv: list[str], url: str, database: str, cfg: Upgrade,
 
 
 def audit_modules(copy_db: Database, before: dict[str, str | None], to: str,
-                  moved: dict[str, str]) -> Check:
+                  moved: dict[str, str], gone: set[str] | frozenset[str] = frozenset(),
+                  ) -> Check:
     from odoo_ops.modules.db import read_modules
 
     with copy_db.read_only() as cur:
@@ -364,6 +409,10 @@ def audit_modules(copy_db: Database, before: dict[str, str | None], to: str,
         if now is None or now.state != "installed":
             problems.append(f"{name}: installed before, "
                             f"{'gone' if now is None else now.state} after")
+    for name in sorted(gone):
+        left = rows.get(name)
+        if left is not None and left.state not in ("uninstalled", "uninstallable"):
+            problems.append(f"{name}: to be uninstalled between steps, {left.state} after")
     installed = sum(1 for r in rows.values() if r.state == "installed")
     base = rows.get("base")
     detail = f"{installed} installed, base {base.latest_version if base else '?'}"
@@ -455,53 +504,194 @@ def upgrade_dir(target: Target) -> Path:
     return target.state_dir / "upgrade"
 
 
+@dataclass
+class Prepared:
+    """One step, ready to run: its settings, wheels, command and files."""
+
+    step: Step
+    run: StepRun
+    ou_addons: Path
+    upgrade_path: Path
+    conf: Path
+    log: Path
+
+
+def prepare_steps(target: Target, steps: list[Step], database: str, run_dir: Path,
+                  *, dry_run: bool) -> list[Prepared]:
+    """Check each step's settings and wheels (before any work) and build its command."""
+    base = upgrade_dir(target)
+    out: list[Prepared] = []
+    multi = len(steps) > 1
+    for step in steps:
+        cfg = step.cfg
+        where = f" (step {step.label})" if multi else ""
+        if not cfg.target_odoo_command:
+            raise ConfigError(f"[upgrade] target_odoo_command is not set{where}",
+                              hint='the target Odoo, e.g. ["/opt/odoo18/venv/bin/python", '
+                                   '"/opt/odoo18/odoo-bin"] (with openupgradelib installed)')
+        target_scan(target, cfg)  # target_addons_paths checked before any work
+        dirs = wheel_dirs(target, cfg)
+        if not dirs:
+            raise ConfigError("[upgrade] openupgrade_wheels is not set",
+                              hint="the directory holding the OpenUpgrade wheels of " + step.to)
+        scripts_wheel = choose_wheel(dirs, SCRIPTS_DIST, step.to, cfg.openupgrade)
+        framework_wheel = choose_wheel(dirs, FRAMEWORK_DIST, step.to, cfg.openupgrade_framework)
+        wheels = [scripts_wheel, framework_wheel]
+        ou_addons = (unpack_dir(wheels, base / "openupgrade") / "odoo" / "addons" if dry_run
+                     else unpack(wheels, base / "openupgrade"))
+        upgrade_path = ou_addons / "openupgrade_scripts" / "scripts"
+        suffix = f"-{step.to}" if multi else ""
+        conf = run_dir / f"odoo{suffix}.conf"
+        log = run_dir / f"migration{suffix}.log"
+        command = [*cfg.target_odoo_command, "-c", str(conf), "-d", database,
+                   f"--load={LOAD}", f"--upgrade-path={upgrade_path}", "-u", "all",
+                   "--stop-after-init", "--no-http"]
+        run = StepRun(step.source, step.to, scripts_wheel.version, framework_wheel.version,
+                      code_fingerprint(cfg, target, scripts_wheel.version,
+                                       framework_wheel.version), command, str(log))
+        run.scripts_wheel = scripts_wheel
+        out.append(Prepared(step, run, ou_addons, upgrade_path, conf, log))
+    return out
+
+
+def steps_fingerprint(prepared: list[Prepared]) -> str:
+    """One step: that step's code fingerprint (as before steps existed); several: a
+    fingerprint of theirs, in order."""
+    if len(prepared) == 1:
+        return prepared[0].run.code_fingerprint
+    parts = [f"{p.step.to}:{p.run.code_fingerprint}" for p in prepared]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def step_options(target: Target, cfg: Upgrade, ou_addons: Path, data_dir: Path,
+                 database: str, log: Path) -> dict[str, str]:
+    """The odoo.conf of a step's target Odoo (private ports, no workers or crons)."""
+    addons = [str(target.project.path(p)) for p in cfg.target_addons_paths]
+    return {
+        "addons_path": ",".join([addons[0], str(ou_addons), *addons[1:]]),
+        "data_dir": str(data_dir),
+        **db_options(target),
+        "db_name": database,
+        "dbfilter": f"^{database}$",
+        "list_db": "False",
+        "http_interface": "127.0.0.1",
+        "http_port": str(free_port()),
+        "gevent_port": str(free_port()),
+        "workers": "0",
+        "max_cron_threads": "0",
+        "proxy_mode": "False",
+        "logfile": str(log),
+        "log_level": "info",
+        "admin_passwd": secrets.token_urlsafe(24),
+    }
+
+
+def run_steps(target: Target, result: Rehearsal, prepared: list[Prepared], db: Database,
+              database: str, data_dir: Path, run_dir: Path, say: Any) -> dict[str, str]:
+    """Run every step on ``database`` in order: before hooks, OpenUpgrade, after hooks,
+    the step's uninstall/install lists. Stops at the first failing step (named in
+    ``result.failed_step``). Returns the last conf's options (for the login)."""
+    options: dict[str, str] = {}
+    multi = len(prepared) > 1
+    try:
+        for prep in prepared:
+            cfg, run = prep.step.cfg, prep.run
+            result.steps.append(run)
+            if multi:
+                say(f"step {prep.step.label}")
+            options = step_options(target, cfg, prep.ou_addons, data_dir, database, prep.log)
+            write_conf(prep.conf, options)
+            if _hooks(run, lambda cfg=cfg: hooks.run_sql(target, db, cfg.before_sql, say)):
+                _migrate(run, cfg.timeout, prep.log, str(prep.upgrade_path), say)
+
+            def after(cfg: Upgrade = cfg, prep: Prepared = prep,
+                      run: StepRun = run) -> None:
+                hooks.run_sql(target, db, cfg.after_sql, say)
+                hooks.run_shell(target, cfg, prep.conf, database, cfg.after_shell, run_dir,
+                                say)
+                hooks.apply_modules(cfg, prep.conf, database, cfg.uninstall, cfg.install,
+                                    run_dir, f"step {prep.step.to}", say)
+                run.uninstalled, run.installed = list(cfg.uninstall), list(cfg.install)
+
+            if run.exit_code != 0 or run.failure is not None or not _hooks(run, after):
+                result.failed_step = prep.step.label
+                break
+    finally:
+        _gather(result)
+    return options
+
+
+def _gather(result: Rehearsal) -> None:
+    """The rehearsal's top-level migration fields from its steps (the failing or last)."""
+    if not result.steps:
+        return
+    last = result.steps[-1]
+    result.exit_code = last.exit_code
+    result.failure = last.failure
+    result.log_file = last.log_file
+    result.command = last.command
+    seconds = [s.migration_seconds for s in result.steps if s.migration_seconds is not None]
+    result.migration_seconds = round(sum(seconds), 1) if seconds else None
+    if seconds:
+        result.phases["migrate"] = result.migration_seconds or 0.0
+    result.errors = [e for s in result.steps for e in s.errors][:40]
+    result.warnings = sum(s.warnings for s in result.steps)
+    result.warning_samples = [w for s in result.steps for w in s.warning_samples][:20]
+
+
+def expected_after(installed: dict[str, str | None], prepared: list[Prepared],
+                   ) -> tuple[dict[str, str | None], set[str]]:
+    """(what must be installed after every step, what the steps uninstalled): renames
+    and merges of each step's OpenUpgrade followed, uninstall/install lists applied."""
+    from odoo_ops.upgrade.openupgrade import read_scripts
+
+    now = dict(installed)
+    gone: set[str] = set()
+    for prep in prepared:
+        index = read_scripts(prep.run.scripts_wheel)
+        moved = {**index.renamed, **index.merged}
+        now = {moved.get(name, name): version for name, version in now.items()}
+        for name in prep.step.cfg.uninstall:
+            now.pop(name, None)
+            gone.add(name)
+        for name in prep.step.cfg.install:
+            now.setdefault(name, None)
+            gone.discard(name)
+    return now, gone
+
+
 def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float = 0.0,
              dry_run: bool = False, progress: Any = None) -> Rehearsal:
-    """Rehearse the upgrade of ``target``'s database to ``to`` on a copy."""
+    """Rehearse the upgrade of ``target``'s database to ``to`` on a copy (every step
+    of a multi-step upgrade in order, on the same copy)."""
     from odoo_ops.names import check_database_name
 
     say = progress or (lambda _text: None)
     started = time.monotonic()
     cfg = upgrade_settings(target)
-    if not cfg.target_odoo_command:
-        raise ConfigError("[upgrade] target_odoo_command is not set",
-                          hint='the target Odoo, e.g. ["/opt/odoo18/venv/bin/python", '
-                               '"/opt/odoo18/odoo-bin"] (with openupgradelib installed)')
     source, installed = read_installed(target)
     if not source:
         raise OpsError("no database name for the deployment")
     check_database_name(source)
-    source_series, to = source_and_target(installed, target, to)
-    target_scan(target, cfg)  # target_addons_paths checked before any work
-    dirs = wheel_dirs(target, cfg)
-    if not dirs:
-        raise ConfigError("[upgrade] openupgrade_wheels is not set",
-                          hint="the directory holding the OpenUpgrade wheels of " + to)
-    scripts_wheel = choose_wheel(dirs, SCRIPTS_DIST, to, cfg.openupgrade)
-    framework_wheel = choose_wheel(dirs, FRAMEWORK_DIST, to, cfg.openupgrade_framework)
+    source_series, steps = source_and_steps(installed, target, to)
+    to = steps[-1].to
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
     copy = copy_name(source)
+    run_dir = upgrade_dir(target) / run_id
+    data_dir = run_dir / "data"
+    prepared = prepare_steps(target, steps, copy, run_dir, dry_run=dry_run)
+    final = prepared[-1]
     result = Rehearsal(
         id=run_id, deployment=target.name, source=source, copy=copy,
         source_series=source_series, target_series=to,
-        openupgrade_scripts=scripts_wheel.version,
-        openupgrade_framework=framework_wheel.version,
-        code_fingerprint=code_fingerprint(cfg, target, scripts_wheel.version,
-                                          framework_wheel.version),
+        openupgrade_scripts=final.run.openupgrade_scripts,
+        openupgrade_framework=final.run.openupgrade_framework,
+        code_fingerprint=steps_fingerprint(prepared),
         started_at=datetime.now(UTC).isoformat(timespec="seconds"), dry_run=dry_run,
+        command=final.run.command,
     )
-    base = upgrade_dir(target)
-    run_dir = base / run_id
-    data_dir = run_dir / "data"
-    wheels = [scripts_wheel, framework_wheel]
-    ou_addons = (unpack_dir(wheels, base / "openupgrade") / "odoo" / "addons" if dry_run
-                 else unpack(wheels, base / "openupgrade"))
-    upgrade_path = ou_addons / "openupgrade_scripts" / "scripts"
-    conf = run_dir / "odoo.conf"
-    result.command = [*cfg.target_odoo_command, "-c", str(conf), "-d", copy, f"--load={LOAD}",
-                      f"--upgrade-path={upgrade_path}", "-u", "all", "--stop-after-init",
-                      "--no-http"]
     if dry_run:
+        result.steps = [p.run for p in prepared]
         return result
     tables = list(dict.fromkeys([*DEFAULT_KEY_TABLES, *cfg.key_tables]))
     src_db = target.database()
@@ -510,8 +700,7 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
     before_atts = stored_attachments(src_db, users_only=True)
     run_dir.mkdir(parents=True)
     result.report_dir = str(run_dir)
-    log = run_dir / "migration.log"
-    result.log_file = str(log)
+    result.log_file = str(final.log)
     say(f"copying {source} to {copy}")
     copy_store = data_dir / "filestore" / copy
     try:
@@ -531,56 +720,27 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
         elif before_atts:
             result.cleanup.append(f"no filestore found for {source}: attachments cannot "
                                   "be checked")
-        addons = [str(target.project.path(p)) for p in cfg.target_addons_paths]
-        options = {
-            "addons_path": ",".join([addons[0], str(ou_addons), *addons[1:]]),
-            "data_dir": str(data_dir),
-            **db_options(target),
-            "db_name": copy,
-            "dbfilter": f"^{copy}$",
-            "list_db": "False",
-            "http_interface": "127.0.0.1",
-            "http_port": str(free_port()),
-            "gevent_port": str(free_port()),
-            "workers": "0",
-            "max_cron_threads": "0",
-            "proxy_mode": "False",
-            "logfile": str(log),
-            "log_level": "info",
-            "admin_passwd": secrets.token_urlsafe(24),
-        }
-        write_conf(conf, options)
         result.phases["copy"] = round(time.monotonic() - tick, 1)
         copy_db = src_db.with_database(copy)
-        if _hooks(result, lambda: hooks.run_sql(target, copy_db, cfg.before_sql, say)):
-            _migrate(result, cfg, log, str(upgrade_path), say)
+        options = run_steps(target, result, prepared, copy_db, copy, data_dir, run_dir, say)
         tick = time.monotonic()
-
-        def after() -> None:
-            hooks.run_sql(target, copy_db, cfg.after_sql, say)
-            hooks.run_shell(target, cfg, conf, copy, cfg.after_shell, run_dir, say)
-
-        if result.exit_code == 0 and result.failure is None and _hooks(result, after):
+        if result.failed_step is None and result.exit_code == 0 and result.failure is None:
             say("auditing the result")
-            moved = {}
-            from odoo_ops.upgrade.openupgrade import read_scripts
-
-            index = read_scripts(scripts_wheel)
-            moved.update(index.renamed)
-            moved.update(index.merged)
-            result.checks.append(audit_modules(copy_db, installed, to, moved))
+            final_cfg = final.step.cfg
+            expected, gone = expected_after(installed, prepared)
+            result.checks.append(audit_modules(copy_db, expected, to, {}, gone))
             result.checks.append(audit_counts(before_counts, count_rows(copy_db, tables),
                                               result.counts))
             result.checks.append(audit_attachments(copy_db, before_atts, copy_store))
-            result.checks.append(audit_broken_records(copy_db, target, cfg, to))
+            result.checks.append(audit_broken_records(copy_db, target, final_cfg, to))
             result.checks.append(audit_crons_after(copy_db, to))
             result.phases["audits"] = round(time.monotonic() - tick, 1)
             tick = time.monotonic()
             say("starting the target Odoo on the copy for a login")
             url = f"http://127.0.0.1:{options['http_port']}"
-            server = [*cfg.target_odoo_command, "-c", str(conf), "-d", copy,
+            server = [*final_cfg.target_odoo_command, "-c", str(final.conf), "-d", copy,
                       f"--db-filter=^{copy}$"]
-            result.checks.append(serve_and_login(server, url, copy, cfg,
+            result.checks.append(serve_and_login(server, url, copy, final_cfg,
                                                  run_dir / "server.log"))
             result.phases["login"] = round(time.monotonic() - tick, 1)
     except OpsError as exc:  # recorded in the report, then said to the user
@@ -602,8 +762,8 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
     return result
 
 
-def _hooks(result: Rehearsal, work: Any) -> bool:
-    """Run hooks; a failing one becomes the rehearsal's failure (False)."""
+def _hooks(result: Any, work: Any) -> bool:
+    """Run hooks; a failing one becomes the step's (or rehearsal's) failure (False)."""
     try:
         work()
     except hooks.HookFailed as exc:
@@ -612,28 +772,28 @@ def _hooks(result: Rehearsal, work: Any) -> bool:
     return True
 
 
-def _migrate(result: Rehearsal, cfg: Upgrade, log: Path, upgrade_path: str, say: Any) -> None:
+def _migrate(result: Any, timeout: float, log: Path, upgrade_path: str, say: Any) -> None:
+    """Run ``result.command`` (a step's OpenUpgrade run) and read its log."""
     import subprocess
 
     from odoo_ops.childproc import run
 
-    say(f"migrating with OpenUpgrade {result.openupgrade_scripts}: "
+    say(f"migrating to {result.target_series} with OpenUpgrade {result.openupgrade_scripts}: "
         f"{' '.join(result.command[-6:])}")
-    out_file = log.with_name("migration.stdout")
+    out_file = log.with_name(log.stem + ".stdout")
     t0 = time.monotonic()
     try:
         with out_file.open("wb") as out:
             proc = run(result.command, stdout=out, stderr=subprocess.STDOUT,
-                       stdin=subprocess.DEVNULL, timeout=cfg.timeout)
+                       stdin=subprocess.DEVNULL, timeout=timeout)
         result.exit_code = proc.returncode
     except subprocess.TimeoutExpired:
         result.exit_code = None
-        result.errors.append(f"no end within {cfg.timeout:.0f} s ([upgrade] timeout)")
+        result.errors.append(f"no end within {timeout:.0f} s ([upgrade] timeout)")
     except OSError as exc:
         raise OpsError(f"cannot run the target Odoo {result.command[0]}: {exc.strerror}",
                        hint="check [upgrade] target_odoo_command") from None
     result.migration_seconds = round(time.monotonic() - t0, 1)
-    result.phases["migrate"] = result.migration_seconds
     text = log.read_text(errors="replace") if log.exists() else ""
     text += out_file.read_text(errors="replace") if out_file.exists() else ""
     scanned = scan_log(text, upgrade_path)
@@ -644,6 +804,8 @@ def _migrate(result: Rehearsal, cfg: Upgrade, log: Path, upgrade_path: str, say:
     if result.failure is None and result.exit_code not in (0, None):
         result.failure = Failure(None, None, None, None,
                                  f"the target Odoo exited {result.exit_code} (see {log})")
+    if result.failure is None and result.exit_code is None:
+        result.failure = Failure(None, None, None, None, result.errors[-1])
 
 
 def to_markdown(r: Rehearsal) -> str:
@@ -662,8 +824,21 @@ def to_markdown(r: Rehearsal) -> str:
         f"- command: `{' '.join(r.command)}`",
         f"- log: {r.log_file}",
     ]
+    if len(r.steps) > 1 or r.failed_step:
+        lines += ["", "## Steps", "", "| step | OpenUpgrade | result | seconds | modules |",
+                  "|---|---|---|---|---|"]
+        for st in r.steps:
+            mods = "; ".join(x for x in (
+                f"uninstalled {', '.join(st.uninstalled)}" if st.uninstalled else "",
+                f"installed {', '.join(st.installed)}" if st.installed else "") if x)
+            lines.append(f"| {st.label} | {st.openupgrade_scripts} | "
+                         f"{'ok' if st.ok and st.label != r.failed_step else 'FAILED'} | "
+                         f"{st.migration_seconds} | {mods or '-'} |")
     if r.failure:
-        lines += ["", "## First failure", "", f"- module: {r.failure.module or '?'}",
+        lines += ["", "## First failure", ""]
+        if r.failed_step:
+            lines.append(f"- step: {r.failed_step}")
+        lines += [f"- module: {r.failure.module or '?'}",
                   f"- file: {r.failure.file or '?'}"
                   + (f" (line {r.failure.line})" if r.failure.line else ""),
                   f"- missing record: {r.failure.missing_record or '-'}",

@@ -38,46 +38,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops.errors import ConfigError, OpsError
-from odoo_ops.upgrade import hooks
 from odoo_ops.upgrade.logscan import Failure
-from odoo_ops.upgrade.openupgrade import (
-    FRAMEWORK_DIST,
-    SCRIPTS_DIST,
-    choose_wheel,
-    read_scripts,
-    unpack,
-    unpack_dir,
-)
 from odoo_ops.upgrade.plan import (
     read_installed,
-    source_and_target,
-    target_scan,
+    source_and_steps,
     upgrade_settings,
-    wheel_dirs,
 )
 from odoo_ops.upgrade.rehearse import (
     DEFAULT_KEY_TABLES,
-    LOAD,
+    Prepared,
     Rehearsal,
-    _hooks,
-    _migrate,
     audit_attachments,
     audit_broken_records,
     audit_counts,
     audit_crons_after,
     audit_modules,
-    code_fingerprint,
     count_rows,
-    db_options,
-    free_port,
+    expected_after,
     last_rehearsal,
+    prepare_steps,
+    run_steps,
+    steps_fingerprint,
     stored_attachments,
     upgrade_dir,
-    write_conf,
 )
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
+    from odoo_ops.config.schema import Upgrade
 
 LAST_RUN = "last-run.json"
 JOURNAL = "run-in-progress.json"
@@ -115,13 +103,15 @@ def why_not_rehearsed(last: dict[str, Any] | None, to: str, scripts: str,
     return None
 
 
-def switch_config(target: Target, to: str, run_dir: Path) -> list[str]:
-    """Point the deployment at the target: odoo-ops.toml and odoo.conf (saved first)."""
+def switch_config(target: Target, to: str, run_dir: Path, cfg: Upgrade | None = None,
+                  ) -> list[str]:
+    """Point the deployment at the target (``cfg``: the last step's settings):
+    odoo-ops.toml and odoo.conf (saved first)."""
     import tomlkit
 
     from odoo_ops.fileutil import atomic_write_text
 
-    cfg = upgrade_settings(target)
+    cfg = cfg or upgrade_settings(target)
     toml_path = target.project.config_path
     if toml_path is None or not toml_path.is_file():
         raise OpsError("no odoo-ops.toml to switch to the target")
@@ -245,8 +235,6 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
     say = progress or (lambda _text: None)
     started = time.monotonic()
     cfg = upgrade_settings(target)
-    if not cfg.target_odoo_command:
-        raise ConfigError("[upgrade] target_odoo_command is not set")
     if target.deployment.runner != "local":
         raise OpsError(f"upgrade run drives runner = \"local\" deployments, not "
                        f"{target.deployment.runner!r}",
@@ -255,42 +243,35 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
     if not source:
         raise OpsError("no database name for the deployment")
     check_database_name(source)
-    source_series, to = source_and_target(installed, target, to)
-    target_scan(target, cfg)
-    dirs = wheel_dirs(target, cfg)
-    scripts_wheel = choose_wheel(dirs, SCRIPTS_DIST, to, cfg.openupgrade)
-    framework_wheel = choose_wheel(dirs, FRAMEWORK_DIST, to, cfg.openupgrade_framework)
-    fingerprint = code_fingerprint(cfg, target, scripts_wheel.version, framework_wheel.version)
+    source_series, steps = source_and_steps(installed, target, to)
+    to = steps[-1].to
+    run_id = "run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+    run_dir = upgrade_dir(target) / run_id
+    prepared = prepare_steps(target, steps, source, run_dir, dry_run=dry_run)
+    final = prepared[-1]
+    fingerprint = steps_fingerprint(prepared)
     interrupted = read_journal(target)
     if interrupted is not None:
         raise OpsError(f"upgrade run {interrupted.get('run')} was interrupted: its rollback "
                        f"point {interrupted.get('copy_name')} is still there",
                        hint="odoo-ops upgrade rollback puts it back")
-    refusal = why_not_rehearsed(last_rehearsal(target), to, scripts_wheel.version, fingerprint)
+    refusal = why_not_rehearsed(last_rehearsal(target), to,
+                                final.run.openupgrade_scripts, fingerprint)
     if refusal and not force:
         raise OpsError(f"upgrade refused: {refusal}",
                        hint=f"odoo-ops upgrade rehearse --to {to} first (or --force)")
-    run_id = "run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
     rollback = f"{source[:40]}_odoo_ops_pre{to.split('.')[0]}_{secrets.token_hex(2)}"
     result = UpgradeRun(
         id=run_id, deployment=target.name, source=source, copy=source,
         source_series=source_series, target_series=to,
-        openupgrade_scripts=scripts_wheel.version,
-        openupgrade_framework=framework_wheel.version, code_fingerprint=fingerprint,
+        openupgrade_scripts=final.run.openupgrade_scripts,
+        openupgrade_framework=final.run.openupgrade_framework, code_fingerprint=fingerprint,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"), dry_run=dry_run,
         forced=force and refusal is not None, refusal=refusal, rollback_copy=rollback,
+        command=final.run.command,
     )
-    base = upgrade_dir(target)
-    run_dir = base / run_id
-    wheels = [scripts_wheel, framework_wheel]
-    ou_addons = (unpack_dir(wheels, base / "openupgrade") / "odoo" / "addons" if dry_run
-                 else unpack(wheels, base / "openupgrade"))
-    upgrade_path = ou_addons / "openupgrade_scripts" / "scripts"
-    conf = run_dir / "odoo.conf"
-    result.command = [*cfg.target_odoo_command, "-c", str(conf), "-d", source,
-                      f"--load={LOAD}", f"--upgrade-path={upgrade_path}", "-u", "all",
-                      "--stop-after-init", "--no-http"]
     if dry_run:
+        result.steps = [p.run for p in prepared]
         return result
     data_dir = target.data_dir()
     if data_dir is None:
@@ -298,8 +279,7 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
                           hint="set data_dir in the deployment or in odoo.conf")
     run_dir.mkdir(parents=True)
     result.report_dir = str(run_dir)
-    log = run_dir / "migration.log"
-    result.log_file = str(log)
+    result.log_file = str(final.log)
     tables = list(dict.fromkeys([*DEFAULT_KEY_TABLES, *cfg.key_tables]))
     db = target.database()
     try:
@@ -310,9 +290,8 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
                 say("maintenance on")
                 maintenance_on(target, reason=f"major upgrade to {to}", note=say)
                 result.steps_done.append("maintenance on")
-                _run_locked(target, result, cfg, instant, db, source, rollback, data_dir, conf,
-                            ou_addons, log, str(upgrade_path), installed, before_counts,
-                            before_atts, tables, scripts_wheel, run_dir, say)
+                _run_locked(target, result, prepared, instant, db, source, rollback, data_dir,
+                            installed, before_counts, before_atts, tables, run_dir, say)
             finally:
                 say("maintenance off")
                 maintenance_off(target, note=say)
@@ -327,53 +306,37 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
     return result
 
 
-def _run_locked(target: Target, result: UpgradeRun, cfg: Any, instant: Any, db: Any,
-                source: str, rollback: str, data_dir: Path, conf: Path, ou_addons: Path,
-                log: Path, upgrade_path: str, installed: dict[str, str | None],
-                before_counts: dict[str, int], before_atts: dict[int, tuple[str, str | None]],
-                tables: list[str], scripts_wheel: Any, run_dir: Path, say: Any) -> None:
+def _run_locked(target: Target, result: UpgradeRun, prepared: list[Prepared], instant: Any,
+                db: Any, source: str, rollback: str, data_dir: Path,
+                installed: dict[str, str | None], before_counts: dict[str, int],
+                before_atts: dict[int, tuple[str, str | None]], tables: list[str],
+                run_dir: Path, say: Any) -> None:
     say(f"rollback point {rollback}")
     point = instant.create_copy(db, source, rollback, target.filestore_dir(source))
     _write_journal(target, result, point, run_dir)
     result.steps_done.append("rollback point")
+    final_cfg = prepared[-1].step.cfg
     try:
-        addons = [str(target.project.path(p)) for p in cfg.target_addons_paths]
-        write_conf(conf, {
-            "addons_path": ",".join([addons[0], str(ou_addons), *addons[1:]]),
-            "data_dir": str(data_dir), **db_options(target), "db_name": source,
-            "dbfilter": f"^{source}$", "list_db": "False", "http_interface": "127.0.0.1",
-            "http_port": str(free_port()), "gevent_port": str(free_port()), "workers": "0",
-            "max_cron_threads": "0", "logfile": str(log), "log_level": "info",
-            "admin_passwd": secrets.token_urlsafe(24),
-        })
-        if _hooks(result, lambda: hooks.run_sql(target, db, cfg.before_sql, say)):
-            _migrate(result, cfg, log, upgrade_path, say)
-        if result.exit_code != 0 or result.failure is not None:
-            raise OpsError("the migration failed")
-
-        def after() -> None:
-            hooks.run_sql(target, db, cfg.after_sql, say)
-            hooks.run_shell(target, cfg, conf, source, cfg.after_shell, run_dir, say)
-
-        if not _hooks(result, after):
-            raise OpsError("a hook failed")
+        run_steps(target, result, prepared, db, source, data_dir, run_dir, say)
+        if result.failed_step is not None or result.exit_code != 0 or result.failure:
+            raise OpsError(f"the migration failed (step {result.failed_step})"
+                           if len(prepared) > 1 else "the migration failed")
         result.steps_done.append("migrate")
         say("verifying")
-        index = read_scripts(scripts_wheel)
-        moved = {**index.renamed, **index.merged}
-        result.checks.append(audit_modules(db, installed, result.target_series, moved))
+        expected, gone = expected_after(installed, prepared)
+        result.checks.append(audit_modules(db, expected, result.target_series, {}, gone))
         result.checks.append(audit_counts(before_counts, count_rows(db, tables),
                                           result.counts))
         store = target.filestore_dir(source)
         if store is not None:
             result.checks.append(audit_attachments(db, before_atts, store))
-        result.checks.append(audit_broken_records(db, target, cfg, result.target_series))
+        result.checks.append(audit_broken_records(db, target, final_cfg, result.target_series))
         result.checks.append(audit_crons_after(db, result.target_series))
         result.steps_done.append("verify")
         if not all(c.ok for c in result.checks):
             raise OpsError("the upgraded database did not pass the audits")
         say("switching the deployment to the target")
-        result.switched = switch_config(target, result.target_series, run_dir)
+        result.switched = switch_config(target, result.target_series, run_dir, final_cfg)
         result.steps_done.append("switch configuration")
     except BaseException as exc:
         say(f"rolling back: {exc}")

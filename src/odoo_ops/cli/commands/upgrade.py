@@ -47,7 +47,7 @@ def plan_cmd(app: App, to: str | None, fmt: str, report_file: str | None) -> int
     merged, available for the target, or blocked (custom/OCA without a target version,
     with its size in lines). Blockers first; exit 1 when something blocks."""
     from odoo_ops.report.table import Table, to_jsonable
-    from odoo_ops.upgrade.plan import make_plan, to_markdown
+    from odoo_ops.upgrade.plan import UpgradePlan, make_plan, to_markdown
 
     target = app.target()
     _report_path(report_file)
@@ -60,24 +60,41 @@ def plan_cmd(app: App, to: str | None, fmt: str, report_file: str | None) -> int
     if fmt == "markdown":
         app.out(to_markdown(plan))
         return plan.exit_code
-    table = Table(["module", "fate", "origin", "from", "to", "lines", "details"],
+    multi = len(plan.steps) > 1
+    scripts = plan.openupgrade_scripts
+    table = Table([*(["step"] if multi else []), "module", "fate", "origin", "from", "to",
+                   "lines", "details"],
                   title=f"upgrade plan: {plan.database} {plan.source_series} -> "
-                        f"{plan.target_series} (OpenUpgrade {plan.openupgrade_scripts})")
+                        f"{plan.target_series} (OpenUpgrade {scripts})")
     for m in plan.modules:
         dest = m.target_name if m.target_name and m.target_name != m.name else ""
-        table.add(m.name, m.fate.upper() if m.blocker else m.fate, m.origin,
+        table.add(*([m.step] if multi else []), m.name,
+                  m.fate.upper() if m.blocker else m.fate, m.origin,
                   m.source_version, f"{dest} {m.target_version or ''}".strip(), m.lines,
                   m.detail)
     counts = plan.counts()
+    blocked = list(dict.fromkeys(m.name for m in plan.blockers))
+    if multi:
+        table.notes.append("steps: " + "; ".join(
+            f"{p.source_series} -> {p.target_series} (OpenUpgrade {p.openupgrade_scripts}, "
+            f"{len(p.blockers)} blocked)" for p in plan.steps))
     table.notes.append(", ".join(f"{k}: {v}" for k, v in counts.items() if v))
     table.notes.extend(plan.notes)
-    table.notes.append(f"BLOCKED by {len(plan.blockers)} module(s)" if plan.blockers
+    table.notes.append(f"BLOCKED by {len(blocked)} module(s)" if blocked
                        else "nothing blocks")
+
+    def step_data(p: UpgradePlan) -> dict[str, object]:
+        return {"source_series": p.source_series, "target_series": p.target_series,
+                "openupgrade_scripts": p.openupgrade_scripts, "counts": p.counts(),
+                "blocked": [m.name for m in p.blockers], "exit_code": p.exit_code,
+                "notes": p.notes}
+
     table.data = {"database": plan.database, "source_series": plan.source_series,
                   "target_series": plan.target_series,
                   "openupgrade_scripts": plan.openupgrade_scripts, "counts": counts,
-                  "blocked": [m.name for m in plan.blockers], "exit_code": plan.exit_code,
+                  "blocked": blocked, "exit_code": plan.exit_code,
                   "notes": plan.notes,
+                  "steps": [step_data(p) for p in plan.steps],
                   "modules": [{**to_jsonable(m), "blocker": m.blocker} for m in plan.modules]}
     app.render(table, fmt)
     return plan.exit_code
