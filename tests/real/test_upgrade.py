@@ -462,3 +462,38 @@ def test_run_killed_mid_way_is_refused_until_rolled_back(project: UpProject) -> 
     assert not project.sql(f"SELECT 1 FROM pg_database WHERE datname = '{point}'", "postgres")
     _assert_maintenance_off(project)
     assert project.cli("upgrade", "rollback").returncode == 1  # nothing left to put back
+
+
+def test_rehearse_applies_the_steps_install_and_uninstall_lists(project: UpProject) -> None:
+    """A ``[[upgrade.steps]]`` table for 18.0 (the rest from ``[upgrade]``): after the
+    migration the real Odoo 18 uninstalls and installs modules through its shell."""
+    before = project.modules()
+    assert before["web_environment_ribbon"][0] == "installed"
+    assert "base_sparse_field" not in before or before["base_sparse_field"][0] != "installed"
+    with (project.root / "odoo-ops.toml").open("a") as fh:
+        fh.write('\n[[upgrade.steps]]\nto = "18.0"\nuninstall = ["web_environment_ribbon"]\n'
+                 'install = ["base_sparse_field"]\n')
+    plan = project.cli("upgrade", "plan", "--format", "json")
+    assert plan.returncode == 0, plan.stderr
+    assert "after 17.0 -> 18.0: uninstall web_environment_ribbon; install base_sparse_field" \
+        in json.loads(plan.stdout)["notes"]
+
+    proc = project.cli("upgrade", "rehearse", "--to", "18.0", "--keep", "--format", "json",
+                       env={"ODOO_OPS_UPGRADE_PASSWORD": "admin"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["ok"] and report["failed_step"] is None
+    (step,) = report["steps"]
+    assert step["uninstalled"] == ["web_environment_ribbon"]
+    assert step["installed"] == ["base_sparse_field"]
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["module states"]["ok"], checks["module states"]
+    after = project.modules(report["copy"])
+    assert after["web_environment_ribbon"][0] == "uninstalled"
+    assert after["base_sparse_field"] == ("installed", "18.0.1.0")
+    assert after["base"] == ("installed", "18.0.1.3")
+    # Odoo removed the module's data itself (its ir_model_data), not raw SQL
+    assert project.sql("SELECT count(*) FROM ir_model_data WHERE module ="
+                       " 'web_environment_ribbon'", report["copy"]) == [(0,)]
+    assert (Path(report["report_dir"]) / "modules-18.0.log").is_file()
+    assert project.modules() == before
