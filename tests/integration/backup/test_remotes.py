@@ -257,8 +257,9 @@ def test_ssh_rsync_damaged_leftover_is_caught_then_sent_again(
     sshd_rsync: SshServer,  # noqa: F811
 ) -> None:
     """A file left by an earlier run with the right size and mtime but other bytes:
-    rsync's quick check skips it, the hasher leaves it to the final ``sha256sum -c``,
-    which names it; nothing is published, the file is dropped, the re-run sends it."""
+    rsync's quick check skips it, the remote session hashes it once rsync is done,
+    the comparison here names it; nothing is published, the file is dropped, the
+    re-run sends it."""
     site = _ssh_site(backup_site, sshd_rsync, "leftover")
     entry = _backup(site, big_mib=3)
     cfg = find_config(site.target(), "off")

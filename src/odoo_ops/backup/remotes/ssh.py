@@ -4,8 +4,10 @@ Two ways of talking to it, chosen by a probe (or the ``method`` option):
 
 - **rsync** — the remote runs commands (a shell with ``rsync`` and
   ``sha256sum``): files go with ``rsync -a --partial`` over ssh (a re-run
-  sends only what is missing), the copy is verified by ``sha256sum`` run on
-  the remote against the manifest, then renamed into place;
+  sends only what is missing), the copy is verified by the SHA-256 computed
+  on the remote (``openssl dgst -sha256`` where it is installed, else
+  ``sha256sum``) of each file as it lands, compared with the manifest here,
+  then renamed into place;
 - **sftp** — an sftp-only account (``ForceCommand internal-sftp``, storage
   boxes): files go with ``sftp -b`` under ``NAME.tmp`` then renamed, files
   already there with the right size are not sent again, and the copy is
@@ -344,50 +346,49 @@ class SshRemote(Remote):
         bwlimit: int | None,
         start: float,
     ) -> PushResult:
-        """rsync with the verification overlapped: few round trips, no second pass.
+        """rsync with the verification overlapped: one extra ssh session, no second pass.
 
-        1. one call: the root is usable, the copy is not there yet, ``.NAME.partial``
-           exists; 2. a remote hasher starts (it notes the files already in the
-           partial directory, then runs ``sha256sum`` on each other file as soon as
-           rsync renames it into place — while the next file is still in flight);
-           3. rsync; 4. one call checks what the hasher could not (files from an
-           earlier run, metadata not yet hashed) with ``sha256sum -c`` against the
-           manifest's sums sent from here, and only then renames the copy into place.
+        One remote session (:meth:`_start_session`) checks that the root is usable
+        and that the copy is not there yet, creates ``.NAME.partial``, notes the
+        files already in it (an earlier run's), then hashes each other file as soon
+        as rsync renames it into place — while the next file is still in flight —
+        with ``openssl dgst -sha256`` where the remote has it (SHA extensions:
+        several times faster than coreutils' ``sha256sum``), else ``sha256sum``.
+        When rsync is done it hashes the earlier run's files (rsync may have
+        rewritten them), prints every sum, and renames the copy into place only
+        when told to, after the sums were compared here with the manifest.
         """
         result = PushResult(self.name, entry.name, method="rsync")
         result.bytes_total = sum(f.size for f in files)
-        root = shlex.quote(self.root)
-        final = shlex.quote(self._path(entry.name))
-        part = shlex.quote(self._path(partial))
-        proc = self._run(
-            f"mkdir -p {root} && test -w {root} || exit 3; test -f {final}/{MANIFEST} && exit 4;"
-            f" mkdir -p {part}",
-            f"cannot use {self.root}",
-            check=False,
-        )
-        if proc.returncode == 4:
-            result.already_there = True
-            return result
-        if proc.returncode != 0:
-            raise self._fail(f"cannot use {self.root}", proc)
-        hasher = self._start_hasher(partial, files)
+        session = self._start_session(entry.name, partial, files)
         try:
-            self._push_rsync(entry, partial, bwlimit, result)
-            early = self._hasher_sums(hasher)
+            # rsync starts at once, beside the session; its remote side checks for
+            # itself that the copy is not there before it writes anything
+            stopped: RemoteError | None = None
+            try:
+                self._push_rsync(entry, partial, bwlimit, result, guard=entry.name)
+            except RemoteError as exc:
+                stopped = exc
+            if not self._session_ready(session):
+                result.already_there = True
+                return result
+            if stopped is not None:
+                raise stopped
+            got = self._session_sums(session)
+            problems: list[str] = []
+            for wanted in files:
+                if wanted.rel not in got:
+                    problems.append(f"{wanted.rel}: missing")
+                elif got[wanted.rel] != wanted.sha256:
+                    problems.append(f"{wanted.rel}: altered (sha256 differs from the manifest)")
+            if not problems:
+                self._session_publish(session, entry.name)
         finally:
-            if hasher is not None and hasher.poll() is None:
-                hasher.kill()
-                hasher.wait()
-        problems: list[str] = []
-        late: list[WantedFile] = []
-        for wanted in files:
-            if wanted.rel not in early:
-                late.append(wanted)
-            elif early[wanted.rel] != wanted.sha256:
-                problems.append(f"{wanted.rel}: altered (sha256 differs from the manifest)")
-        if not problems:
-            problems = self._check_and_publish(partial, entry.name, late)
+            if session.poll() is None:
+                session.kill()
+                session.wait()
         if problems:
+            part = shlex.quote(self._path(partial))
             bad = " ".join(shlex.quote(p.split(":", 1)[0]) for p in problems)
             # drop what arrived damaged so that the next run sends it again
             self._run(f"cd {part} && rm -f -- {bad}", "cleanup", check=False)
@@ -399,75 +400,118 @@ class SshRemote(Remote):
         result.seconds = round(time.monotonic() - start, 3)
         return result
 
-    def _start_hasher(
-        self, partial: str, files: list[WantedFile]
-    ) -> subprocess.Popen[str] | None:
-        """The remote ``sha256sum`` of each file as it arrives (None when it cannot start)."""
+    def _start_session(
+        self, name: str, partial: str, files: list[WantedFile]
+    ) -> subprocess.Popen[str]:
+        """The remote side of a push (see :meth:`_push_rsync_verified`). Its protocol:
+        it prints ``_MARK`` once ready (``_MARK there`` when the copy is), then
+        ``.`` lines while waiting and hash lines; a line on its stdin says rsync is
+        done (it then hashes the earlier run's files and prints ``_MARK done``); a
+        ``publish`` line renames the copy into place (``_MARK published``)."""
         rels = " ".join(shlex.quote(f.rel) for f in files)
+        root = shlex.quote(self.root)
+        final = shlex.quote(self._path(name))
+        part = shlex.quote(self._path(partial))
         wait = max(int(self.timeout), 1)
         script = (
-            f"cd {shlex.quote(self._path(partial))} || exit 1; pre=;"
-            f' for f in {rels}; do [ -e "$f" ] && pre="$pre|$f|"; done; echo {_MARK};'
-            f" for f in {rels}; do case \"$pre\" in *\"|$f|\"*) continue;; esac;"
+            f"mkdir -p {root} 2>&1 && test -w {root} || {{ echo cannot write {root}; exit 3; }};"
+            f" test -f {final}/{MANIFEST} && {{ echo {_MARK} there; exit 4; }};"
+            f" mkdir -p {part} 2>&1 && cd {part} || exit 3;"
+            ' if command -v openssl >/dev/null 2>&1; then h() { openssl dgst -sha256 -r -- "$1"; };'
+            ' else h() { sha256sum -- "$1"; }; fi;'
+            f' pre=; for f in {rels}; do [ -e "$f" ] && pre="$pre|$f|"; done; echo {_MARK};'
+            f' for f in {rels}; do case "$pre" in *"|$f|"*) continue;; esac;'
             # rsync renames a file into place once it is whole; the echo ends the
             # loop (SIGPIPE) when this side went away, timeout bounds it anyway
-            ' while [ ! -f "$f" ]; do echo .; sleep 0.05; done; sha256sum -- "$f"; done'
+            ' while [ ! -f "$f" ]; do echo .; sleep 0.05; done; h "$f"; done;'
+            " read go || exit 5;"
+            f' for f in {rels}; do case "$pre" in *"|$f|"*) [ -f "$f" ] && h "$f";; esac; done;'
+            f' echo {_MARK} done; read verdict || exit 5; [ "$verdict" = publish ] || exit 5;'
+            f" cd / && test ! -e {final} && mv {part} {final} && echo {_MARK} published"
         )
         try:
             proc: subprocess.Popen[str] = childproc.ChildPopen(
                 [*self.ssh_argv(), self.destination, f"timeout {wait} sh -c {shlex.quote(script)}"],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
                 text=True,
             )
-        except OSError:
-            return None
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], self.timeout)
-        if not ready or proc.stdout.readline().strip() != _MARK:  # it noted what was there
-            proc.kill()
-            proc.wait()
-            return None
+        except FileNotFoundError:
+            raise RemoteError(
+                "ssh is not installed", hint="apt-get install openssh-client"
+            ) from None
         return proc
 
-    def _hasher_sums(self, hasher: subprocess.Popen[str] | None) -> dict[str, str]:
-        """What the hasher found (rsync is done: it finishes the files still queued)."""
-        if hasher is None:
-            return {}
-        try:
-            out, _ = hasher.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            return {}
-        return _parse_sums(out)
-
-    def _check_and_publish(self, partial: str, name: str, files: list[WantedFile]) -> list[str]:
-        """One call: ``sha256sum -c`` of ``files`` against the manifest, then the rename."""
-        sums = "".join(f"{f.sha256}  {f.rel}\n" for f in files)
-        check = f"printf %s {shlex.quote(sums)} | sha256sum -c - || exit 3;" if files else ""
-        final = shlex.quote(self._path(name))
-        proc = self._run(
-            f"cd {shlex.quote(self._path(partial))} || exit 1; {check}"
-            f" cd / && test ! -e {final} && mv {shlex.quote(self._path(partial))} {final}",
-            f"cannot publish {name}",
-            check=False,
+    def _session_ready(self, proc: subprocess.Popen[str]) -> bool:
+        """The session's first answer: True when ready, False when the copy is there."""
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], self.timeout)
+        first = proc.stdout.readline().strip() if ready else ""
+        if first == _MARK:
+            return True
+        if proc.poll() is None:
+            proc.kill()
+        _, err = proc.communicate()
+        if first == f"{_MARK} there":
+            return False
+        if not ready:
+            raise RemoteError(f"remote {self.name}: cannot use {self.root}: no answer")
+        raise self._fail(
+            f"cannot use {self.root}",
+            subprocess.CompletedProcess(proc.args, proc.returncode, first, err + "\n" + first),
         )
-        if proc.returncode == 3:
-            problems = []
-            for line in proc.stdout.splitlines():
-                rel, _, verdict = line.rpartition(": ")
-                if verdict == "FAILED":
-                    problems.append(f"{rel}: altered (sha256 differs from the manifest)")
-                elif verdict.startswith("FAILED"):
-                    problems.append(f"{rel}: missing")
-            return problems or ["sha256sum -c failed"]
-        if proc.returncode != 0:
-            raise self._fail(f"cannot publish {name}", proc)
+
+    def _session_lines(self, session: subprocess.Popen[str], until: str) -> list[str]:
+        """The session's lines up to ``until`` (exclusive); [] when it ended first."""
+        assert session.stdout is not None
+        lines: list[str] = []
+        for line in session.stdout:
+            line = line.rstrip("\n")
+            if line == until:
+                return lines
+            if line != ".":
+                lines.append(line)
         return []
 
+    def _session_sums(self, session: subprocess.Popen[str]) -> dict[str, str]:
+        """rsync is done: every file's sum as the remote computed it."""
+        assert session.stdin is not None
+        try:
+            session.stdin.write("go\n")
+            session.stdin.flush()
+        except OSError:
+            return {}
+        return _parse_sums("\n".join(self._session_lines(session, f"{_MARK} done")))
+
+    def _session_publish(self, session: subprocess.Popen[str], name: str) -> None:
+        assert session.stdin is not None and session.stdout is not None
+        try:
+            session.stdin.write("publish\n")
+            session.stdin.close()
+        except OSError:
+            pass
+        done = any(line.strip() == f"{_MARK} published" for line in session.stdout)
+        if not done:
+            session.wait()
+            err = session.stderr.read() if session.stderr else ""
+            raise self._fail(
+                f"cannot publish {name}",
+                subprocess.CompletedProcess(session.args, session.returncode, "", err),
+            )
+        session.wait()
+
     def _push_rsync(
-        self, entry: BackupEntry, partial: str, bwlimit: int | None, result: PushResult
+        self,
+        entry: BackupEntry,
+        partial: str,
+        bwlimit: int | None,
+        result: PushResult,
+        *,
+        guard: str | None = None,
     ) -> None:
+        """rsync into ``partial``; with ``guard``, the remote rsync starts only when no
+        copy of that name is there (and creates ``partial`` itself)."""
         argv = [
             "rsync",
             "-a",
@@ -482,6 +526,12 @@ class SshRemote(Remote):
         ]
         if bwlimit:
             argv.append(f"--bwlimit={bwlimit}")
+        if guard is not None:
+            final = shlex.quote(self._path(guard))
+            argv.append(
+                f"--rsync-path=test ! -f {final}/{MANIFEST} &&"
+                f" mkdir -p {shlex.quote(self._path(partial))} && rsync"
+            )
         argv += [f"{entry.path}/", f"{self.destination}:{self._path(partial)}/"]
         proc = childproc.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if proc.returncode != 0:
