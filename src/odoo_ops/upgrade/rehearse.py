@@ -32,7 +32,7 @@ import secrets
 import shutil
 import socket
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,6 +98,8 @@ class StepRun:
     uninstalled: list[str] = field(default_factory=list)
     installed: list[str] = field(default_factory=list)
     scripts_wheel: Any = field(default=None, repr=False, compare=False)
+    #: the target server left serving the migrated database (rehearsal's last step)
+    server: Any = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -108,7 +110,9 @@ class StepRun:
         return self.exit_code == 0 and self.failure is None
 
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k != "scripts_wheel"}
+        data = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("scripts_wheel", "server")}
+        data["failure"] = asdict(self.failure) if self.failure else None
         data["ok"] = self.ok
         return data
 
@@ -587,10 +591,16 @@ def step_options(target: Target, cfg: Upgrade, ou_addons: Path, data_dir: Path,
 
 
 def run_steps(target: Target, result: Rehearsal, prepared: list[Prepared], db: Database,
-              database: str, data_dir: Path, run_dir: Path, say: Any) -> dict[str, str]:
+              database: str, data_dir: Path, run_dir: Path, say: Any,
+              *, serve_last: bool = False) -> dict[str, str]:
     """Run every step on ``database`` in order: before hooks, OpenUpgrade, after hooks,
     the step's uninstall/install lists. Stops at the first failing step (named in
-    ``result.failed_step``). Returns the last conf's options (for the login)."""
+    ``result.failed_step``). Returns the last conf's options (for the login).
+
+    ``serve_last``: when the last step has nothing to do after OpenUpgrade (no after
+    hooks, no module lists), its target Odoo runs without ``--stop-after-init`` and is
+    left serving the migrated database (``StepRun.server``) for the login, instead of
+    loading the registry a second time in another server."""
     options: dict[str, str] = {}
     multi = len(prepared) > 1
     try:
@@ -601,8 +611,10 @@ def run_steps(target: Target, result: Rehearsal, prepared: list[Prepared], db: D
                 say(f"step {prep.step.label}")
             options = step_options(target, cfg, prep.ou_addons, data_dir, database, prep.log)
             write_conf(prep.conf, options)
+            serve = serve_last and prep is prepared[-1] and not (
+                cfg.after_sql or cfg.after_shell or cfg.install or cfg.uninstall)
             if _hooks(run, lambda cfg=cfg: hooks.run_sql(target, db, cfg.before_sql, say)):
-                _migrate(run, cfg.timeout, prep.log, str(prep.upgrade_path), say)
+                _migrate(run, cfg.timeout, prep.log, str(prep.upgrade_path), say, serve=serve)
 
             def after(cfg: Upgrade = cfg, prep: Prepared = prep,
                       run: StepRun = run) -> None:
@@ -722,11 +734,24 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
                                   "be checked")
         result.phases["copy"] = round(time.monotonic() - tick, 1)
         copy_db = src_db.with_database(copy)
-        options = run_steps(target, result, prepared, copy_db, copy, data_dir, run_dir, say)
+        options = run_steps(target, result, prepared, copy_db, copy, data_dir, run_dir, say,
+                            serve_last=True)
         tick = time.monotonic()
         if result.failed_step is None and result.exit_code == 0 and result.failure is None:
-            say("auditing the result")
             final_cfg = final.step.cfg
+            url = f"http://127.0.0.1:{options['http_port']}"
+            login: Any = None
+            if final.run.server is not None:
+                # the migration's own server is up: log in while the audits run
+                from concurrent.futures import ThreadPoolExecutor
+
+                say("logging in to the target Odoo that migrated the copy, auditing it")
+                pool = ThreadPoolExecutor(1)
+                login = pool.submit(_login, url, copy, final_cfg.login_user,
+                                    os.environ.get(final_cfg.login_password_env))
+                pool.shutdown(wait=False)
+            else:
+                say("auditing the result")
             expected, gone = expected_after(installed, prepared)
             result.checks.append(audit_modules(copy_db, expected, to, {}, gone))
             result.checks.append(audit_counts(before_counts, count_rows(copy_db, tables),
@@ -736,18 +761,24 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
             result.checks.append(audit_crons_after(copy_db, to))
             result.phases["audits"] = round(time.monotonic() - tick, 1)
             tick = time.monotonic()
-            say("starting the target Odoo on the copy for a login")
-            url = f"http://127.0.0.1:{options['http_port']}"
-            server = [*final_cfg.target_odoo_command, "-c", str(final.conf), "-d", copy,
-                      f"--db-filter=^{copy}$"]
-            result.checks.append(serve_and_login(server, url, copy, final_cfg,
-                                                 run_dir / "server.log"))
+            if login is not None:
+                result.checks.append(login.result())
+                stop_server(final.run)
+                _recheck(final, result)
+            else:
+                say("starting the target Odoo on the copy for a login")
+                server = [*final_cfg.target_odoo_command, "-c", str(final.conf), "-d", copy,
+                          f"--db-filter=^{copy}$"]
+                result.checks.append(serve_and_login(server, url, copy, final_cfg,
+                                                     run_dir / "server.log"))
             result.phases["login"] = round(time.monotonic() - tick, 1)
     except OpsError as exc:  # recorded in the report, then said to the user
         if result.failure is None:
             result.failure = Failure(None, None, None, None, exc.message)
         raise
     finally:
+        for st in result.steps:
+            stop_server(st)
         tick = time.monotonic()
         if keep:
             result.kept = True
@@ -772,8 +803,11 @@ def _hooks(result: Any, work: Any) -> bool:
     return True
 
 
-def _migrate(result: Any, timeout: float, log: Path, upgrade_path: str, say: Any) -> None:
-    """Run ``result.command`` (a step's OpenUpgrade run) and read its log."""
+def _migrate(result: Any, timeout: float, log: Path, upgrade_path: str, say: Any,
+             *, serve: bool = False) -> None:
+    """Run ``result.command`` (a step's OpenUpgrade run) and read its log. ``serve``:
+    without ``--stop-after-init --no-http``, the end of the migration read from the log
+    and the server left running in ``result.server``."""
     import subprocess
 
     from odoo_ops.childproc import run
@@ -783,10 +817,13 @@ def _migrate(result: Any, timeout: float, log: Path, upgrade_path: str, say: Any
     out_file = log.with_name(log.stem + ".stdout")
     t0 = time.monotonic()
     try:
-        with out_file.open("wb") as out:
-            proc = run(result.command, stdout=out, stderr=subprocess.STDOUT,
-                       stdin=subprocess.DEVNULL, timeout=timeout)
-        result.exit_code = proc.returncode
+        if serve:
+            result.exit_code = _migrate_serving(result, timeout, log, out_file)
+        else:
+            with out_file.open("wb") as out:
+                proc = run(result.command, stdout=out, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=timeout)
+            result.exit_code = proc.returncode
     except subprocess.TimeoutExpired:
         result.exit_code = None
         result.errors.append(f"no end within {timeout:.0f} s ([upgrade] timeout)")
@@ -806,6 +843,81 @@ def _migrate(result: Any, timeout: float, log: Path, upgrade_path: str, say: Any
                                  f"the target Odoo exited {result.exit_code} (see {log})")
     if result.failure is None and result.exit_code is None:
         result.failure = Failure(None, None, None, None, result.errors[-1])
+    if result.failure is not None or result.exit_code != 0:
+        stop_server(result)
+
+
+#: What Odoo logs when ``-u all`` ended: the registry is ready (then it serves) ...
+_LOADED = "odoo.modules.registry: Registry loaded in "
+#: ... or it failed (``preload_registries``; Odoo keeps serving without a database)
+_FAILED = "Failed to initialize database"
+
+
+def _migrate_serving(result: Any, timeout: float, log: Path, out_file: Path) -> int | None:
+    """Start the migration with HTTP on and wait for its end in the log: 0 when the
+    registry loaded (the server stays up), 255 (Odoo's exit code for it) when it
+    failed, the exit code when the process ended."""
+    import subprocess
+
+    from odoo_ops.childproc import ChildPopen
+
+    argv = [a for a in result.command if a not in ("--stop-after-init", "--no-http")]
+    with out_file.open("wb") as out:
+        proc = ChildPopen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    result.server = proc
+    deadline = time.monotonic() + timeout
+    seen = 0
+    tail = ""
+    while True:
+        code = proc.poll()
+        try:
+            with log.open("rb") as fh:
+                fh.seek(seen)
+                chunk = fh.read()
+        except FileNotFoundError:
+            chunk = b""
+        seen += len(chunk)
+        text = tail + chunk.decode("utf-8", errors="replace")
+        if _FAILED in text:
+            return 255
+        if _LOADED in text:
+            return 0
+        tail = text[-len(_FAILED) - len(_LOADED):]
+        if code is not None:
+            result.server = None
+            return code
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(argv, timeout)
+        time.sleep(0.2)
+
+
+def _recheck(prep: Prepared, result: Rehearsal) -> None:
+    """After a serving migration's login: the log read again to its end (Odoo may
+    still have been finishing ``-u all`` when the registry line appeared)."""
+    run = prep.run
+    text = prep.log.read_text(errors="replace") if prep.log.exists() else ""
+    scanned = scan_log(text, str(prep.upgrade_path))
+    if scanned.failure is None and _FAILED not in text:
+        return
+    run.exit_code = 255
+    run.failure = scanned.failure or Failure(None, None, None, None,
+                                             f"the target Odoo failed (see {prep.log})")
+    run.errors = scanned.errors[:20]
+    result.failed_step = run.label
+    _gather(result)
+
+
+def stop_server(result: Any) -> None:
+    """Stop the server a serving migration left running (if any)."""
+    proc, result.server = result.server, None
+    if proc is None:
+        return
+    proc.kill_group(15)
+    try:
+        proc.wait(timeout=20)
+    except Exception:
+        proc.kill_group()
+        proc.wait()
 
 
 def to_markdown(r: Rehearsal) -> str:

@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.integration.upgrade.conftest import OCA, Project
 from tests.support.addons import write_addon
 
@@ -87,7 +89,12 @@ def test_rehearse_runs_the_steps_in_order_on_one_copy(project: Project) -> None:
     assert "| 16.0 -> 17.0 | 17.0.1.0.0.7 | ok |" in (run_dir / "report.md").read_text()
 
 
-def test_rehearse_names_the_step_that_failed(project: Project, tmp_path: Path) -> None:
+@pytest.mark.parametrize("serving", [False, True], ids=["stop-after-init", "serving"])
+def test_rehearse_names_the_step_that_failed(project: Project, tmp_path: Path,
+                                             serving: bool) -> None:
+    if serving:  # nothing after the last step: its Odoo would have served the login
+        toml = project.root / "odoo-ops.toml"
+        toml.write_text(toml.read_text().replace('install = ["new_tool"]\n', ""))
     write_addon(tmp_path / "oca18", "web_ribbon", version="18.0.1.0.0", author=OCA,
                 odoo_double={"fail": "update", "message": "column ribbon_color missing"})
     before = project.modules()
@@ -102,3 +109,22 @@ def test_rehearse_names_the_step_that_failed(project: Project, tmp_path: Path) -
     assert "- step: 17.0 -> 18.0" in md and "FAILED" in md
     assert project.modules() == before
     assert not project.databases(f"{project.db.name}%odoo_ops_upgrade%")
+
+
+def test_last_step_logs_in_through_the_server_that_migrated(project: Project) -> None:
+    """Nothing to do after the last step's OpenUpgrade: its Odoo runs without
+    --stop-after-init and the login goes through it (no second server start)."""
+    toml = project.root / "odoo-ops.toml"
+    toml.write_text(toml.read_text().replace('install = ["new_tool"]\n', ""))
+    proc = project.cli("upgrade", "rehearse", "--to", "18.0", "--format", "json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["ok"], report
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["login"]["ok"] and "/web/login 200" in checks["login"]["detail"]
+    run_dir = Path(report["report_dir"])
+    assert not (run_dir / "server.log").exists()  # no second server
+    assert "Registry loaded in" in (run_dir / "migration-18.0.log").read_text()
+    assert "logging in to the target Odoo that migrated the copy" in proc.stderr
+    assert not project.databases(f"{project.db.name}%odoo_ops_upgrade%")  # dropped: no
+    # session of the migrating server was left on it
