@@ -70,7 +70,9 @@ def _keygen(path: Path) -> str:
     return Path(f"{path}.pub").read_text().strip()
 
 
-def _start_sshd(base: Path, *, without_rsync: bool) -> Iterator[SshServer]:
+def _start_sshd(
+    base: Path, *, without_rsync: bool, without_openssl: bool = False
+) -> Iterator[SshServer]:
     if not os.path.exists(SSHD) or not shutil.which("ssh"):
         if os.environ.get("CI"):
             pytest.fail("openssh-server is missing on CI (.ci/setup.d/45-backup-remotes.sh)")
@@ -99,11 +101,14 @@ def _start_sshd(base: Path, *, without_rsync: bool) -> Iterator[SshServer]:
         "LogLevel ERROR",
         "Subsystem sftp internal-sftp",
     ]
-    if without_rsync:
-        # a shell whose PATH has the usual tools but no rsync
+    if without_rsync or without_openssl:
+        # a shell whose PATH has the usual tools but no rsync (or rsync but no openssl)
         tools = base / "bin"
         tools.mkdir()
-        for tool in ("sh", "sha256sum", "head", "mkdir", "test", "mv", "rm", "cat", "ls", "echo"):
+        names = ["sh", "sha256sum", "head", "mkdir", "test", "mv", "rm", "cat", "ls", "echo"]
+        if not without_rsync:
+            names += ["rsync", "timeout", "sleep"]
+        for tool in names:
             found = shutil.which(tool)
             if found:
                 (tools / tool).symlink_to(found)
@@ -150,6 +155,14 @@ def sshd_rsync(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
 def sshd_no_rsync(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     """A real sshd whose shell has no rsync on its PATH (copies go with sftp)."""
     yield from _start_sshd(tmp_path_factory.mktemp("sshd-plain"), without_rsync=True)
+
+
+@pytest.fixture(scope="session")
+def sshd_no_openssl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    """A real sshd whose shell has rsync and sha256sum but no openssl (the hash falls back)."""
+    yield from _start_sshd(
+        tmp_path_factory.mktemp("sshd-no-openssl"), without_rsync=False, without_openssl=True
+    )
 
 
 @dataclass

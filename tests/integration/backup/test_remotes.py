@@ -20,6 +20,7 @@ from tests.support.remote_servers import (  # noqa: F401 - fixtures
     S3Server,
     SshServer,
     s3_server,
+    sshd_no_openssl,
     sshd_no_rsync,
     sshd_rsync,
 )
@@ -281,6 +282,36 @@ def test_ssh_rsync_damaged_leftover_is_caught_then_sent_again(
     assert again.verified
     assert [c.name for c in remote.copies()] == [entry.name]
     assert remote.verify(entry.name, wanted_files(entry)) == []
+
+
+def test_ssh_rsync_without_openssl_hashes_with_sha256sum(
+    backup_site: Callable[..., BackupSite],
+    sshd_no_openssl: SshServer,  # noqa: F811
+) -> None:
+    """The remote session falls back to coreutils' sha256sum: the push is verified all
+    the same, and a damaged leftover of an earlier run is still named."""
+    site = _ssh_site(backup_site, sshd_no_openssl, "no-openssl")
+    remote = open_remote(site.target(), find_config(site.target(), "off"))
+    assert remote.check().endswith("via rsync")
+    entry = _backup(site, big_mib=3)
+    partial = sshd_no_openssl.root / "no-openssl" / f".{entry.name}.partial"
+    partial.mkdir(parents=True)
+    victim = partial / "filestore.tar.zst"
+    src = entry.path / "filestore.tar.zst"
+    data = bytearray(src.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    victim.write_bytes(bytes(data))
+    shutil.copystat(src, victim)
+    cfg = find_config(site.target(), "off")
+    with pytest.raises(RemoteError) as caught:
+        push_backup(site.target(), entry, cfg)
+    assert "filestore.tar.zst: altered" in caught.value.message
+    assert remote.copies() == []
+    result = push_backup(site.target(), find_backup(site.backup_dir, entry.name), cfg)
+    assert result.verified and result.files_sent >= 1
+    assert [c.name for c in remote.copies()] == [entry.name]
+    assert remote.verify(entry.name, wanted_files(entry)) == []
+    remote.close()
 
 
 @pytest.mark.parametrize("flavour", ["rsync", "sftp"])
