@@ -11,9 +11,16 @@ the project's environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
 PostgreSQL's ``archive_command`` runs without our environment, so that file is
 written 0600 for the cluster's OS user and never shown.
 
-``ssh://``/``sftp://`` remotes need pgBackRest's sftp repository type, which
-the pgBackRest found here may lack (Debian's 2.45 is built without it): they
-are refused with that reason rather than half-configured.
+``ssh://``/``sftp://`` remotes are refused. Debian's pgBackRest 2.45 has no
+sftp repository type, and its own way to a repository over ssh
+(``repo1-host``, a *repository host* running pgBackRest) is not fit for an
+off-site remote: pgBackRest runs ``backup`` only on the repository host
+("backup command must be run on the repository host"), which then logs in to
+the database host over ssh as the cluster's OS user (``pg1-host``) — the
+off-site host would hold a superuser's key to production, the reverse of what
+an off-site copy is for, and it needs the same pgBackRest version and its own
+configuration there. A repository host set up by its administrator, or a
+mounted directory (``repo_path``), remain the ways to keep it elsewhere.
 """
 
 from __future__ import annotations
@@ -80,8 +87,10 @@ def resolve_repository(target: Target, name: str, stanza: str) -> RemoteReposito
     scheme = urlsplit(cfg.url).scheme
     if scheme in ("ssh", "sftp"):
         pgbr = target.project.config.pitr.pgbackrest
-        why = ("odoo-ops does not map ssh remotes to it yet" if sftp_supported(pgbr)
-               else "the pgBackRest here has no sftp repository type (built without libssh2)")
+        why = ("odoo-ops does not map ssh remotes to it" if sftp_supported(pgbr)
+               else "the pgBackRest here has no sftp repository type (built without libssh2),"
+               " and a pgBackRest repository host would need ssh access back to this"
+               " database host (docs/pitr.md)")  # fmt: skip
         raise ConfigError(
             f"{where}: an ssh remote cannot hold the PITR repository: {why}",
             hint="name an s3:// remote, or use a local repository ([pitr] repo_path,"
