@@ -393,7 +393,12 @@ class Pitr(_Model):
     pg_port: int | None = Field(default=None, ge=1, le=65535)
     pg_bin: str = "/usr/lib/postgresql/15/bin"
     os_user: str | None = None
+    #: pgBackRest's role for pg1-user (default: the DSN's user)
+    pg_user: str | None = None
     pgbackrest: str = "pgbackrest"
+    #: pgBackRest as the PostgreSQL server runs it in archive_command (default: pgbackrest);
+    #: differs when odoo-ops reaches it through a wrapper (compose: deploy/pitr/pgbackrest)
+    server_pgbackrest: str | None = None
     retention_full: int = Field(default=2, ge=1, le=100)
     retention_diff: int | None = Field(default=None, ge=1, le=100)
     archive_timeout: int = Field(default=60, ge=1, le=86400)

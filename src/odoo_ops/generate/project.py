@@ -81,6 +81,8 @@ class InitOptions:
     users: int = 25
     redis: bool = False
     deployment: str = "production"
+    #: point-in-time recovery: pgBackRest in the db image, archiving on, the pitr timers
+    pitr: bool = False
     # where the proxy listens and where it finds the certificate
     http_port: int = 80
     https_port: int = 443
@@ -219,7 +221,8 @@ def recorded_answers(directory: Path) -> dict[str, Any]:
         answers["domain"] = m.group(1)
     if dep.get("redis_url"):
         answers["redis"] = True
-    for key in ("series", "domain", "database", "proxy", "cpus", "ram_mb", "users", "redis"):
+    for key in ("series", "domain", "database", "proxy", "cpus", "ram_mb", "users", "redis",
+                "pitr"):  # fmt: skip
         if key in init:
             answers[key] = init[key]
     return answers
@@ -289,6 +292,7 @@ def _timer_units(options: InitOptions, project_dir: Path) -> list[dict[str, Any]
             "timeout": "6h",
             "long_running": False,
         },
+        *(_pitr_units(dep) if options.pitr else []),
         {
             "name": f"odoo-ops-{dep}-health-watch",
             "description": "odoo-ops: watch Odoo's health and alert",
@@ -312,6 +316,79 @@ def _timer_units(options: InitOptions, project_dir: Path) -> list[dict[str, Any]
             "long_running": True,
         },
     ]
+
+
+def _pitr_units(dep: str) -> list[dict[str, Any]]:
+    """The timers of ``init --pitr``: pgBackRest backups (weekly full, daily incremental)
+    and the filestore archive every five minutes (docs/pitr.md)."""
+    common = {"latest_backup": False, "long_running": False}
+    return [
+        {
+            **common,
+            "name": f"odoo-ops-{dep}-pitr-backup-full",
+            "description": "odoo-ops: full pgBackRest backup (point-in-time recovery)",
+            "args": "pitr backup --type full",
+            "on_calendar": "Sun *-*-* 01:30:00",
+            "cron": "30 1 * * 0",
+            "jitter": "15min",
+            "timeout": "12h",
+        },
+        {
+            **common,
+            "name": f"odoo-ops-{dep}-pitr-backup-incr",
+            "description": "odoo-ops: incremental pgBackRest backup (point-in-time recovery)",
+            "args": "pitr backup --type incr",
+            "on_calendar": "Mon..Sat *-*-* 01:30:00",
+            "cron": "30 1 * * 1-6",
+            "jitter": "15min",
+            "timeout": "6h",
+        },
+        {
+            **common,
+            "name": f"odoo-ops-{dep}-pitr-filestore-sync",
+            "description": "odoo-ops: copy new filestore files into the PITR archive",
+            "args": "pitr filestore-sync",
+            "on_calendar": "*:0/5",
+            "cron": "*/5 * * * *",
+            "jitter": "30s",
+            "timeout": "1h",
+        },
+    ]
+
+
+def _pitr_context(options: InitOptions, project_dir: Path) -> dict[str, Any]:
+    """What the --pitr parts of docker-compose.yml, odoo-ops.toml and the wrapper need.
+
+    The PITR directory (pgbackrest.conf, repository, logs, lock, spool) is mounted
+    into the db container at the same absolute path, so the paths odoo-ops writes
+    into pgbackrest.conf and archive_command hold on both sides.
+    """
+    import shlex
+
+    from odoo_ops.pitr.settings import CONF_NAME
+
+    rel = f".odoo-ops/pitr/{options.deployment}"
+    pitr_dir = project_dir / rel
+    archive_command = (
+        f"pgbackrest --config={shlex.quote(str(pitr_dir / CONF_NAME))}"
+        f" --stanza={shlex.quote(options.deployment)} archive-push %p"
+    )
+    import json
+
+    return {
+        "pitr": options.pitr,
+        "pitr_rel": rel,
+        # JSON strings are valid YAML and TOML strings; $ is compose's interpolation
+        "archive_command_yaml": json.dumps("archive_command=" + archive_command.replace("$", "$$")),
+        "pitr_dir_yaml": json.dumps(str(pitr_dir).replace("$", "$$")),
+        "pitr_wrapper_toml": json.dumps(str(project_dir / "deploy/pitr/pgbackrest")),
+        "pitr_dir": str(pitr_dir),
+        "pitr_dir_q": shlex.quote(str(pitr_dir)),
+        "project_dir_q": shlex.quote(str(project_dir)),
+        "pitr_wrapper": str(project_dir / "deploy/pitr/pgbackrest"),
+        "archive_command": archive_command,
+        "archive_timeout": 60,
+    }
 
 
 def _env_values(options: InitOptions, old_env: dict[str, str], plan: InitPlan) -> dict[str, str]:
@@ -424,6 +501,7 @@ def plan_project(options: InitOptions) -> InitPlan:
         "serve_caddy": _indent(serve_caddy, "\t\t"),
         "serve_unit": f"odoo-ops-{options.deployment}-serve",
         "serve_args": serve_args(str(project_dir), options.serve_port),
+        **_pitr_context(options, project_dir),
     }
 
     def add_secret(rel: str, content: str) -> None:
@@ -444,6 +522,9 @@ def plan_project(options: InitOptions) -> InitPlan:
     add(".gitignore", "gitignore.j2")
     add("docker-compose.yml", "docker-compose.yml.j2")
     add("db/init/10-odoo-role.sh", "db-init-role.sh.j2", mode=0o755)
+    if options.pitr:
+        add("db/Dockerfile", "db-pitr.Dockerfile.j2")
+        add("deploy/pitr/pgbackrest", "pitr-pgbackrest.sh.j2", mode=0o755)
     add("addons/README.md", "addons-readme.md.j2")
     if options.proxy == "nginx":
         add(f"proxy/nginx/{options.domain}.conf", "nginx.conf.j2")
@@ -501,6 +582,8 @@ def apply_plan(plan: InitPlan, *, force: bool = False) -> InitResult:
         result.written.append(f.path)
     for rel in ("data/odoo", "backups", ".odoo-ops/maintenance"):
         make_project_dir(directory, rel)
+    if plan.options.pitr:  # mounted into the db container: it must exist before `up`
+        make_project_dir(directory, f".odoo-ops/pitr/{plan.options.deployment}")
     return result
 
 
@@ -512,6 +595,7 @@ PRIVATE_DIR_MODES: dict[str, int] = {
     "backups": 0o700,  # database dumps and filestores
     "data": 0o750,  # Odoo's filestore (attachments)
     "data/odoo": 0o750,
+    ".odoo-ops/pitr": 0o700,  # pgBackRest's config (S3 keys), repository, filestore archive
     SERVE_DIR: 0o711,  # secrets of odoo-ops serve (0600); nginx's user reads the htpasswd
 }
 """Directories init creates for data not everyone on the host may read."""

@@ -97,8 +97,9 @@ class PitrSetup:
 
     def archive_command(self) -> str:
         """The ``archive_command`` that pushes a WAL file into this stanza."""
+        exe = self.policy.server_pgbackrest or self.policy.pgbackrest
         return (
-            f"{shlex.quote(self.policy.pgbackrest)} --config={shlex.quote(str(self.conf_path))}"
+            f"{shlex.quote(exe)} --config={shlex.quote(str(self.conf_path))}"
             f" --stanza={shlex.quote(self.stanza)} archive-push %p"
         )
 
@@ -208,7 +209,7 @@ def resolve(target: Target) -> PitrSetup:
         pg_data=pg_data,
         pg_port=port,
         pg_socket=socket,
-        pg_user=params.get("user"),
+        pg_user=policy.pg_user or params.get("user"),
         os_user=_os_user(policy.os_user, pg_data),
         remote=remote,
     )

@@ -60,3 +60,19 @@ def test_times_need_an_offset_and_windows_say_their_bounds() -> None:
     assert not w.contains(datetime(2026, 12, 7, 12, tzinfo=UTC))
     assert w.describe() == "2026-12-07 09:00:00+00 → 2026-12-07 11:00:00+00"
     assert "no backup yet" in Window(None, None).describe()
+
+
+def test_configuration_doc_names_every_pitr_key() -> None:
+    """docs/configuration.md documents every key of [pitr] the schema accepts."""
+    from pathlib import Path
+
+    from odoo_ops.config.schema import Pitr
+
+    doc = (Path(__file__).parents[3] / "docs" / "configuration.md").read_text()
+    section = doc.split("## `[pitr]`", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        cell.strip().strip("`")
+        for line in section.splitlines() if line.startswith("| `")
+        for cell in line.split("|")[1].split(",")
+    }  # fmt: skip
+    assert set(Pitr.model_fields) == documented

@@ -33,6 +33,11 @@ def _ask(interactive: bool, label: str, default: Any, **kwargs: Any) -> Any:
 )
 @click.option("--users", type=click.IntRange(1), help="Expected concurrent users (default 25).")
 @click.option("--redis/--no-redis", default=None, help="Add a Redis service (sessions).")
+@click.option(
+    "--pitr/--no-pitr",
+    default=None,
+    help="Point-in-time recovery: pgBackRest in the db image, WAL archiving, timers.",
+)
 @click.option("--deployment", metavar="NAME", help="Deployment name in odoo-ops.toml.")
 @click.option(
     "--non-interactive",
@@ -54,6 +59,7 @@ def command(
     ram_mb: int | None,
     users: int | None,
     redis: bool | None,
+    pitr: bool | None,
     deployment: str | None,
     non_interactive: bool,
     force: bool,
@@ -130,6 +136,7 @@ def command(
         users=int(pick(users, "users", "Concurrent users", 25, type=click.IntRange(1))),
         redis=bool(pick(redis, "redis", "Redis for sessions", False, type=bool)),
         deployment=str(pick(deployment, "deployment", "Deployment name", "production")),
+        pitr=bool(pick(pitr, "pitr", "Point-in-time recovery (pgBackRest)", False, type=bool)),
     )
     plan = plan_project(options)
     s = plan.sizing
@@ -190,5 +197,6 @@ def command(
     app.out(
         "next: sudo chown -R 101:101 data/odoo; docker compose up -d; install the proxy"
         " config from proxy/ and the timers from deploy/; odoo-ops check"
+        + ("; odoo-ops pitr setup --apply" if options.pitr else "")
     )
     return 0
