@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from odoo_ops.backup import crypto, dbhost, filestore
+from odoo_ops.backup import crypto, datafiles, dbhost, filestore
 from odoo_ops.backup.common import (
     KEY_TABLES,
     ProgressFn,
@@ -33,6 +33,7 @@ from odoo_ops.backup.common import (
     write_owner,
 )
 from odoo_ops.backup.layout import (
+    DATA_FILES_VERSION,
     DIR_MODE,
     FILE_MODE,
     FORMAT,
@@ -160,23 +161,28 @@ def _plan(target: Target, options: CreateOptions, now: Any) -> _Plan:
     requested = options.compress or policy.compress
     chosen_format = options.dump_format or policy.format
     encrypt = options.encrypt
+    method = requested.split(":")[0] if requested else None
     if chosen_format:
         dump_format = chosen_format
     elif (
         pg_major < 16
-        and requested is not None
-        and requested.split(":")[0] in ("zstd", "lz4")
+        and method == "lz4"
         and not encrypt
-        and shutil.which(requested.split(":")[0]) is not None
+        and shutil.which(method) is not None
     ):
-        # zstd/lz4 asked for and pg_dump 15 cannot write them: an uncompressed
+        # lz4 asked for and pg_dump 15 cannot write it: an uncompressed
         # custom-format dump streamed through the tool (restores then run as one job)
         dump_format = "custom"
         notes.append(
-            f"pg_dump {pg_major}: custom format streamed through {requested.split(':')[0]}"
+            f"pg_dump {pg_major}: custom format streamed through {method}"
             " (restores run as one job); leave compress unset for a dump that restores"
             " in parallel"
         )
+    elif pg_major < 16 and method in (None, "zstd"):
+        # pg_dump 15 cannot write zstd: an uncompressed directory dump whose data
+        # files odoo-ops compresses while pg_dump writes them (backup/datafiles.py);
+        # restored with `jobs` workers
+        dump_format = "directory"
     else:
         # directory format, compressed by pg_dump itself: dumped and restored with
         # `jobs` workers (pg_restore -j reads its files in any order)
@@ -187,7 +193,7 @@ def _plan(target: Target, options: CreateOptions, now: Any) -> _Plan:
     if dump_format == "custom" and jobs > 1 and chosen_format:
         notes.append("custom format dumps with one job (restores can still use --jobs)")
     # only zstd/lz4 on an old pg_dump turn a plain custom dump into a streamed one
-    wants_outer = requested is not None and requested.split(":")[0] in ("zstd", "lz4")
+    wants_outer = method in ("zstd", "lz4")
     streamed = encrypt or (dump_format == "custom" and wants_outer and pg_major < 16)
     compression = resolve_compression(requested, dump_format, pg_major, streamed=streamed)
     notes += compression.notes
@@ -336,6 +342,7 @@ def _create_locked(
     db = target.database().with_database(plan.database)
     conn = db.connect()
     chain: ProcessChain | None = None
+    compressor: datafiles.DumpCompressor | None = None
     fs_error: list[BaseException] = []
     fs_result: dict[str, Any] = {}
     try:
@@ -361,6 +368,11 @@ def _create_locked(
             dump_thread.start()
         else:
             chain = ProcessChain(plan.dump_stages(snapshot, dump_path), stdout=None, env=plan.env)
+            if plan.compression.data_files:
+                # zstd on each data file while pg_dump writes it (pg_dump 15 and older)
+                compressor = datafiles.DumpCompressor(
+                    dump_path, chain.procs[0].pid, plan.compression.level or 1
+                )
         if progress:
             progress("dump", 0, 0)
 
@@ -392,6 +404,10 @@ def _create_locked(
         if chain is not None:
             chain.wait()
             chain = None
+        compressed: datafiles.Compressed | None = None
+        if compressor is not None:
+            compressed = compressor.finish()
+            compressor = None
         if dump_thread is not None:
             dump_thread.join()
             if dump_errors:
@@ -406,11 +422,15 @@ def _create_locked(
         # 4. checksums of every file
         files: dict[str, dict[str, Any]] = {}
         if plan.dump_format == "directory":
+            known = compressed.digests if compressed is not None else {}
             for rel, path in walk_files(dump_path):
                 os.chmod(path, FILE_MODE)
-                size, sha = sha256_file(path)
+                if rel in known:  # hashed (and synced) as it was written
+                    size, sha = known[rel].size, known[rel].sha256
+                else:
+                    size, sha = sha256_file(path)
+                    fsync_path(path)
                 files[f"{plan.dump_file}/{rel}"] = {"size": size, "sha256": sha}
-                fsync_path(path)
             os.chmod(dump_path, DIR_MODE)
             fsync_path(dump_path)
         elif plan.streamed:
@@ -430,7 +450,7 @@ def _create_locked(
         finished = utcnow()
         manifest = {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if compressed is None else DATA_FILES_VERSION,
             "name": plan.name,
             "deployment": target.name,
             "database": plan.database,
@@ -455,6 +475,11 @@ def _create_locked(
                 "compression": plan.compression.label,
                 "outer_compression": plan.compression.outer,
                 "encrypted": bool(plan.encrypt_argv),
+                **(
+                    {"data_files": datafiles.METHOD, "raw_bytes": compressed.raw_bytes}
+                    if compressed is not None
+                    else {}
+                ),
             },
             "filestore": {
                 "path": plan.filestore_file,
@@ -502,6 +527,8 @@ def _create_locked(
     except BaseException as exc:
         if chain is not None:
             chain.kill()
+        if compressor is not None:
+            compressor.abort()
         try:
             conn.close()
         except Exception:

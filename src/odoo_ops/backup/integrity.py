@@ -265,7 +265,16 @@ def _deep(
         )
         return
     # 2. every data block, decompressed and discarded
-    _pg_restore_output(["-f", os.devnull], dump_path, filters)
+    if dump.get("data_files"):
+        # compressed by odoo-ops: every zstd frame, with its content checksum
+        from odoo_ops.backup import datafiles
+
+        for name, why in datafiles.check_frames(dump_path):
+            result.problems.append(Problem(f"{dump.get('path')}/{name}", why))
+        if result.problems:
+            return
+    else:
+        _pg_restore_output(["-f", os.devnull], dump_path, filters)
     # 3. every filestore entry
     fs = manifest.filestore
     fs_rel = str(fs.get("path") or "")

@@ -44,6 +44,11 @@ from odoo_ops.names import (
 
 FORMAT = "odoo-ops-backup"
 FORMAT_VERSION = 1
+#: the format version of a backup whose dump's data files odoo-ops compressed
+#: itself (``dump.data_files``): an odoo-ops that reads only version 1 would hand
+#: them to pg_restore, which cannot read them, so it must refuse them plainly
+DATA_FILES_VERSION = 2
+READABLE_VERSIONS = (FORMAT_VERSION, DATA_FILES_VERSION)
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 STATUS = "status.json"
@@ -215,10 +220,10 @@ def manifest_problem(data: Any, directory_name: str) -> str | None:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return "is not an odoo-ops backup manifest"
     version = data.get("format_version")
-    if not _int(version) or version != FORMAT_VERSION:
+    if not _int(version) or version not in READABLE_VERSIONS:
         return (
             f"format_version {shown(version)} is not supported"
-            f" (this odoo-ops reads version {FORMAT_VERSION})"
+            f" (this odoo-ops reads versions {', '.join(map(str, READABLE_VERSIONS))})"
         )
     name = data.get("name")
     if name != directory_name:
@@ -260,6 +265,14 @@ def manifest_problem(data: Any, directory_name: str) -> str | None:
         return f"dump.path {shown(dump_path)} is not one of the backup's files"
     if dump.get("outer_compression") not in (None, "", "zstd", "lz4"):
         return f"dump.outer_compression {shown(dump.get('outer_compression'))} is unknown"
+    if dump.get("data_files") not in (None, "zstd"):
+        return f"dump.data_files {shown(dump.get('data_files'))} is unknown"
+    if (dump.get("data_files") is not None) != (version == DATA_FILES_VERSION):
+        return f"dump.data_files does not match format_version {version}"
+    if dump.get("data_files") and (
+        dump.get("format") != "directory" or not _int(dump.get("raw_bytes"))
+    ):
+        return "dump.data_files needs a directory dump and its raw_bytes"
     filestore = data.get("filestore", {})
     if filestore is None:
         filestore = {}

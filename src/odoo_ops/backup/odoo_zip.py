@@ -18,6 +18,7 @@ psql.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import json
 import os
@@ -133,8 +134,21 @@ def export_odoo(
         filters.append(outer_decompress_argv(str(dump["outer_compression"])))
     dump_path = entry.path / str(dump["path"])
     files = 0
+    workdir = contextlib.ExitStack()
+    if dump.get("data_files"):
+        # pg_restore 15 cannot read odoo-ops' zstd data files: decompressed first
+        from odoo_ops.backup import datafiles
+
+        work = workdir.enter_context(
+            datafiles.restore_workdir(datafiles.raw_bytes_of(dump), entry.path.parent)
+        )
+        loaded = datafiles.materialize(dump_path, work / "db", jobs=2, hashed=False)
+        if loaded.failed:
+            workdir.close()
+            raise OpsError(f"backup {name}: {dump['path']}/{loaded.failed}")
+        dump_path = loaded.path
     try:
-        with open_output(zip_path, mode=0o600) as tmp, zipfile.ZipFile(
+        with workdir, open_output(zip_path, mode=0o600) as tmp, zipfile.ZipFile(
             tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True
         ) as zf:
             zf.writestr("manifest.json", json.dumps(odoo_manifest(manifest.raw), indent=4))

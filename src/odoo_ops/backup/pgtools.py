@@ -88,11 +88,18 @@ class Compression:
     outer: str | None = None
     label: str = ""
     notes: list[str] = field(default_factory=list)
+    #: ``"zstd"``: the data files of a directory dump are compressed by odoo-ops
+    #: (pg_dump 15 and older; :mod:`odoo_ops.backup.datafiles`)
+    data_files: str | None = None
 
 
 _DEFAULT_LEVEL = {"zstd": 3, "gzip": 6, "lz4": 1, "none": None}
-#: gzip level of a default dump on pg_dump 15 or older (see resolve_compression)
+#: gzip level of a default custom-format dump on pg_dump 15 or older (see resolve_compression)
 AUTO_GZIP_LEVEL = 6
+#: zstd level of the data files odoo-ops compresses for pg_dump 15 or older (a
+#: directory dump): the cheapest whose whole backup stays no larger than
+#: ``pg_dump -Fc`` + ``tar czf`` (bench/backup.py: 0.98x at level 1)
+DATA_FILES_LEVEL = 1
 
 
 def parse_compress(value: str | None) -> tuple[str | None, int | None]:
@@ -122,14 +129,16 @@ def resolve_compression(
 ) -> Compression:
     """Pick the pg_dump options for ``requested`` on this pg_dump.
 
-    Without a request: zstd (level 3) when pg_dump supports it (16+), else
-    gzip at :data:`AUTO_GZIP_LEVEL`, the cheapest level whose backup is no
-    larger than ``pg_dump -Fc`` + ``tar czf`` (measured by bench/backup.py:
-    level 5 is 1.002x, level 6 0.992x — level 6 is also pg_dump -Fc's own, so
-    the dump part is never larger on any data).
+    Without a request: zstd (level 3) when pg_dump supports it (16+); on an
+    older pg_dump, a directory dump gets zstd at :data:`DATA_FILES_LEVEL` on
+    its data files, written uncompressed by pg_dump and compressed by odoo-ops
+    (``data_files``), and a custom one gzip at :data:`AUTO_GZIP_LEVEL`, the
+    cheapest gzip level whose backup is no larger than ``pg_dump -Fc`` + ``tar
+    czf`` (measured by bench/backup.py: level 5 is 1.002x, level 6 0.992x).
     zstd/lz4 on pg_dump 15 or older: a custom-format dump that is streamed
     anyway (``streamed``) is piped through the ``zstd``/``lz4`` tool; a
-    directory-format dump falls back to gzip level 1 and says so.
+    directory-format dump gets zstd data files (``data_files``), or for lz4
+    gzip level 1, and says so.
     """
     method, level = parse_compress(requested)
     native_modern = pg_major >= 16
@@ -137,10 +146,17 @@ def resolve_compression(
     if method is None:
         if native_modern:
             method, level = "zstd", 3
+        elif dump_format == "directory" and not streamed:
+            method, level = "zstd", DATA_FILES_LEVEL
         else:
             method, level = "gzip", AUTO_GZIP_LEVEL
     if level is None:
         level = _DEFAULT_LEVEL[method]
+    if method == "zstd" and not native_modern and dump_format == "directory":
+        # pg_dump writes the data files uncompressed; odoo-ops zstd-compresses them
+        return Compression(
+            "zstd", level, ["-Z", "0"], None, f"zstd:{level}", notes, data_files="zstd"
+        )
     if method == "none":
         return Compression("none", None, ["-Z", "0"], None, "none", notes)
     if method == "gzip":

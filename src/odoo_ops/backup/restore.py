@@ -44,7 +44,7 @@ from odoo_ops.adapters.pgadmin import (
     terminate_sessions,
     with_suffix,
 )
-from odoo_ops.backup import crypto, dbhost, filestore, swapjournal
+from odoo_ops.backup import crypto, datafiles, dbhost, filestore, swapjournal
 from odoo_ops.backup.common import ProgressFn, backup_dir_of, write_lock
 from odoo_ops.backup.layout import (
     BackupEntry,
@@ -135,6 +135,9 @@ def restore_argv(entry: BackupEntry, dbname: str, jobs: int) -> tuple[list[list[
         "-d",
         dbname,
     ]
+    if dump.get("data_files"):
+        # decompressed by odoo-ops into a work directory first (see load_copy)
+        return [argv], max(1, jobs), path
     if streamed or jobs <= 1:
         argv.append("--single-transaction")
         jobs = 1
@@ -143,6 +146,46 @@ def restore_argv(entry: BackupEntry, dbname: str, jobs: int) -> tuple[list[list[
     if not streamed:
         argv.append(str(path))
     return [argv], jobs, path
+
+
+def _load_data_files(
+    entry: BackupEntry,
+    argv: list[str],
+    path: Path,
+    jobs: int,
+    env: dict[str, str],
+    digests: dict[str, FileDigest | BaseException],
+    *,
+    check_digests: bool,
+) -> None:
+    """Restore a dump whose data files odoo-ops compressed (:mod:`datafiles`).
+
+    The data files are decompressed into a work directory, all at once (``jobs``
+    at a time, while the filestore is being extracted), then one ``pg_restore
+    -j N`` reads it as any directory dump. (Building the schema meanwhile with
+    ``--section=pre-data`` would save a little, but a data section restored
+    into tables made by another run is loaded through the free-space map, so
+    the rows no longer come back in the order they were dumped in.)
+    Raises :class:`StreamError` when pg_restore fails and :class:`OpsError`
+    when a data file cannot be decompressed (its digest is in ``digests``).
+    """
+    manifest = entry.manifest
+    assert manifest is not None
+    dump_rel = str(manifest.dump["path"])
+    needed = datafiles.raw_bytes_of(manifest.dump)
+    with datafiles.restore_workdir(needed, entry.path.parent) as work:
+        loaded = datafiles.materialize(path, work / "db", jobs=jobs, hashed=check_digests)
+        for name, digest in loaded.digests.items():
+            digests[f"{dump_rel}/{name}"] = digest
+        if loaded.failed:
+            raise OpsError(f"backup {entry.name}: {dump_rel}/{loaded.failed}")
+        single = ["--single-transaction"] if jobs <= 1 else ["-j", str(jobs)]
+        chain = ProcessChain([[*argv, *single, str(work / "db")]], stdout=None, env=env)
+        try:
+            chain.wait()
+        except BaseException:
+            chain.kill()
+            raise
 
 
 def _filters(entry: BackupEntry, identity: str | None, root: Path) -> list[list[str]]:
@@ -225,7 +268,18 @@ def load_copy(
     filters = _filters(entry, identity, target.root)
     pump: HashingPump | None = None
     hasher: tuple[threading.Thread, dict[str, Any]] | None = None
-    if filters and check_digests:
+    failure: str | None = None
+    chain: ProcessChain | None = None
+    if manifest.dump.get("data_files"):
+        try:
+            _load_data_files(
+                entry, stages[0], path, jobs, env, digests, check_digests=check_digests
+            )
+        except StreamError as exc:
+            failure = f"restore of {entry.name} failed: {target.redactor(exc.message)}"
+        except OpsError as exc:
+            failure = exc.message
+    elif filters and check_digests:
         chain = ProcessChain([*filters, *stages], stdin=subprocess.PIPE, stdout=None, env=env)
         assert chain.stdin is not None
         pump = HashingPump(path, chain.stdin)
@@ -234,7 +288,7 @@ def load_copy(
             chain = ProcessChain([*filters, *stages], stdin=fh, stdout=None, env=env)
     else:
         chain = ProcessChain(stages, stdout=None, env=env)
-    if check_digests and pump is None:
+    if check_digests and pump is None and chain is not None:
         # pg_restore reads the dump itself: hash the same files meanwhile (page cache)
         members = {
             rel: member_path(entry, rel)
@@ -242,12 +296,13 @@ def load_copy(
             if rel == dump_rel or rel.startswith(dump_rel + "/")
         }
         hasher = hash_files_thread(members)
-    failure: str | None = None
     try:
-        chain.wait()
+        if chain is not None:
+            chain.wait()
     except StreamError as exc:
         failure = f"restore of {entry.name} failed: {target.redactor(exc.message)}"
     except BaseException:
+        assert chain is not None
         chain.kill()
         raise
     if pump is not None:
@@ -403,11 +458,16 @@ def restore_backup(
         pipeline = " | ".join(join(s) for s in [*filters, *stages])
         if filters:
             pipeline = f"< {member_path(entry, str(manifest.dump['path']))} {pipeline}"
-        commands = [
-            f"CREATE DATABASE {tmp_db} TEMPLATE template0",
-            f"PGOPTIONS='{dbhost.restore_pgoptions(host.maintenance_work_mem(eff_jobs))}'"
-            f" {pipeline}",
-        ]
+        pgoptions = f"PGOPTIONS='{dbhost.restore_pgoptions(host.maintenance_work_mem(eff_jobs))}'"
+        if manifest.dump.get("data_files"):
+            dump_dir = member_path(entry, str(manifest.dump["path"]))
+            loads = [
+                f"{pgoptions} {line}"
+                for line in datafiles.describe_restore(dump_dir, eff_jobs, stages[0])
+            ]
+        else:
+            loads = [f"{pgoptions} {pipeline}"]
+        commands = [f"CREATE DATABASE {tmp_db} TEMPLATE template0", *loads]
         if fs_dest is not None:
             commands.append(f"extract {manifest.filestore.get('path')} -> {fs_tmp}")
         if options.neutralize:

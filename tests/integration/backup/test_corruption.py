@@ -25,7 +25,8 @@ pytestmark = pytest.mark.pg
 def pristine(
     pg_databases: pg.DatabaseManager, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Path]]:
-    """Two good backups (directory and custom format) made once for the module."""
+    """Good backups made once for the module: directory (zstd data files), custom, and a
+    directory dump gzipped by pg_dump (the format of earlier backups)."""
     db = pg_databases.odoo_db(18, True)
     root = tmp_path_factory.mktemp("corruption")
     data_dir = root / "data"
@@ -37,14 +38,19 @@ def pristine(
         target, CreateOptions(name="dirformat", jobs=2, dump_format="directory")
     )
     custom = create_backup(target, CreateOptions(name="customformat", dump_format="custom"))
-    assert directory.path and custom.path
-    yield {"directory": directory.path, "custom": custom.path}
+    gzipped = create_backup(
+        target, CreateOptions(name="gzipdir", jobs=2, dump_format="directory", compress="gzip:6")
+    )
+    assert directory.path and custom.path and gzipped.path
+    assert directory.manifest["dump"]["data_files"] == "zstd"
+    assert "data_files" not in gzipped.manifest["dump"]
+    yield {"directory": directory.path, "custom": custom.path, "gzipdir": gzipped.path}
     db.close_connections()
     pg_databases.drop(db.name)
 
 
 def _data_files(backup: Path) -> list[Path]:
-    return sorted(p for p in (backup / "db").glob("*.dat.gz"))
+    return sorted(p for p in (backup / "db").glob("*.dat.*"))
 
 
 def _flip(path: Path, where: float) -> None:
@@ -102,6 +108,10 @@ CASES: dict[str, tuple[str, Damage]] = {
     "flip-tar-end": (
         "directory", lambda b: (_flip(b / "filestore.tar.zst", 0.999), "filestore.tar.zst")[1]),
     "flip-custom-dump": ("custom", lambda b: (_flip(b / "db.dump", 0.5), "db.dump")[1]),
+    "flip-gzip-data": (
+        "gzipdir",
+        lambda b: (_flip(_data_files(b)[0], 0.5), f"db/{_data_files(b)[0].name}")[1],
+    ),
     "flip-custom-tar": (
         "custom", lambda b: (_flip(b / "filestore.tar.zst", 0.7), "filestore.tar.zst")[1]),
     # truncated
@@ -244,3 +254,18 @@ def test_a_good_backup_passes_deep(pristine: dict[str, Path]) -> None:
         assert result.ok, result.problems
         assert result.filestore_files and result.filestore_files >= 30
         assert result.table_data_entries and result.table_data_entries > 10
+
+
+def test_deep_decompresses_every_data_file(pristine: dict[str, Path], tmp_path: Path) -> None:
+    """A zstd data file damaged before its checksum was taken: the frame check names it."""
+    copy = tmp_path / "dirformat"
+    shutil.copytree(pristine["directory"], copy)
+    largest = max(_data_files(copy), key=lambda p: p.stat().st_size)
+    assert largest.name.endswith(".dat.zst")
+    _flip(largest, 0.5)
+    rel = f"db/{largest.name}"
+    _reseal(copy, rel)
+    assert verify_entry(find_backup(tmp_path, "dirformat"), record=False).ok  # checksums agree
+    deep = verify_entry(find_backup(tmp_path, "dirformat"), deep=True, record=False)
+    assert not deep.ok
+    assert deep.problems[0].file == rel and "decompressed" in str(deep.problems[0]), deep.problems

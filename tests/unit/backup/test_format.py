@@ -106,14 +106,21 @@ def test_parse_compress_rejects(value: str) -> None:
 
 
 def test_compression_on_pg15_and_pg16() -> None:
+    # pg_dump 15, directory: written uncompressed, data files zstd-compressed by odoo-ops
     auto15 = resolve_compression(None, "directory", 15, streamed=False)
-    assert (auto15.pg_args, auto15.outer) == (["-Z", "6"], None)
+    assert (auto15.pg_args, auto15.outer, auto15.data_files) == (["-Z", "0"], None, "zstd")
+    assert (auto15.label, auto15.level) == ("zstd:1", 1)
+    asked15 = resolve_compression("zstd:5", "directory", 15, streamed=False)
+    assert (asked15.pg_args, asked15.data_files, asked15.level) == (["-Z", "0"], "zstd", 5)
+    # ... a custom dump keeps gzip inside (pg_dump -Fc's own level)
+    custom15 = resolve_compression(None, "custom", 15, streamed=False)
+    assert (custom15.pg_args, custom15.data_files) == (["-Z", "6"], None)
     auto16 = resolve_compression(None, "directory", 16, streamed=False)
-    assert auto16.pg_args == ["-Z", "zstd:3"]
+    assert (auto16.pg_args, auto16.data_files) == (["-Z", "zstd:3"], None)
     # zstd on pg_dump 15: streamed custom dumps go through the zstd tool
     stream = resolve_compression("zstd:5", "custom", 15, streamed=True)
     assert (stream.pg_args, stream.outer, stream.level) == (["-Z", "0"], "zstd", 5)
-    # ... a directory dump falls back to gzip level 1 and says so
+    # ... lz4 in a directory dump falls back to gzip level 1 and says so
     fallback = resolve_compression("lz4", "directory", 15, streamed=False)
     assert fallback.pg_args == ["-Z", "1"] and "gzip level 1" in fallback.notes[0]
     assert resolve_compression("gzip:4", "custom", 16, streamed=False).pg_args == [
