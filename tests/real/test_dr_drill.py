@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.real.conftest import RealProject
 from tests.real.test_backup import create_backup
 from tests.support.pg import SHARED_DIR
+from tests.support.remote_servers import SshServer, sshd_rsync  # noqa: F401 - fixture
 
 #: What the reference run of the shared dump's database records about its admin user.
 ADMIN_REFERENCE = SHARED_DIR / "reference" / "odoo-18" / "http" / "xmlrpc_checks.txt"
@@ -55,3 +56,55 @@ def test_drill_from_a_remote_with_real_odoo(real_project: RealProject, tmp_path:
     assert [p.name for p in (real_project.data_dir / "filestore").iterdir()] == [
         real_project.database
     ]
+
+
+def test_drill_through_ssh_starts_the_real_odoo_on_the_far_side(
+    real_project: RealProject,
+    sshd_rsync: SshServer,  # noqa: F811 - fixture
+) -> None:
+    """runner = "ssh": the real Odoo 18 starts on the remote host (a real OpenSSH server
+    on 127.0.0.1, the project's directory as remote_dir), reached through the port
+    forward, logged in as admin, and is gone after the drill."""
+    password = _admin_password()
+    login = f'login = "admin"\npassword = "{password}"\n' if password else ""
+    real_project.configure(f"[dr]\nrto_minutes = 15\nrpo_minutes = 60\n{login}")
+    name = create_backup(real_project)
+    verified = real_project.cli("backup", "verify", name)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    options = [
+        "-p", str(sshd_rsync.port), "-i", str(sshd_rsync.identity),
+        "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={sshd_rsync.known_hosts}",
+        "-o", "StrictHostKeyChecking=yes",
+    ]  # fmt: skip
+    toml = real_project.root / "odoo-ops.toml"
+    text = toml.read_text()
+    assert 'runner = "local"\n' in text
+    toml.write_text(text.replace(
+        'runner = "local"\n',
+        f'runner = "ssh"\nssh_host = "{sshd_rsync.user}@127.0.0.1"\nremote_runner = "local"\n'
+        f"remote_dir = {json.dumps(str(real_project.root))}\n"
+        f"ssh_options = {json.dumps(options)}\n",
+    ))  # fmt: skip
+    drill = real_project.cli("dr", "drill", "--format", "json", timeout=600)
+    assert drill.returncode == 0, drill.stdout + drill.stderr
+    result = json.loads(drill.stdout)
+    assert result["ok"] and result["problems"] == [], result
+    assert result["checks"]["runner"] == "ssh -> local"
+    assert result["checks"]["modules_compared"] > 20
+    if password:
+        assert result["checks"]["login"] == "admin"
+    print(f"real Odoo 18 drill over ssh: RTO {result['rto_seconds']} s, phases {result['phases']}")
+    # nothing of the drill is left running on the far side
+    scratch = f"{real_project.database}__drill_"
+    leftover = [
+        p for p in Path("/proc").iterdir()
+        if p.name.isdigit() and scratch in _cmdline(p)
+    ]  # fmt: skip
+    assert leftover == []
+
+
+def _cmdline(proc_dir: Path) -> str:
+    try:
+        return (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
