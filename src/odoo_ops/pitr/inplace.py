@@ -171,9 +171,6 @@ class _Plan:
 
 def _preflight(target: Target, st: PitrSetup, when: datetime,
                result: InPlaceResult) -> _Plan:  # fmt: skip
-    pg_data = st.require_pg_data()
-    if not (pg_data / "PG_VERSION").is_file():
-        raise ConfigError(f"[pitr] pg_data {pg_data} is not a PostgreSQL data directory")
     record = st.base / RECORD
     if record.exists():
         raise OpsError(
@@ -181,6 +178,9 @@ def _preflight(target: Target, st: PitrSetup, when: datetime,
             hint="it names the safety copies; see docs/pitr.md (an in-place restore killed"
             " outright), then remove the file",
         )
+    pg_data = st.require_pg_data()
+    if not (pg_data / "PG_VERSION").is_file():
+        raise ConfigError(f"[pitr] pg_data {pg_data} is not a PostgreSQL data directory")
     control = server_control(st, pg_data)
     with _connect(target) as conn:
         shown = conn.execute("SHOW data_directory").fetchone()[0]

@@ -11,6 +11,7 @@ directory was replaced and puts everything back, then a restore to T succeeds.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -215,6 +216,48 @@ def test_failure_mid_way_puts_the_cluster_back(site: PitrSite) -> None:
     assert not (site.root / ".odoo-ops" / "maintenance" / "prod.flag").exists()
     assert _writer_running(site)
     assert not (site.pitr_dir / "inplace-in-progress.json").exists()
+
+
+def test_killed_outright_is_refused_until_put_back_by_hand(site: PitrSite) -> None:
+    """SIGKILL once the data directory was renamed: the record stays, `pitr info` warns,
+    another in-place restore is refused; the documented way back restores everything."""
+    import signal
+    import subprocess
+
+    from tests.support.pgcluster import PG_BIN, run_as_cluster_user
+
+    moment = str(STATE["moment"])
+    before = _named(site)
+    exe = shutil.which("odoo-ops")
+    assert exe
+    proc = subprocess.Popen([exe, "pitr", "restore", "--time", moment, "--in-place", "--force",
+                             "-C", str(site.root)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(site.cluster.base.glob("data.before-pitr-*")):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    record = site.pitr_dir / "inplace-in-progress.json"
+    assert record.exists()
+    doc = json.loads(record.read_text())
+    info = site.run("pitr", "info")
+    assert "in-place restore did not finish" in info.stderr and doc["safety_copy"] in info.stderr
+    again = site.run("pitr", "restore", "--time", moment, "--in-place", "--force", ok=False)
+    assert again.returncode == 1 and "did not finish" in again.stderr, again.stderr
+    # the way back of docs/pitr.md: stop, move the incomplete directory away, rename back
+    data = Path(doc["pg_data"])
+    if (data / "postmaster.pid").exists():
+        run_as_cluster_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w",
+                             "stop"])  # fmt: skip
+    shutil.rmtree(data)
+    os.rename(doc["safety_copy"], data)
+    site.cluster.start()
+    record.unlink()
+    site.run("maintenance", "off")
+    assert _named(site) == before
+    assert _writer_running(site)
 
 
 def test_in_place_restore_to_t(site: PitrSite) -> None:

@@ -105,6 +105,14 @@ def info_cmd(app: App, fmt: str) -> int:
     for note in settle_leftovers(target):
         app.info(note)
     result = info(target)
+    from odoo_ops.pitr.inplace import RECORD, pending_record
+
+    pending = pending_record(result.setup)
+    if pending is not None:
+        app.warn(
+            f"an in-place restore did not finish ({result.setup.base / RECORD}): the cluster as"
+            f" it was is {pending.get('safety_copy', '?')} (docs/pitr.md)"
+        )
     table = Table(["label", "type", "start", "stop", "wal start", "wal stop", "size"],
                   title=f"pitr: stanza {result.setup.stanza}")  # fmt: skip
     for b in result.info.backups:
