@@ -15,7 +15,8 @@ for a deployment with one Odoo service.
   meant to run crons (``cron_services``; default: one);
 - ``topology-connections``: ``db_maxconn × (workers or 1)`` summed over the
   services fits PostgreSQL's ``max_connections``;
-- ``topology-websocket``: the proxy routes ``/websocket`` to an Odoo service
+- ``topology-websocket``: the proxy (nginx, or a Caddyfile:
+  :mod:`odoo_ops.adapters.caddyfile`) routes ``/websocket`` to an Odoo service
   that serves it (its gevent port when it runs workers);
 - ``topology-dbfilter``: the same ``dbfilter``.
 """
