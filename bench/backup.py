@@ -8,7 +8,10 @@ indexes) of at least ``--db-gb`` GB, and a filestore of ``--files`` files
 images/PDFs, named like Odoo's sha1 layout), then times side by side:
 
 - create:  ``pg_dump -Fc`` + ``tar czf`` (one after the other, as in the
-  usual cron script)  vs  ``odoo-ops backup create``;
+  usual cron script)  vs  ``odoo-ops backup create`` (the default, the former
+  default directory dump gzipped by pg_dump, and the older zstd stream) vs
+  **the create floor**: ``pg_dump -Fd -Z0 -j N`` with the filestore copied
+  (``cp -a``) at the same time — no compression at all;
 - restore: ``createdb`` + ``pg_restore`` + ``tar xzf``  vs
   ``odoo-ops backup restore`` (into a new database and filestore; it
   checks every checksum on the bytes it restores, which is counted) vs
@@ -48,7 +51,8 @@ BENCH_DB = "odoo_ops_backup_bench"  # every database this bench makes starts wit
 #: odoo-ops configurations compared with the baseline: (label, extra create options)
 VARIANTS: list[tuple[str, list[str]]] = [
     ("default", []),
-    ("zstd stream (old default)", ["--dump-format", "custom", "--compress", "zstd:3"]),
+    ("directory gzip:6 (former)", ["--dump-format", "directory", "--compress", "gzip:6"]),
+    ("zstd stream (older)", ["--dump-format", "custom", "--compress", "zstd:3"]),
 ]
 
 
@@ -256,7 +260,7 @@ def main() -> None:
     try:
         if args.reuse:
             for stale in ("backups", "baseline.dump", "baseline-filestore.tgz", ".odoo-ops",
-                          "baseline-restored", "floor.dir", "floor-restored"):
+                          "baseline-restored", "floor.dir", "floor-restored", "floor-copied"):
                 path = work / stale
                 if path.is_dir():
                     shutil.rmtree(path)
@@ -297,6 +301,15 @@ def main() -> None:
         base_size = du(work / "baseline.dump") + du(work / "baseline-filestore.tgz")
         log(f"  {base_create:.1f}s (pg_dump {t_dump:.1f}s + tar {t_tar:.1f}s), "
             f"{base_size / 1024**2:.0f} MiB")
+        log(f"create floor: pg_dump -Fd -Z0 -j {args.jobs} with the filestore copied (cp -a)"
+            " at the same time ...")
+        create_floor = timed_together([
+            ["pg_dump", "-Fd", "-Z0", "-j", str(args.jobs), "-f", str(work / "floor.dir"),
+             "-d", BENCH_DB],
+            ["cp", "-a", str(fs), str(work / "floor-copied")],
+        ], env)
+        shutil.rmtree(work / "floor-copied")
+        log(f"  {create_floor:.1f}s")
         results = []
         for index, (label, extra) in enumerate(VARIANTS):
             log(f"odoo-ops backup create ({label}) ...")
@@ -320,9 +333,7 @@ def main() -> None:
             shutil.rmtree(work / "backups" / name)
 
         # -- restore --------------------------------------------------------------
-        # the floor's input: an uncompressed directory dump (its making is not timed)
-        timed(["pg_dump", "-Fd", "-Z0", "-j", str(args.jobs), "-f", str(work / "floor.dir"),
-               "-d", BENCH_DB], env)
+        # the floor's input: the uncompressed directory dump of the create floor
         with psycopg.connect(args.dsn, autocommit=True) as conn:
             for name in restore_dbs:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -365,7 +376,8 @@ def main() -> None:
         log(f"{'manual (pg_dump -Fc + tar czf)':34}{base_create:>8.1f}s{'':>7}"
             f"{base_restore:>9.1f}s{'':>7}{base_restore / floor_restore:>7.2f}x"
             f"{base_size / 1024**2:>6.0f}MiB")
-        log(f"{'floor (pg_restore -j' + str(args.jobs) + ' -Z0 + cp -a)':34}{'':>9}{'':>7}"
+        log(f"{'floor (pg_dump/restore -j' + str(args.jobs) + ' -Z0, cp -a)':34}"
+            f"{create_floor:>8.1f}s{base_create / create_floor:>6.2f}x"
             f"{floor_restore:>9.1f}s{base_restore / floor_restore:>6.2f}x{1.0:>7.2f}x")
         for r in results:
             log(f"{'odoo-ops ' + str(r['label']):34}{r['create']:>8.1f}s"
@@ -377,6 +389,9 @@ def main() -> None:
             log(f"{'odoo-ops --compress ' + compress:34}{t_ops:>8.1f}s"
                 f"{base_create / t_ops:>6.2f}x{'':>10}{'':>7}{'':>8}"
                 f"{size / 1024**2:>6.0f}MiB{size / base_size:>7.3f}x")
+        for r in results:
+            log(f"{'  ' + str(r['label']) + ': create / floor':34}"
+                f"{r['create'] / create_floor:>8.2f}x")
         log("ratio columns: manual / odoo-ops (higher is faster); /floor: time / the floor's"
             " (1.00x is the best possible); size ratio: odoo-ops / manual")
     finally:
