@@ -105,7 +105,9 @@ openupgrade_wheels = [{json.dumps(str(wheels))}]
 login_user = "admin"
 """)
         manual_t: list[float] = []
+        manual_mig: list[float] = []
         ops_t: list[float] = []
+        ops_mig: list[float] = []
         for run in range(args.runs):
             copy = f"bench_up17_manual_{run}"
             t0 = time.monotonic()
@@ -113,6 +115,7 @@ login_user = "admin"
             mdata = work / f"manual-data-{run}"
             shutil.copytree(data / "filestore" / src, mdata / "filestore" / copy)
             addons = f"{src18}/odoo/addons,{manual_ou}/odoo/addons,{src18}/extra-addons"
+            t1 = time.monotonic()
             proc = subprocess.run(
                 [str(py18), str(src18 / "odoo-bin"), "--db_host", "127.0.0.1", "-r", ROLE,
                  "-d", copy, "-D", str(mdata), f"--addons-path={addons}",
@@ -120,6 +123,7 @@ login_user = "admin"
                  f"--upgrade-path={manual_ou}/odoo/addons/openupgrade_scripts/scripts",
                  "-u", "all", "--stop-after-init", "--no-http",
                  "--logfile", str(work / f"manual-{run}.log")], check=False)
+            manual_mig.append(time.monotonic() - t1)
             psql(f"DROP DATABASE {copy} WITH (FORCE)")
             shutil.rmtree(mdata, ignore_errors=True)
             manual_t.append(time.monotonic() - t0)
@@ -133,12 +137,19 @@ login_user = "admin"
             ops_t.append(time.monotonic() - t0)
             report = json.loads(ops.stdout)
             assert ops.returncode == 0 and report["ok"], ops.stdout[-2000:] + ops.stderr
+            ops_mig.append(float(report["phases"]["migrate"]))
             phases = ", ".join(f"{k} {v} s" for k, v in report["phases"].items())
-            print(f"run {run + 1}: by hand {manual_t[-1]:.1f} s, odoo-ops {ops_t[-1]:.1f} s "
-                  f"({phases})")
+            print(f"run {run + 1}: by hand {manual_t[-1]:.1f} s (odoo {manual_mig[-1]:.1f} s), "
+                  f"odoo-ops {ops_t[-1]:.1f} s ({phases}); load {os.getloadavg()[0]:.1f}")
         m, o = statistics.median(manual_t), statistics.median(ops_t)
         print(f"median: by hand {m:.1f} s, odoo-ops rehearse {o:.1f} s, ratio {o / m:.2f}x "
               f"(goal <= 1.1x)")
+        # what each way adds around the migration itself (the part that varies most)
+        extra_m = statistics.median(t - g for t, g in zip(manual_t, manual_mig, strict=True))
+        extra_o = statistics.median(t - g for t, g in zip(ops_t, ops_mig, strict=True))
+        print(f"around the migration: by hand {extra_m:.1f} s, odoo-ops {extra_o:.1f} s; "
+              f"migration medians {statistics.median(manual_mig):.1f} s by hand, "
+              f"{statistics.median(ops_mig):.1f} s in odoo-ops")
     finally:
         psql(f"DROP DATABASE IF EXISTS {src} WITH (FORCE)")
         shutil.rmtree(work, ignore_errors=True)

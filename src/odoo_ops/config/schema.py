@@ -434,6 +434,9 @@ class UpgradeStep(_Model):
     after_shell: list[str] = Field(default_factory=list)
     install: list[str] = Field(default_factory=list)
     uninstall: list[str] = Field(default_factory=list)
+    target_service: str | None = None
+    target_odoo_conf: str | None = None
+    openupgrade_path: str | None = None
 
     @field_validator("to")
     @classmethod
@@ -481,6 +484,14 @@ class Upgrade(_Model):
     #: modules to uninstall / install with the target Odoo after the (one-step) migration
     install: list[str] = Field(default_factory=list)
     uninstall: list[str] = Field(default_factory=list)
+    #: ``upgrade run`` on compose/ssh deployments: the compose service that runs the
+    #: target image (``docker compose run --rm``), the odoo.conf and the directory of
+    #: the OpenUpgrade addons as the target Odoo sees them there, and the compose file
+    #: the deployment switches to
+    target_service: str | None = None
+    target_odoo_conf: str | None = None
+    openupgrade_path: str | None = None
+    target_compose_file: str | None = None
     #: a multi-step upgrade (16.0 -> 17.0 -> 18.0): one table per major version
     steps: list[UpgradeStep] = Field(default_factory=list)
     #: ``upgrade plan``: ask this index whether ``odoo-addon-NAME`` wheels exist for

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from odoo_ops.adapters import Database, Target
+    from odoo_ops.adapters.runner import Runner
     from odoo_ops.config.schema import Upgrade
 
 HOOK_LIMIT = 16 << 20
@@ -57,26 +58,39 @@ def run_sql(target: Target, db: Database, files: list[str], say: object = None) 
             raise HookFailed(rel, exc.message) from None
 
 
-def run_shell(target: Target, cfg: Upgrade, conf: Path, database: str, files: list[str],
-              log_dir: Path, say: object = None) -> None:
+def odoo_shell(cfg: Upgrade, conf: str, database: str, text: str,
+               runner: Runner | None = None) -> tuple[int, str]:
+    """Run ``text`` in the target's ``odoo shell`` on ``database``: here, or through
+    the deployment's runner (``docker compose run --rm``, ssh) when ``runner`` is
+    given. (exit code, output); TimeoutExpired after :data:`SHELL_TIMEOUT`."""
     from odoo_ops.childproc import run
 
+    argv = [*cfg.target_odoo_command, "shell", *(["-c", conf] if conf else []),
+            "-d", database, "--no-http"]
+    if runner is not None:
+        result = runner.run(argv, input=text, timeout=SHELL_TIMEOUT, use_run=True)
+        if result.timed_out:
+            raise subprocess.TimeoutExpired(argv, SHELL_TIMEOUT)
+        return result.returncode, result.output
+    proc = run([*argv, "--logfile="], input=text, capture_output=True, text=True,
+               timeout=SHELL_TIMEOUT)
+    return proc.returncode, (proc.stdout or "") + (proc.stderr or "")
+
+
+def run_shell(target: Target, cfg: Upgrade, conf: Path | str, database: str, files: list[str],
+              log_dir: Path, say: object = None, runner: Runner | None = None) -> None:
     for n, rel in enumerate(files, 1):
         text = _read(target, rel, "odoo shell hook")
         if callable(say):
             say(f"odoo shell hook {rel}")
-        argv = [*cfg.target_odoo_command, "shell", "-c", str(conf), "-d", database,
-                "--no-http", "--logfile="]
         try:
-            proc = run(argv, input=text, capture_output=True, text=True,
-                       timeout=SHELL_TIMEOUT)
+            code, output = odoo_shell(cfg, str(conf), database, text, runner)
         except subprocess.TimeoutExpired:
             raise HookFailed(rel, f"no end within {SHELL_TIMEOUT:.0f} s") from None
-        output = (proc.stdout or "") + (proc.stderr or "")
         (log_dir / f"hook-shell-{n}.log").write_text(output)
-        if proc.returncode != 0 or "Traceback (most recent call last)" in output:
+        if code != 0 or "Traceback (most recent call last)" in output:
             last = [ln for ln in output.strip().splitlines() if ln.strip()][-1:] or [""]
-            raise HookFailed(rel, f"exit {proc.returncode}: {last[0][:300]}")
+            raise HookFailed(rel, f"exit {code}: {last[0][:300]}")
 
 
 _MODULES_SCRIPT = """\
@@ -100,13 +114,12 @@ env.cr.commit()
 """
 
 
-def apply_modules(cfg: Upgrade, conf: Path, database: str, uninstall: list[str],
-                  install: list[str], log_dir: Path, label: str, say: object = None) -> None:
+def apply_modules(cfg: Upgrade, conf: Path | str, database: str, uninstall: list[str],
+                  install: list[str], log_dir: Path, label: str, say: object = None,
+                  runner: Runner | None = None) -> None:
     """Uninstall, then install modules with the target Odoo (its ``odoo shell`` and
     ``button_immediate_uninstall/install``: Odoo removes the data and tables itself)."""
     import json
-
-    from odoo_ops.childproc import run
 
     if not uninstall and not install:
         return
@@ -116,16 +129,14 @@ def apply_modules(cfg: Upgrade, conf: Path, database: str, uninstall: list[str],
             f"install {', '.join(install) or '-'}")
     script = _MODULES_SCRIPT.format(payload=json.dumps({"uninstall": list(uninstall),
                                                         "install": list(install)}))
-    argv = [*cfg.target_odoo_command, "shell", "-c", str(conf), "-d", database,
-            "--no-http", "--logfile="]
     try:
-        proc = run(argv, input=script, capture_output=True, text=True, timeout=SHELL_TIMEOUT)
+        code, output = odoo_shell(cfg, str(conf), database, script, runner)
     except subprocess.TimeoutExpired:
         raise HookFailed(what, f"no end within {SHELL_TIMEOUT:.0f} s") from None
     except OSError as exc:
-        raise HookFailed(what, f"cannot run {argv[0]}: {exc.strerror}") from None
-    output = (proc.stdout or "") + (proc.stderr or "")
+        raise HookFailed(what, f"cannot run {cfg.target_odoo_command[0]}: {exc.strerror}",
+                         ) from None
     (log_dir / f"modules-{label.split()[-1]}.log").write_text(output)
-    if proc.returncode != 0 or "Traceback (most recent call last)" in output:
+    if code != 0 or "Traceback (most recent call last)" in output:
         last = [ln for ln in output.strip().splitlines() if ln.strip()][-1:] or [""]
-        raise HookFailed(what, f"exit {proc.returncode}: {last[0][:300]}")
+        raise HookFailed(what, f"exit {code}: {last[0][:300]}")

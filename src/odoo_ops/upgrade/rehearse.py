@@ -59,6 +59,7 @@ from odoo_ops.upgrade.plan import (
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Database, Target
+    from odoo_ops.adapters.runner import Runner
     from odoo_ops.config.schema import Upgrade
     from odoo_ops.upgrade.steps import Step
 
@@ -518,11 +519,42 @@ class Prepared:
     upgrade_path: Path
     conf: Path
     log: Path
+    #: compose/ssh deployments (``upgrade run``): where the target Odoo runs, and its
+    #: odoo.conf as seen there (None: here, with ``conf``)
+    runner: Runner | None = None
+    runner_conf: str = ""
+
+    @property
+    def conf_arg(self) -> str:
+        return self.runner_conf if self.runner is not None else str(self.conf)
+
+
+def step_runner(target: Target, cfg: Upgrade, label: str) -> tuple[Runner, str, str]:
+    """(runner, odoo.conf, OpenUpgrade directory) for a step of ``upgrade run`` on a
+    compose or ssh deployment: the deployment's runner (the same as deploy's), with
+    ``target_service`` as the compose service (``docker compose run --rm``)."""
+    from odoo_ops.adapters.runner import ComposeRunner, SshRunner
+
+    runner = target.runner()
+    compose = runner if isinstance(runner, ComposeRunner) else (
+        runner.inner if isinstance(runner, SshRunner)
+        and isinstance(runner.inner, ComposeRunner) else None)
+    if compose is not None and cfg.target_service:
+        compose.service = cfg.target_service
+    if not cfg.openupgrade_path:
+        raise ConfigError(f"[upgrade] openupgrade_path is not set{label}",
+                          hint="the directory holding openupgrade_framework and "
+                               "openupgrade_scripts where the target Odoo runs (in its "
+                               "image, or mounted), also on its addons_path")
+    conf = cfg.target_odoo_conf or target.odoo_conf_for_runner() or ""
+    return runner, conf, cfg.openupgrade_path.rstrip("/")
 
 
 def prepare_steps(target: Target, steps: list[Step], database: str, run_dir: Path,
-                  *, dry_run: bool) -> list[Prepared]:
-    """Check each step's settings and wheels (before any work) and build its command."""
+                  *, dry_run: bool, on_runner: bool = False) -> list[Prepared]:
+    """Check each step's settings and wheels (before any work) and build its command.
+    ``on_runner``: the target Odoo runs through the deployment's runner
+    (:func:`step_runner`) instead of here."""
     base = upgrade_dir(target)
     out: list[Prepared] = []
     multi = len(steps) > 1
@@ -541,20 +573,30 @@ def prepare_steps(target: Target, steps: list[Step], database: str, run_dir: Pat
         scripts_wheel = choose_wheel(dirs, SCRIPTS_DIST, step.to, cfg.openupgrade)
         framework_wheel = choose_wheel(dirs, FRAMEWORK_DIST, step.to, cfg.openupgrade_framework)
         wheels = [scripts_wheel, framework_wheel]
-        ou_addons = (unpack_dir(wheels, base / "openupgrade") / "odoo" / "addons" if dry_run
-                     else unpack(wheels, base / "openupgrade"))
-        upgrade_path = ou_addons / "openupgrade_scripts" / "scripts"
         suffix = f"-{step.to}" if multi else ""
         conf = run_dir / f"odoo{suffix}.conf"
         log = run_dir / f"migration{suffix}.log"
-        command = [*cfg.target_odoo_command, "-c", str(conf), "-d", database,
+        runner: Runner | None = None
+        runner_conf = ""
+        if on_runner:
+            runner, runner_conf, ou_dir = step_runner(target, cfg, where)
+            ou_addons = Path(ou_dir)
+            upgrade_path = Path(f"{ou_dir}/openupgrade_scripts/scripts")
+            conf_args = ["-c", runner_conf] if runner_conf else []
+        else:
+            ou_addons = (unpack_dir(wheels, base / "openupgrade") / "odoo" / "addons"
+                         if dry_run else unpack(wheels, base / "openupgrade"))
+            upgrade_path = ou_addons / "openupgrade_scripts" / "scripts"
+            conf_args = ["-c", str(conf)]
+        command = [*cfg.target_odoo_command, *conf_args, "-d", database,
                    f"--load={LOAD}", f"--upgrade-path={upgrade_path}", "-u", "all",
                    "--stop-after-init", "--no-http"]
         run = StepRun(step.source, step.to, scripts_wheel.version, framework_wheel.version,
                       code_fingerprint(cfg, target, scripts_wheel.version,
                                        framework_wheel.version), command, str(log))
         run.scripts_wheel = scripts_wheel
-        out.append(Prepared(step, run, ou_addons, upgrade_path, conf, log))
+        out.append(Prepared(step, run, ou_addons, upgrade_path, conf, log, runner,
+                            runner_conf))
     return out
 
 
@@ -609,20 +651,23 @@ def run_steps(target: Target, result: Rehearsal, prepared: list[Prepared], db: D
             result.steps.append(run)
             if multi:
                 say(f"step {prep.step.label}")
-            options = step_options(target, cfg, prep.ou_addons, data_dir, database, prep.log)
-            write_conf(prep.conf, options)
-            serve = serve_last and prep is prepared[-1] and not (
+            if prep.runner is None:
+                options = step_options(target, cfg, prep.ou_addons, data_dir, database,
+                                       prep.log)
+                write_conf(prep.conf, options)
+            serve = serve_last and prep is prepared[-1] and prep.runner is None and not (
                 cfg.after_sql or cfg.after_shell or cfg.install or cfg.uninstall)
             if _hooks(run, lambda cfg=cfg: hooks.run_sql(target, db, cfg.before_sql, say)):
-                _migrate(run, cfg.timeout, prep.log, str(prep.upgrade_path), say, serve=serve)
+                _migrate(run, cfg.timeout, prep.log, str(prep.upgrade_path), say, serve=serve,
+                         runner=prep.runner)
 
             def after(cfg: Upgrade = cfg, prep: Prepared = prep,
                       run: StepRun = run) -> None:
                 hooks.run_sql(target, db, cfg.after_sql, say)
-                hooks.run_shell(target, cfg, prep.conf, database, cfg.after_shell, run_dir,
-                                say)
-                hooks.apply_modules(cfg, prep.conf, database, cfg.uninstall, cfg.install,
-                                    run_dir, f"step {prep.step.to}", say)
+                hooks.run_shell(target, cfg, prep.conf_arg, database, cfg.after_shell,
+                                run_dir, say, runner=prep.runner)
+                hooks.apply_modules(cfg, prep.conf_arg, database, cfg.uninstall, cfg.install,
+                                    run_dir, f"step {prep.step.to}", say, runner=prep.runner)
                 run.uninstalled, run.installed = list(cfg.uninstall), list(cfg.install)
 
             if run.exit_code != 0 or run.failure is not None or not _hooks(run, after):
@@ -726,12 +771,13 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
                 shutil.rmtree(linked, ignore_errors=True)
         src_store = target.filestore_dir(source)
         copy_store.mkdir(parents=True)
+        has_store = src_store is not None and src_store.is_dir()
         if src_store is not None and src_store.is_dir():
             say(f"hard-linking the filestore ({src_store})")
             link_tree(src_store, copy_store)
-        elif before_atts:
-            result.cleanup.append(f"no filestore found for {source}: attachments cannot "
-                                  "be checked")
+        else:
+            result.cleanup.append(f"no filestore of {source} on this host: attachments "
+                                  "not checked")
         result.phases["copy"] = round(time.monotonic() - tick, 1)
         copy_db = src_db.with_database(copy)
         options = run_steps(target, result, prepared, copy_db, copy, data_dir, run_dir, say,
@@ -756,7 +802,8 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
             result.checks.append(audit_modules(copy_db, expected, to, {}, gone))
             result.checks.append(audit_counts(before_counts, count_rows(copy_db, tables),
                                               result.counts))
-            result.checks.append(audit_attachments(copy_db, before_atts, copy_store))
+            if has_store:
+                result.checks.append(audit_attachments(copy_db, before_atts, copy_store))
             result.checks.append(audit_broken_records(copy_db, target, final_cfg, to))
             result.checks.append(audit_crons_after(copy_db, to))
             result.phases["audits"] = round(time.monotonic() - tick, 1)
@@ -804,7 +851,7 @@ def _hooks(result: Any, work: Any) -> bool:
 
 
 def _migrate(result: Any, timeout: float, log: Path, upgrade_path: str, say: Any,
-             *, serve: bool = False) -> None:
+             *, serve: bool = False, runner: Runner | None = None) -> None:
     """Run ``result.command`` (a step's OpenUpgrade run) and read its log. ``serve``:
     without ``--stop-after-init --no-http``, the end of the migration read from the log
     and the server left running in ``result.server``."""
@@ -817,7 +864,12 @@ def _migrate(result: Any, timeout: float, log: Path, upgrade_path: str, say: Any
     out_file = log.with_name(log.stem + ".stdout")
     t0 = time.monotonic()
     try:
-        if serve:
+        if runner is not None:  # compose/ssh: the output is the log
+            done = runner.run(result.command, timeout=timeout, log_file=log, use_run=True)
+            if done.timed_out:
+                raise subprocess.TimeoutExpired(result.command, timeout)
+            result.exit_code = done.returncode
+        elif serve:
             result.exit_code = _migrate_serving(result, timeout, log, out_file)
         else:
             with out_file.open("wb") as out:

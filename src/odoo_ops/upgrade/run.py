@@ -21,8 +21,14 @@ filestore) and the two files as they were, then turns maintenance off: the
 deployment is as it was. On success the rollback point is kept (its name is in
 the report) until you drop it.
 
-Only ``runner = "local"`` deployments: starting the target server is the
-maintenance ``start_command``'s job (a systemd unit pointing at the target).
+Compose and ssh deployments run the target Odoo through the deployment's runner,
+as deploy does: ``docker compose run --rm -T <target_service>`` (also behind ssh),
+or the command on the ssh host, with ``target_odoo_conf`` and ``openupgrade_path``
+as the target Odoo sees them there. Compose deployments switch to
+``target_compose_file`` and their Odoo services are re-created on it
+(``docker compose up -d``); a rollback re-creates them on the previous file. On a
+local deployment, starting the target server is the maintenance
+``start_command``'s job (a systemd unit pointing at the target).
 """
 
 from __future__ import annotations
@@ -126,7 +132,10 @@ def switch_config(target: Target, to: str, run_dir: Path, cfg: Upgrade | None = 
     dep["odoo_command"] = list(cfg.target_odoo_command)
     dep["addons_paths"] = list(cfg.target_addons_paths)
     switched = [f"{toml_path}: series = {to}, odoo_command, addons_paths"]
-    conf_path = target.odoo_conf_path
+    if cfg.target_compose_file and target.deployment.runner != "local":
+        dep["compose_file"] = cfg.target_compose_file
+        switched[0] += f", compose_file = {cfg.target_compose_file}"
+    conf_path = target.odoo_conf_path if target.deployment.runner == "local" else None
     new_conf: str | None = None
     if conf_path is not None and conf_path.is_file():
         conf_text = conf_path.read_text(encoding="utf-8")
@@ -142,6 +151,35 @@ def switch_config(target: Target, to: str, run_dir: Path, cfg: Upgrade | None = 
         atomic_write_text(conf_path, new_conf, mode=mode)
         switched.append(f"{conf_path}: addons_path")
     return switched
+
+
+def uses_compose(target: Target) -> bool:
+    dep = target.deployment
+    return dep.runner == "compose" or (dep.runner == "ssh" and dep.remote_runner == "compose")
+
+
+def recreate_services(target: Target, which: str, say: Any) -> str:
+    """``docker compose up -d`` of the Odoo services with the compose file odoo-ops.toml
+    names now (read again: after the switch, the target's; after a rollback, the
+    previous one), as deploy drives compose (here, or through ssh)."""
+    from odoo_ops.adapters import Target as TargetClass
+    from odoo_ops.adapters.hostcmd import compose_runner, run_on_host
+    from odoo_ops.adapters.project import resolve_project
+
+    fresh = TargetClass(resolve_project(target.root, deployment=target.name,
+                                        config_file=target.project.config_path))
+    compose = compose_runner(fresh)
+    if compose is None:
+        raise OpsError("the deployment does not use compose any more")
+    services = fresh.odoo_services
+    say(f"re-creating {', '.join(services)} on {which} image")
+    result = run_on_host(fresh, compose.compose_argv("up", "-d", "--no-deps", *services),
+                         timeout=600)
+    if not result.ok:
+        tail = result.output.strip().splitlines()[-1:] or [""]
+        raise OpsError(f"docker compose up of {', '.join(services)} failed "
+                       f"(exit {result.returncode}): {tail[0]}")
+    return f"{', '.join(services)} re-created ({compose.compose_file})"
 
 
 def journal_path(target: Target) -> Path:
@@ -235,10 +273,11 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
     say = progress or (lambda _text: None)
     started = time.monotonic()
     cfg = upgrade_settings(target)
-    if target.deployment.runner != "local":
-        raise OpsError(f"upgrade run drives runner = \"local\" deployments, not "
-                       f"{target.deployment.runner!r}",
-                       hint="rehearse with odoo-ops, then switch the image by hand")
+    on_runner = target.deployment.runner != "local"
+    if on_runner and uses_compose(target) and not cfg.target_compose_file:
+        raise ConfigError("[upgrade] target_compose_file is not set",
+                          hint="the compose file whose Odoo services run the target image: "
+                               "the deployment switches to it after the migration")
     source, installed = read_installed(target)
     if not source:
         raise OpsError("no database name for the deployment")
@@ -247,9 +286,10 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
     to = steps[-1].to
     run_id = "run-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
     run_dir = upgrade_dir(target) / run_id
-    prepared = prepare_steps(target, steps, source, run_dir, dry_run=dry_run)
+    prepared = prepare_steps(target, steps, source, run_dir, dry_run=dry_run,
+                             on_runner=on_runner)
     final = prepared[-1]
-    fingerprint = steps_fingerprint(prepared)
+    fingerprint = steps_fingerprint(prepared)  # the same code as rehearsed here
     interrupted = read_journal(target)
     if interrupted is not None:
         raise OpsError(f"upgrade run {interrupted.get('run')} was interrupted: its rollback "
@@ -273,8 +313,8 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
     if dry_run:
         result.steps = [p.run for p in prepared]
         return result
-    data_dir = target.data_dir()
-    if data_dir is None:
+    data_dir = target.data_dir() if not on_runner else None
+    if data_dir is None and not on_runner:
         raise ConfigError("the deployment's data_dir is unknown: the filestore cannot follow",
                           hint="set data_dir in the deployment or in odoo.conf")
     run_dir.mkdir(parents=True)
@@ -290,8 +330,9 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
                 say("maintenance on")
                 maintenance_on(target, reason=f"major upgrade to {to}", note=say)
                 result.steps_done.append("maintenance on")
-                _run_locked(target, result, prepared, instant, db, source, rollback, data_dir,
-                            installed, before_counts, before_atts, tables, run_dir, say)
+                _run_locked(target, result, prepared, instant, db, source, rollback,
+                            data_dir or run_dir, installed, before_counts, before_atts, tables,
+                            run_dir, say)
             finally:
                 say("maintenance off")
                 maintenance_off(target, note=say)
@@ -312,7 +353,10 @@ def _run_locked(target: Target, result: UpgradeRun, prepared: list[Prepared], in
                 before_atts: dict[int, tuple[str, str | None]], tables: list[str],
                 run_dir: Path, say: Any) -> None:
     say(f"rollback point {rollback}")
-    point = instant.create_copy(db, source, rollback, target.filestore_dir(source))
+    on_runner = prepared[-1].runner is not None
+    store = None if target.deployment.runner == "ssh" else target.filestore_dir(source)
+    point = instant.create_copy(db, source, rollback, store)
+    recreated = False
     _write_journal(target, result, point, run_dir)
     result.steps_done.append("rollback point")
     final_cfg = prepared[-1].step.cfg
@@ -327,8 +371,7 @@ def _run_locked(target: Target, result: UpgradeRun, prepared: list[Prepared], in
         result.checks.append(audit_modules(db, expected, result.target_series, {}, gone))
         result.checks.append(audit_counts(before_counts, count_rows(db, tables),
                                           result.counts))
-        store = target.filestore_dir(source)
-        if store is not None:
+        if store is not None and store.is_dir():
             result.checks.append(audit_attachments(db, before_atts, store))
         result.checks.append(audit_broken_records(db, target, final_cfg, result.target_series))
         result.checks.append(audit_crons_after(db, result.target_series))
@@ -337,11 +380,22 @@ def _run_locked(target: Target, result: UpgradeRun, prepared: list[Prepared], in
             raise OpsError("the upgraded database did not pass the audits")
         say("switching the deployment to the target")
         result.switched = switch_config(target, result.target_series, run_dir, final_cfg)
+        if on_runner and uses_compose(target):
+            recreated = True
+            result.switched.append(recreate_services(target, "the target's", say))
         result.steps_done.append("switch configuration")
     except BaseException as exc:
         say(f"rolling back: {exc}")
+        if isinstance(exc, OpsError) and result.failure is None:
+            result.failure = Failure(None, None, None, None, exc.message)
         restore_config(target, run_dir)
         instant.restore_copy(db, point)
+        if recreated:
+            try:
+                recreate_services(target, "the previous", say)
+            except OpsError as again:
+                result.cleanup.append(f"re-creating the previous Odoo services failed: "
+                                      f"{again.message}")
         result.rolled_back = True
         result.switched = []
         journal_path(target).unlink(missing_ok=True)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 #: The keys a step sets for itself (the others are [upgrade]'s).
 STEP_KEYS = ("target_odoo_command", "target_addons_paths", "openupgrade",
              "openupgrade_framework", "before_sql", "after_sql", "after_shell", "install",
-             "uninstall")
+             "uninstall", "target_service", "target_odoo_conf", "openupgrade_path")
 
 
 @dataclass(frozen=True)
