@@ -226,3 +226,27 @@ def test_round_trip_through_s3(s3_site: PitrSite, s3_tls: TlsS3) -> None:
     assert any(k.startswith("prod/pitr/archive/prod/") for k in keys)
     assert any(k.startswith("prod/pitr/backup/prod/") for k in keys)
     assert not (site.pitr_dir / "repo").exists() and conf.is_file()
+
+
+def test_why_an_ssh_remote_cannot_be_a_repository_host(tmp_path: Path) -> None:
+    """The reasons docs/pitr.md gives, checked against the pgBackRest installed here: no
+    sftp repository type, and with a repository host (repo1-host) pgBackRest refuses to
+    run `backup` on the database host — the repository host would have to log in here."""
+    exe = shutil.which("pgbackrest")
+    if exe is None:
+        pytest.skip("pgbackrest not installed (apt-get install pgbackrest; CI installs it)")
+    from odoo_ops.pitr.repository import sftp_supported
+
+    types = subprocess.run([exe, "help", "backup", "repo-type"], capture_output=True, text=True,
+                           timeout=30).stdout  # fmt: skip
+    assert "* s3" in types and sftp_supported(exe) == ("* sftp" in types)
+    conf = tmp_path / "pgbackrest.conf"
+    conf.write_text(
+        f"[global]\nrepo1-host=127.0.0.1\nrepo1-host-user=nobody\nrepo1-retention-full=1\n"
+        f"log-path={tmp_path}\nlock-path={tmp_path}\nlog-level-file=off\n"
+        f"[prod]\npg1-path={tmp_path / 'data'}\n"
+    )
+    proc = subprocess.run([exe, f"--config={conf}", "--stanza=prod", "backup"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode != 0
+    assert "backup command must be run on the repository host" in proc.stdout + proc.stderr
