@@ -4,10 +4,12 @@ Only what the topology checks need: the sites' ``reverse_proxy`` directives,
 the path matchers they sit under (inline ``/path*``, named ``@name path …`` /
 ``path_regexp``, ``handle``/``handle_path``/``route`` blocks) and their
 upstreams (``host:port``, ``http://host:port``, ``to`` in the block). Caddy
-proxies websockets without any extra directive, so the route that takes
-``/websocket`` is the one whose matcher is the most specific that matches it,
-else the catch-all one. Snippets and ``import`` are not followed; the global
-options block is skipped. Never executed, only tokenised.
+proxies websockets without any extra directive: the route that takes
+``/websocket`` is found as Caddy orders a site (:func:`route_for`). Named
+matchers on something else than the path (a file, a header …) are taken as
+not matching -- the ordinary request --, except a ``header`` on ``Upgrade`` or
+``Connection``, which a websocket request carries. Snippets and ``import`` are not followed;
+the global options block is skipped. Never executed, only tokenised.
 """
 
 from __future__ import annotations
@@ -120,20 +122,10 @@ class Route:
     def catch_all(self) -> bool:
         return not self.matchers
 
-    def matches(self, path: str) -> bool:
-        return all(any(_path_match(p, path) for p in m) for m in self.matchers)
-
-    def specificity(self, path: str) -> int:
-        """The length of the longest pattern that matches ``path`` (0: catch-all)."""
-        best = 0
-        for m in self.matchers:
-            for p in m:
-                if _path_match(p, path):
-                    best = max(best, len(p.strip("*^$")))
-        return best
-
 
 def _path_match(pattern: str, path: str) -> bool:
+    if pattern == NEVER:
+        return False
     if pattern.startswith("re:"):
         try:
             return re.search(pattern[3:], path) is not None
@@ -158,6 +150,19 @@ def _matcher_of(token: str | None, named: dict[str, tuple[str, ...]]) -> tuple[s
     return None
 
 
+#: Named-matcher conditions that do not depend on the request's path or site:
+#: taken as true (a request to the site).
+_ALWAYS = {"host", "protocol"}
+#: ``header Upgrade websocket`` / ``header Connection *Upgrade*``: a websocket
+#: request carries them (the question this reader answers is about /websocket).
+_WS_HEADERS = {"upgrade", "connection"}
+#: A pattern that matches no path: a named matcher with a condition on the
+#: request other than its path (a file that exists -- the maintenance switch --,
+#: a header, the method, the client's address, ``not`` …) is taken as false,
+#: the ordinary request.
+NEVER = "!never"
+
+
 def _named_matchers(items: list[Directive]) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for d in items:
@@ -165,6 +170,7 @@ def _named_matchers(items: list[Directive]) -> dict[str, tuple[str, ...]]:
             continue
         lines = [d.tokens[1:]] + [c.tokens for c in d.block]
         paths: list[str] = []
+        conditional = False
         for words in lines:
             if not words:
                 continue
@@ -173,8 +179,11 @@ def _named_matchers(items: list[Directive]) -> dict[str, tuple[str, ...]]:
             elif words[0] == "path_regexp":
                 rx = words[-1] if len(words) > 1 else ""
                 paths.append("re:" + rx)
-        # a matcher on the host, a header, the method …: not about the path
-        out[d.tokens[0]] = tuple(paths) if paths else ("*",)
+            elif words[0] == "header" and len(words) > 1 and words[1].lower() in _WS_HEADERS:
+                continue  # what a websocket request carries: true for the request asked
+            elif words[0] not in _ALWAYS:
+                conditional = True
+        out[d.tokens[0]] = (NEVER,) if conditional else tuple(paths) if paths else ("*",)
     return out
 
 
@@ -186,51 +195,82 @@ def _upstreams(d: Directive, start: int) -> list[str]:
     return ups
 
 
-def caddy_routes(text: str) -> list[Route]:
-    """Every ``reverse_proxy`` of every site of a Caddyfile."""
-    routes: list[Route] = []
-    for entry in parse_caddyfile(text):
-        if not entry.tokens and entry.block:
-            continue  # the global options block
-        if entry.tokens and entry.tokens[0].startswith("("):
-            continue  # a snippet: only used through import, not followed
-        if not entry.block and entry.tokens and entry.tokens[0] != "{":
-            continue
-        site = " ".join(entry.tokens)
-        _walk(entry.block, (), site, routes)
-    return routes
+#: Caddy's order of the directives that end a request (or hold others), as it
+#: sorts a site's (or a ``handle`` block's) directives; ``route`` keeps the
+#: written order inside it.
+_ORDER = ("redir", "handle", "handle_path", "route", "abort", "error", "respond",
+          "reverse_proxy", "php_fastcgi", "file_server")  # fmt: skip
+_HANDLES = ("handle", "handle_path")  # one group: the first that matches, alone
+_ENDS = ("redir", "abort", "error", "respond", "php_fastcgi", "file_server")
 
 
-def _walk(
+def _sort_key(d: Directive, named: dict[str, tuple[str, ...]]) -> tuple[int, int, int]:
+    """Caddy's sort: by directive order; the same directive with a path matcher
+    first (the longer path first), a named matcher next, none last."""
+    arg = d.tokens[1] if len(d.tokens) > 1 else None
+    rank = _ORDER.index(d.tokens[0])
+    if arg is not None and arg.startswith("/"):
+        return rank, 0, -len(arg)
+    if arg is not None and arg.startswith("@"):
+        return rank, 1, 0
+    return rank, 2, 0
+
+
+def _evaluate(
     items: list[Directive],
+    path: str,
+    *,
+    ordered: bool,
     matchers: tuple[tuple[str, ...], ...],
     site: str,
-    routes: list[Route],
-) -> None:
+) -> tuple[bool, Route | None]:
+    """(ended, route) of a request for ``path`` through ``items``: ``ended`` when
+    a directive answered it (``route`` set when that was a reverse_proxy)."""
     named = _named_matchers(items)
-    for d in items:
-        if not d.tokens:
-            continue
+    entries = [d for d in items if d.tokens and d.tokens[0] in _ORDER]
+    if not ordered:
+        entries.sort(key=lambda d: _sort_key(d, named))
+    handled = False
+    for d in entries:
         name = d.tokens[0]
         arg = d.tokens[1] if len(d.tokens) > 1 else None
         m = _matcher_of(arg, named)
+        if m is not None and not any(_path_match(p, path) for p in m):
+            continue
         inner = matchers + ((m,) if m and m != ("*",) else ())
         if name == "reverse_proxy":
             ups = _upstreams(d, 2 if m is not None else 1)
-            routes.append(Route(inner, tuple(ups), d.line, site))
-        elif name in ("handle", "handle_path", "route") and d.block:
-            _walk(d.block, inner, site, routes)
+            return True, Route(inner, tuple(ups), d.line, site)
+        if name in _ENDS:
+            return True, None
+        if name in _HANDLES:
+            if handled:
+                continue
+            handled = True
+        ended, route = _evaluate(d.block, path, ordered=name == "route", matchers=inner, site=site)
+        if ended:
+            return ended, route
+    return False, None
 
 
-def upstream_for(routes: list[Route], path: str) -> list[Route]:
-    """The routes that take ``path``: those with the most specific path matcher
-    that matches it (Caddy sorts ``handle`` blocks that way), else the
-    catch-all ones."""
-    hits = [r for r in routes if r.matches(path)]
-    if not hits:
-        return []
-    best = max(r.specificity(path) for r in hits)
-    return [r for r in hits if r.specificity(path) == best]
+def route_for(text: str, path: str) -> list[Route]:
+    """The ``reverse_proxy`` each site of a Caddyfile sends ``path`` to, found as
+    Caddy orders a site: directives sorted by Caddy's directive order (a path
+    matcher before a named one before none, the longer path first), the first
+    matching ``handle``/``handle_path`` alone, ``route`` blocks in written
+    order; a site that answers ``path`` otherwise (``respond``, ``redir``,
+    ``file_server`` …) or not at all gives nothing."""
+    out: list[Route] = []
+    for entry in parse_caddyfile(text):
+        if not entry.tokens or entry.tokens[0].startswith("("):
+            continue  # the global options block, a snippet
+        if not entry.block:
+            continue
+        site = " ".join(entry.tokens)
+        _ended, route = _evaluate(entry.block, path, ordered=False, matchers=(), site=site)
+        if route is not None:
+            out.append(route)
+    return out
 
 
 def host_port(upstream: str) -> tuple[str, str]:

@@ -373,14 +373,14 @@ def _nginx_routes(ctx: CheckContext, files: list[Path]) -> list[_Route]:
 
 
 def _caddy_routes(ctx: CheckContext, files: list[Path]) -> list[_Route]:
-    from odoo_ops.adapters.caddyfile import caddy_routes, host_port, upstream_for
+    from odoo_ops.adapters.caddyfile import host_port, route_for
 
     out: list[_Route] = []
     for path in files:
         text = read_input_lenient(path, kind="proxy config", limit=256 * 1024)
         if text is None:
             continue
-        for route in upstream_for(caddy_routes(text), "/websocket"):
+        for route in route_for(text, "/websocket"):
             servers = [":".join(host_port(u)) for u in route.upstreams]
             out.append((f"{display(ctx, path)}:{route.line}", " ".join(route.upstreams), servers))
     return out
