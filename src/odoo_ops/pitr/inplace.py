@@ -3,9 +3,10 @@
 Only with ``--force`` (every database of the cluster goes back). The order:
 
 1. checks before anything changes: ``pg_data`` is the live server's data
-   directory, no tablespace or ``pg_wal`` outside it, ``hot_standby`` on,
-   room on its file system for a second copy, the stop/start commands known,
-   the time after the end of the oldest backup;
+   directory (not a mount point, its parent writable), no tablespace or
+   ``pg_wal`` outside it, ``hot_standby`` on, room on its file system for a
+   second copy, the stop/start commands known, the time after the end of the
+   oldest backup;
 2. under the deployment lock: maintenance mode on (proxy flag, database
    marker, every Odoo service stopped), then the archive is *sealed* (a
    commit, a WAL switch, a wait until it is archived): everything Odoo
@@ -181,6 +182,15 @@ def _preflight(target: Target, st: PitrSetup, when: datetime,
     pg_data = st.require_pg_data()
     if not (pg_data / "PG_VERSION").is_file():
         raise ConfigError(f"[pitr] pg_data {pg_data} is not a PostgreSQL data directory")
+    if os.path.ismount(pg_data):
+        raise UsageError(
+            f"{pg_data} is a mount point: it cannot be renamed aside as the safety copy",
+            hint="mount the file system one level up (pg_data a directory in it), or restore"
+            " to a new database instead (--to NEWDB)",
+        )
+    if not os.access(pg_data.parent, os.W_OK | os.X_OK):
+        raise OpsError(f"cannot rename {pg_data} aside: {pg_data.parent} is not writable here",
+                       hint="run odoo-ops as root or as the cluster's OS user")  # fmt: skip
     control = server_control(st, pg_data)
     with _connect(target) as conn:
         shown = conn.execute("SHOW data_directory").fetchone()[0]
@@ -406,6 +416,9 @@ def _run(target: Target, plan: _Plan, result: InPlaceResult, *, wait: float,
                 result.notes.append(f"turning maintenance off failed: {off_exc.message}")
         if isinstance(exc, OpsError):
             exc.message += " (the cluster and the filestore were put back as they were)"
+        elif isinstance(exc, OSError):
+            raise OpsError(f"the in-place restore failed: {exc} (the cluster and the filestore"
+                           " were put back as they were)") from None  # fmt: skip
         raise
     record.unlink(missing_ok=True)
     if turned_on:
