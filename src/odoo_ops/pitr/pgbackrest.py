@@ -56,6 +56,12 @@ def run(setup: PitrSetup, command: str, *options: str, timeout: float | None = N
                                **user_kwargs(setup.os_user))  # fmt: skip
     except subprocess.TimeoutExpired:
         raise OpsError(f"pgbackrest {command} did not finish within {timeout:.0f} s") from None
+    except OSError as exc:  # e.g. a wrapper the cluster's OS user may not run
+        who = f" as {setup.os_user}" if setup.os_user else ""
+        raise OpsError(
+            f"cannot run {args[0]}{who}: {exc.strerror}",
+            hint="[pitr] pgbackrest must be executable by that user",
+        ) from None
     if result.returncode != 0:
         raise OpsError(
             f"pgbackrest {command} failed (exit {result.returncode}): "
