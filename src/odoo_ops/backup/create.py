@@ -487,7 +487,7 @@ def _create_locked(
                 "files": stats.files,
                 "bytes": stats.bytes,
                 "directories": stats.directories,
-                "compression": "zstd:3",
+                "compression": f"zstd:{filestore.LEVEL}",
                 "encrypted": bool(plan.encrypt_argv),
             },
             "encryption": (
