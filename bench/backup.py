@@ -26,7 +26,7 @@ programs). Everything generated is removed at the end (``--keep`` keeps it).
 
     python bench/backup.py [--dsn postgresql://postgres@127.0.0.1/postgres]
         [--db-gb 1.0] [--files 10000] [--fs-mb 520] [--jobs N] [--sweep gzip:1,gzip:3]
-        [--workdir DIR] [--keep] [--reuse]
+        [--workdir DIR] [--keep] [--reuse] [--db-name NAME] [--only-default]
 """
 
 from __future__ import annotations
@@ -232,6 +232,7 @@ def du(path: Path) -> int:
 
 
 def main() -> None:
+    global BENCH_DB, VARIANTS  # one run, one database
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -247,7 +248,15 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the generated data.")
     parser.add_argument("--reuse", action="store_true",
                         help="Reuse the database and filestore kept by a --keep run.")
+    parser.add_argument("--db-name", default=BENCH_DB,
+                        help="name of the generated database (and prefix of the others)")
+    parser.add_argument("--only-default", action="store_true",
+                        help="time only odoo-ops' default backup beside the manual way and"
+                             " the floor (for the large sizes of the memory check)")
     args = parser.parse_args()
+    BENCH_DB = args.db_name
+    if args.only_default:
+        VARIANTS = VARIANTS[:1]
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="odoo-ops-bench-"))
     work.mkdir(parents=True, exist_ok=True)
