@@ -166,6 +166,10 @@ def test_refused_without_force_and_dry_run_changes_nothing(site: PitrSite) -> No
     assert "--target-action=pause" in steps and "pg_wal_replay_resume" in steps
     assert any("stop" in s and "control.py" in s for s in dry["steps"])  # Odoo stopped first
     assert "shop" in dry["databases"]
+    for when in ("2001-01-01 00:00:00+00", "2099-01-01 00:00:00+00"):
+        out = site.run("pitr", "restore", "--time", when, "--in-place", "--force", ok=False)
+        assert out.returncode == 1 and "outside the recoverable window" in out.stderr, out.stderr
+        assert "→" in out.stderr and "Traceback" not in out.stderr
     assert _named(site) == before and _writer_running(site)
     assert not list(site.cluster.base.glob("data.before-pitr-*"))
     assert not (site.root / ".odoo-ops" / "maintenance" / "prod.flag").exists()
