@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from odoo_ops.backup import dbhost
+from odoo_ops.backup import dbhost, pgtools
 from odoo_ops.backup.create import CreateOptions, create_backup
 from odoo_ops.backup.layout import find_backup
 from odoo_ops.backup.restore import RestoreOptions, restore_backup
@@ -48,11 +48,21 @@ def test_default_backup_is_a_parallel_dump_and_restores_with_jobs(
     dump = created.manifest["dump"]
     host = dbhost.probe(target)
     assert host.source == "local" and host.cpus >= 1
-    # compressed by pg_dump itself: no outer stream, so pg_restore can seek it
+    # no outer stream, so pg_restore can seek it
     assert dump["outer_compression"] is None and not dump["encrypted"]
-    assert dump["format"] == ("directory" if host.jobs > 1 else "custom")
-    assert dump["compression"].split(":")[0] in ("gzip", "zstd", "lz4")
     assert created.path is not None
+    if pgtools.tool_version("pg_dump")[0] < 16:
+        # pg_dump 15: an uncompressed directory dump, its data files zstd'ed by odoo-ops
+        assert dump["format"] == "directory" and dump["data_files"] == "zstd"
+        assert created.manifest["format_version"] == 2
+        names = os.listdir(created.path / "db")
+        assert "toc.dat" in names and len(names) > 10
+        assert all(n == "toc.dat" or n.endswith(".dat.zst") for n in names), names
+        assert dump["raw_bytes"] > sum(
+            (created.path / "db" / n).stat().st_size for n in names if n != "toc.dat")
+    else:
+        assert dump["format"] == ("directory" if host.jobs > 1 else "custom")
+        assert dump["compression"].startswith("zstd")
     # SHA256SUMS is what sha256sum(1) checks
     check = subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=created.path,
                            capture_output=True, text=True)
@@ -128,3 +138,32 @@ def test_the_database_host_is_asked_through_the_server(
         assert dbhost.is_local_host(host) is local, host
     assert dbhost._cgroup_cpus("max 100000\n") is None
     assert dbhost._cgroup_cpus("150000 100000\n") == 2
+
+
+def test_zstd_data_files_restore_with_one_job_and_leave_no_work_dir(
+    backup_site: Callable[..., BackupSite], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The work directory of the decompressed dump is private and removed; a dry run says
+    what would run; one job restores in a single transaction."""
+    import tempfile
+
+    work_parent = tmp_path / "tmpdir"
+    work_parent.mkdir()
+    monkeypatch.setenv("TMPDIR", str(work_parent))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    site = backup_site()
+    site.add_files(3)
+    target = site.target()
+    created = create_backup(target, CreateOptions(name="zfiles", compress="zstd:4"))
+    assert created.manifest["dump"]["data_files"] == "zstd"
+    assert created.manifest["dump"]["compression"] == "zstd:4"
+    before = data_dump(site.db.dsn)
+    other = f"{site.db.name}_one"
+    planned = restore_backup(target, "zfiles", RestoreOptions(to=other, jobs=1, dry_run=True))
+    assert any(c.startswith("zstd -d ") or " zstd -d " in c for c in planned.commands)
+    assert any("--single-transaction" in c and "WORKDIR" in c for c in planned.commands)
+    assert other not in _databases(site)
+    result = restore_backup(target, "zfiles", RestoreOptions(to=other, jobs=1))
+    assert result.jobs == 1
+    assert data_dump(site.db.dsn.replace(site.db.name, other)) == before
+    assert os.listdir(work_parent) == []  # the work directory is gone
