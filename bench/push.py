@@ -8,7 +8,8 @@
 * **file**: ``FileRemote.push`` (copy hashed as written, fsync, rename) against
   ``rsync -a SRC/ DEST/`` into a fresh directory of the same file system.
 * **ssh**: a real sshd on 127.0.0.1 (as the tests start it); ``SshRemote.push``
-  (rsync over ssh, a remote ``sha256sum`` of each file as it lands, rename) against
+  (rsync over ssh, a remote SHA-256 of each file as it lands — ``openssl dgst``
+  where the remote has it —, compared here, rename) against
   ``rsync -a -e ssh SRC/ host:DEST/``.
 * **s3**: moto's S3 server on 127.0.0.1; ``S3Remote.push`` (PutObject or
   concurrent multipart with SHA-256 checksums, verified by the store's checksums,
@@ -16,7 +17,9 @@
   ``s3 cp --recursive`` does the same multipart transfer).
 
 Each pair alternates ``--repeat`` times; the medians and the ratio
-(odoo-ops / the plain tool, verification included on our side) are printed.
+(odoo-ops / the plain tool, verification included on our side) are printed,
+then the median of the pairs' own ratios (each pair ran back to back, under
+about the same load from other processes) and every pair's ratio.
 """
 
 from __future__ import annotations
@@ -95,9 +98,13 @@ def compare(label: str, ours: Callable[[], object], theirs: Callable[[], object]
         reset()
         a.append(timed(ours))
     ma, mb = statistics.median(a), statistics.median(b)
+    # each pair ran back to back, under about the same load from other processes:
+    # the median of the pairs' ratios is steadier than the ratio of the medians
+    pairs = sorted(x / y for x, y in zip(a, b, strict=True))
     print(
         f"{label:5} odoo-ops push {ma:7.2f} s   {theirs_name:28} {mb:7.2f} s"
-        f"   ratio {ma / mb:5.2f}x"
+        f"   ratio {ma / mb:5.2f}x   pairs {statistics.median(pairs):5.2f}x"
+        f" ({' '.join(f'{r:.2f}' for r in pairs)})"
     )
 
 
