@@ -30,11 +30,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 20) -> None:
+def wait_port(
+    port: int,
+    proc: subprocess.Popen[bytes],
+    what: str,
+    timeout: float = 20,
+    log: Path | None = None,
+) -> None:
+    """Wait until ``proc`` listens on ``port``; its log (a file, never a pipe nobody
+    reads: a server blocks once 64 KiB of log fill it) explains an early exit."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            if log is not None:
+                err = log.read_text(errors="replace")
+            else:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             raise RuntimeError(f"{what} exited with {proc.returncode}: {err[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -127,11 +138,13 @@ def _start_sshd(
     config = base / "sshd_config"
     config.write_text("\n".join(lines) + "\n")
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
-    proc = subprocess.Popen(
-        [SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    log = base / "sshd.log"
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=log_file
+        )
     try:
-        wait_port(port, proc, "sshd")
+        wait_port(port, proc, "sshd", log=log)
         user = os.environ.get("USER") or subprocess.run(
             ["id", "-un"], capture_output=True, text=True, check=True
         ).stdout.strip()
@@ -196,12 +209,14 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
     port = free_port()
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3", "MOTO_CALL_RESET_API": "false"}
-    proc = subprocess.Popen(
-        [server, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-    )  # fmt: skip
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            [server, "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL, stderr=log_file, env=env,
+        )  # fmt: skip
     try:
-        wait_port(port, proc, "moto_server")
+        wait_port(port, proc, "moto_server", log=log)
         endpoint = f"http://127.0.0.1:{port}"
         iam = boto3.client(
             "iam", endpoint_url=endpoint, region_name="us-east-1",
