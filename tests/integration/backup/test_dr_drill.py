@@ -4,7 +4,10 @@ real scratch database, served by the odoo test double, compared, torn down, reco
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -276,3 +279,19 @@ def _log_tail(result: DrillResult) -> str:
         return ""
     log = Path(result.json_path).with_suffix(".log")
     return log.read_text(errors="replace")[-2000:] if log.exists() else ""
+
+
+def test_drill_dry_run_names_the_runner_and_changes_nothing(
+    backup_site: Callable[..., BackupSite], sshd_rsync: SshServer, tmp_path: Path  # noqa: F811
+) -> None:
+    site = backup_site(_ssh_toml(sshd_rsync, ["odoo"], tmp_path))
+    exe = shutil.which("odoo-ops")
+    assert exe
+    proc = subprocess.run(
+        [exe, "dr", "drill", "--dry-run"], cwd=site.root, capture_output=True, text=True,
+        timeout=60, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "through the ssh runner" in proc.stdout
+    assert _scratch_databases(site) == set()
+    assert not (site.root / ".odoo-ops" / "test" / "dr").exists()  # nothing recorded
