@@ -295,3 +295,50 @@ def test_drill_dry_run_names_the_runner_and_changes_nothing(
     assert "through the ssh runner" in proc.stdout
     assert _scratch_databases(site) == set()
     assert not (site.root / ".odoo-ops" / "test" / "dr").exists()  # nothing recorded
+
+
+def test_drill_through_ssh_sends_the_database_password_through_stdin(
+    backup_site: Callable[..., BackupSite],
+    sshd_rsync: SshServer,  # noqa: F811 - fixture
+    tmp_path: Path,
+) -> None:
+    """Without an odoo.conf, the far side's Odoo gets the dsn's password as PGPASSWORD
+    (read from ssh's stdin), never on a command line or in the drill's records."""
+    from psycopg.conninfo import make_conninfo
+
+    seen = tmp_path / "seen-password"
+    argv = tmp_path / "seen-argv"
+    # an "odoo" that notes the PGPASSWORD and the arguments it was given, then runs the double
+    odoo = [
+        "sh", "-c", f'printf %s "$PGPASSWORD" > {seen}; printf "%s\\n" "$@" > {argv};'
+        ' exec "$0" "$@"',
+        sys.executable, str(BIN_DIR / "odoo"),
+    ]  # fmt: skip
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    site = backup_site(_ssh_toml(sshd_rsync, odoo, remote))
+    (remote / "data").symlink_to(site.data_dir)
+    secret = "s3cret-dr-0f1e"  # the test cluster trusts local connections: any password works
+    config = site.config.read_text()
+    config = config.replace(
+        f'dsn = "{site.db.dsn}"', f"dsn = {json.dumps(make_conninfo(site.db.dsn, password=secret))}"
+    )
+    assert secret in config
+    site.config.write_text(config)
+    target = site.target()
+    created = create_backup(target, CreateOptions())
+    from odoo_ops.backup.integrity import verify_entry
+
+    verify_entry(find_backup(site.backup_dir, created.name))
+
+    result = run_drill(target, timeout=120)
+
+    assert result.problems == [], (result.problems, _log_tail(result))
+    assert result.ok and result.checks["runner"] == "ssh -> local"
+    assert seen.read_text() == secret  # arrived on the far side
+    given = argv.read_text()
+    assert "--db_host" in given and "--db_user" in given and secret not in given
+    records = [Path(str(result.json_path)), Path(str(result.markdown_path))]
+    log = Path(str(result.json_path)).with_suffix(".log")
+    for path in [*records, log]:
+        assert secret not in path.read_text(errors="replace"), path
