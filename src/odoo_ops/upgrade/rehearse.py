@@ -810,7 +810,7 @@ def rehearse(target: Target, to: str | None, *, keep: bool = False, wait: float 
             tick = time.monotonic()
             if login is not None:
                 result.checks.append(login.result())
-                stop_server(final.run)
+                stop_server(final.run, graceful=False)  # idle, the migration committed
                 _recheck(final, result)
             else:
                 say("starting the target Odoo on the copy for a login")
@@ -959,10 +959,16 @@ def _recheck(prep: Prepared, result: Rehearsal) -> None:
     _gather(result)
 
 
-def stop_server(result: Any) -> None:
-    """Stop the server a serving migration left running (if any)."""
+def stop_server(result: Any, *, graceful: bool = True) -> None:
+    """Stop the server a serving migration left running (if any). Not ``graceful``:
+    SIGKILL at once (an idle server whose work is committed: Odoo's own shutdown
+    would wait up to 1.5 s for its HTTP loop and threads)."""
     proc, result.server = result.server, None
     if proc is None:
+        return
+    if not graceful:
+        proc.kill_group()
+        proc.wait()
         return
     proc.kill_group(15)
     try:
