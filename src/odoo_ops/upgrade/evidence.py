@@ -26,9 +26,9 @@ def rehearsal_evidence(target: Target, arg: str) -> Evidence:
     if arg != "rehearsed":
         return Evidence(kind, NONE, f"unknown evidence kind {kind!r}")
     cfg = target.project.config.upgrade
-    if not cfg.target_odoo_command:
+    if not cfg.target_odoo_command and not cfg.steps:
         return Evidence(kind, PASS, "no major upgrade in this go-live ([upgrade] has no "
-                        "target_odoo_command)")
+                        "target_odoo_command nor steps)")
     path = upgrade_dir(target) / LAST
     doc = last_rehearsal(target)
     if doc is None:

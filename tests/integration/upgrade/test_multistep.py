@@ -87,6 +87,18 @@ def test_rehearse_runs_the_steps_in_order_on_one_copy(project: Project) -> None:
     assert (run_dir / "migration-17.0.log").stat().st_size > 0
     assert (run_dir / "migration-18.0.log").stat().st_size > 0
     assert "| 16.0 -> 17.0 | 17.0.1.0.0.7 | ok |" in (run_dir / "report.md").read_text()
+    # the go-live board takes the multi-step rehearsal as its evidence ...
+    assert _golive_item(project)["status"] == "done"
+    # ... until an earlier step's target code changes
+    write_addon(project.root.parent / "oca17", "web_ribbon", version="17.0.1.0.1", author=OCA)
+    item = _golive_item(project)
+    assert item["status"] == "attention" and "target code changed" in str(item["evidence"])
+
+
+def _golive_item(project: Project) -> dict[str, Any]:
+    proc = project.cli("golive", "status", "--format", "json")
+    items = json.loads(proc.stdout)["items"]
+    return next(i for i in items if i["item"]["id"] == "upgrade-rehearsed")
 
 
 @pytest.mark.parametrize("serving", [False, True], ids=["stop-after-init", "serving"])
