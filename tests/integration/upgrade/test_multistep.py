@@ -11,6 +11,7 @@ and 18 through ``ODOO_DOUBLE_SERIES`` (a real ``env`` in front of it).
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,39 @@ def test_last_step_logs_in_through_the_server_that_migrated(project: Project) ->
     assert "logging in to the target Odoo that migrated the copy" in proc.stderr
     assert not project.databases(f"{project.db.name}%odoo_ops_upgrade%")  # dropped: no
     # session of the migrating server was left on it
+
+
+def test_run_chains_the_steps_on_the_live_database(project: Project) -> None:
+    rehearsed = project.cli("upgrade", "rehearse", "--to", "18.0")
+    assert rehearsed.returncode == 0, rehearsed.stdout[-3000:] + rehearsed.stderr[-3000:]
+    assert "step 16.0 -> 17.0" in rehearsed.stdout and "uninstalled legacy_tool" in \
+        rehearsed.stdout  # the table's row per step
+    before = project.modules()
+    proc = project.cli("upgrade", "run", "--to", "18.0", "--format", "json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = json.loads(proc.stdout)
+    assert run["ok"] and not run["forced"] and run["failed_step"] is None
+    assert [s["target_series"] for s in run["steps"]] == ["17.0", "18.0"]
+    after = project.modules()
+    assert after["base"] == ("installed", "18.0.1.3")
+    assert after["legacy_tool"][0] == "uninstalled" and after["new_tool"][0] == "installed"
+    assert project.modules(run["rollback_copy"]) == before  # one point, before step 1
+    config = tomllib.loads((project.root / "odoo-ops.toml").read_text())
+    dep = config["deployments"]["prod"]
+    last = config["upgrade"]["steps"][1]
+    assert dep["series"] == "18.0" and dep["odoo_command"] == last["target_odoo_command"]
+    assert dep["addons_paths"] == last["target_addons_paths"]
+
+
+def test_run_failing_in_a_later_step_rolls_back_every_step(project: Project,
+                                                           tmp_path: Path) -> None:
+    write_addon(tmp_path / "oca18", "web_ribbon", version="18.0.1.0.0", author=OCA,
+                odoo_double={"fail": "update", "message": "column ribbon_color missing"})
+    before = project.modules()
+    toml_before = (project.root / "odoo-ops.toml").read_text()
+    proc = project.cli("upgrade", "run", "--to", "18.0", "--force")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "step 17.0 -> 18.0: web_ribbon" in proc.stdout
+    assert "ROLLED BACK" in proc.stdout and "Traceback" not in proc.stderr
+    assert project.modules() == before  # 16.0 again, step 1's changes too
+    assert (project.root / "odoo-ops.toml").read_text() == toml_before

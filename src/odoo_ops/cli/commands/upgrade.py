@@ -131,6 +131,17 @@ def rehearse_cmd(app: App, to: str | None, keep: bool, dry_run: bool, wait: floa
                   "attachments, login")
     else:
         failure = result.failure.describe() if result.failure else ""
+        if result.failed_step:
+            failure = f"step {result.failed_step}: {failure}"
+        if len(result.steps) > 1:
+            for st in result.steps:
+                lists = "; ".join(x for x in (
+                    f"uninstalled {', '.join(st.uninstalled)}" if st.uninstalled else "",
+                    f"installed {', '.join(st.installed)}" if st.installed else "") if x)
+                table.add(f"step {st.label}",
+                          "ok" if st.ok and st.label != result.failed_step else "FAIL",
+                          f"OpenUpgrade {st.openupgrade_scripts}, exit {st.exit_code} in "
+                          f"{st.migration_seconds} s" + (f"; {lists}" if lists else ""))
         table.add("migrate", "ok" if result.exit_code == 0 and not result.failure else "FAIL",
                   f"exit {result.exit_code} in {result.migration_seconds} s, "
                   f"{result.warnings} warning(s)" + (f"; {failure}" if failure else ""))
@@ -190,7 +201,8 @@ def run_cmd(app: App, to: str | None, force: bool, dry_run: bool, wait: float,
             table.add(step, "done" if step in result.steps_done else "-", detail)
         failure = result.failure.describe() if result.failure else ""
         if failure:
-            table.add("failure", "FAIL", failure)
+            table.add("failure", "FAIL", (f"step {result.failed_step}: " if result.failed_step
+                                          else "") + failure)
         for check in result.checks:
             table.add(check.name, "ok" if check.ok else "FAIL",
                       check.detail + "".join(f"\n{p}" for p in check.problems[:10]))
