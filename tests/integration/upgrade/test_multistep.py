@@ -65,6 +65,12 @@ def test_plan_refuses_a_missing_step(project: Project) -> None:
 
 def test_rehearse_runs_the_steps_in_order_on_one_copy(project: Project) -> None:
     before = project.modules()
+    dry = project.cli("upgrade", "rehearse", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    lines = [ln for ln in dry.stdout.splitlines() if "migrate " in ln]
+    assert "16.0 -> 17.0" in lines[0] and "ODOO_DOUBLE_SERIES=17.0" in lines[0]
+    assert "17.0 -> 18.0" in lines[1]
+    assert not project.databases(f"{project.db.name}%odoo_ops_upgrade%")
     proc = project.cli("upgrade", "rehearse", "--to", "18.0", "--keep", "--format", "json")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
     report = json.loads(proc.stdout)

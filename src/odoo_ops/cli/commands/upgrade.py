@@ -126,7 +126,11 @@ def rehearse_cmd(app: App, to: str | None, keep: bool, dry_run: bool, wait: floa
     if dry_run:
         table.add("copy", "would", f"{result.source} -> {result.copy} (TEMPLATE), "
                   "filestore hard-linked")
-        table.add("migrate", "would", " ".join(result.command))
+        if len(result.steps) > 1:
+            for st in result.steps:
+                table.add(f"migrate {st.label}", "would", " ".join(st.command))
+        else:
+            table.add("migrate", "would", " ".join(result.command))
         table.add("audit", "would", "module states, broken menus/actions, row counts, "
                   "attachments, login")
     else:
