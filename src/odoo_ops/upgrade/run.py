@@ -87,6 +87,7 @@ class UpgradeRun(Rehearsal):
     rolled_back: bool = False
     switched: list[str] = field(default_factory=list)
     steps_done: list[str] = field(default_factory=list)
+    runner: str = "local"  # where the target Odoo runs (the deployment's runner)
 
     @property
     def ok(self) -> bool:
@@ -309,6 +310,7 @@ def run_upgrade(target: Target, to: str | None, *, force: bool = False, wait: fl
         started_at=datetime.now(UTC).isoformat(timespec="seconds"), dry_run=dry_run,
         forced=force and refusal is not None, refusal=refusal, rollback_copy=rollback,
         command=final.run.command,
+        runner=final.runner.describe() if final.runner is not None else "local",
     )
     if dry_run:
         result.steps = [p.run for p in prepared]

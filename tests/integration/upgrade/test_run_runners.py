@@ -107,6 +107,7 @@ def test_run_through_ssh_migrates_on_the_far_side_and_switches(
                "json")
     assert dry.returncode == 0, dry.stderr
     command = json.loads(dry.stdout)["command"]
+    assert json.loads(dry.stdout)["runner"] == f"ssh {sshd_rsync.user}@127.0.0.1 -> local"
     assert command[:2] == ["env", "ODOO_DOUBLE_SERIES=18.0"]
     assert ["-c", str(conf)] == command[4:6]
     assert f"--upgrade-path={ou}/openupgrade_scripts/scripts" in command
@@ -166,6 +167,7 @@ def test_run_through_compose_rolls_back_on_failure(
     assert "Traceback" not in proc.stderr
     run = json.loads(proc.stdout)
     assert run["rolled_back"] and not run["switched"] and run["forced"]
+    assert run["runner"] == f"compose ({root / 'docker-compose.yml'}, service odoo18)"
     assert _modules(db) == before
     assert (root / "odoo-ops.toml").read_text() == toml_before
     calls = fake_bin.docker_calls()

@@ -188,6 +188,8 @@ def run_cmd(app: App, to: str | None, force: bool, dry_run: bool, wait: float,
     table = Table(["step", "result", "details"],
                   title=f"upgrade run {result.id}: {result.source} {result.source_series} -> "
                         f"{result.target_series}")
+    if result.runner != "local":
+        table.notes.append(f"the target Odoo runs through {result.runner}")
     if dry_run:
         for step in STEPS:
             detail = " ".join(result.command) if step == "migrate" else ""
