@@ -4,8 +4,11 @@
    if this server were gone), verified against its manifest on arrival — or,
    without ``--from``, take the newest verified local backup;
 2. **restore** it, neutralized (no mail out, crons off), into a scratch
-   database ``<db>__drill_<token>`` and its filestore under the data_dir;
-3. **start Odoo** on it through the deployment's runner (local, a scratch
+   database ``<db>__drill_<token>`` and its filestore under the data_dir —
+   of this deployment, or with ``--target NAME`` of deployment NAME of the
+   same odoo-ops.toml (its database server, its data_dir; never its own
+   database or filestore: a collision is refused before anything changes);
+3. **start Odoo** on it through that deployment's runner (local, a scratch
    ``docker compose run`` container, or over ssh with a port forward: see
    :mod:`odoo_ops.dr.server`) and wait for ``/web/health``;
    then, with ``[dr] login``/``password``, log in as that user through
@@ -18,7 +21,8 @@
 6. **tear down**: stop Odoo, drop the scratch database and filestore.
 
 The result goes to ``.odoo-ops/<deployment>/dr/drill-<UTC time>.json`` and
-``.md``, and ``last.json`` (the go-live evidence).
+``.md``, and ``last.json`` (the go-live evidence), of the deployment whose
+backup was drilled, naming the target it ran on.
 """
 
 from __future__ import annotations
@@ -32,16 +36,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops import childproc
-from odoo_ops.adapters.pgadmin import admin_connection, drop_database, with_suffix
+from odoo_ops.adapters import Target as _Target
+from odoo_ops.adapters.pgadmin import admin_connection, db_exists, drop_database, with_suffix
 from odoo_ops.backup.common import backup_dir_of
 from odoo_ops.backup.layout import BackupEntry, find_backup, iso, list_backups, remove_tree, utcnow
 from odoo_ops.dr.server import DrillServer, start_server
-from odoo_ops.errors import OpsError
+from odoo_ops.errors import ConfigError, OpsError
 from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.names import check_database_name
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
+    from odoo_ops.adapters.project import Project
     from odoo_ops.backup.common import ProgressFn
 
 #: Tables whose rows neutralization changes: not compared with the manifest.
@@ -68,6 +74,7 @@ class DrillResult:
     ok: bool = False
     json_path: str | None = None
     markdown_path: str | None = None
+    target: str | None = None  # the deployment it was restored on and served by
 
     @property
     def rto_ok(self) -> bool:
@@ -76,6 +83,87 @@ class DrillResult:
     @property
     def rpo_ok(self) -> bool:
         return self.rpo_seconds is not None and self.rpo_seconds <= self.rpo_limit_minutes * 60
+
+
+class _DrillHost(_Target):
+    """Deployment ``--target``: its database server, data_dir, runner and odoo.conf,
+    with the backups of the deployment being drilled (what the restore reads)."""
+
+    def __init__(self, project: Project, source: Target) -> None:
+        super().__init__(project)
+        self._source = source
+
+    @property
+    def backup_dir(self) -> Path | None:
+        return self._source.backup_dir
+
+
+def drill_target(source: Target, name: str | None) -> Target:
+    """The deployment the drill restores into and starts Odoo through.
+
+    None or the source's own name: the source itself (the scratch database on
+    its server, Odoo through its runner). Another name: that deployment of the
+    same odoo-ops.toml, resolved as ``-D NAME`` would be.
+    """
+    if not name or name == source.name:
+        return source
+    from odoo_ops.adapters.project import Overrides, resolve_project
+
+    config = source.project.config_path
+    if config is None:
+        raise ConfigError(
+            f"--target {name}: no odoo-ops.toml to find deployment {name!r} in",
+            hint="declare both deployments under [deployments.NAME] in odoo-ops.toml",
+        )
+
+    def resolve(database: str | None = None) -> Project:
+        return resolve_project(
+            source.root, config_file=config, deployment=name,
+            overrides=Overrides(database=database),
+        )  # fmt: skip
+
+    host = _DrillHost(resolve(), source)
+    if host.database_choice()[0] is None:
+        # it names no database of its own: the source's name only completes its dsn
+        # (the drill works on a scratch database and the server's maintenance one)
+        host = _DrillHost(resolve(source.database_name), source)
+    return host
+
+
+def _check_scratch(host: Target, source: Target, scratch: str) -> None:
+    """Refuse, before anything changes, a scratch name that is live on the target."""
+    where = f"deployment {host.name}"
+    if scratch in {host.database_name, source.database_name}:
+        raise OpsError(
+            f"the drill's scratch database {scratch} is the live database of {where}:"
+            " not drilling onto it",
+            hint="drill onto another deployment (--target) or rename its database",
+        )
+    scratch_fs = host.filestore_dir(scratch)
+    if scratch_fs is not None:
+        for live in (host, source):
+            live_fs = live.filestore_dir()
+            if live_fs is not None and live_fs.resolve() == scratch_fs.resolve():
+                raise OpsError(
+                    f"the drill's scratch filestore {scratch_fs} is the live filestore of"
+                    f" deployment {live.name}: not drilling onto it",
+                    hint="give the target deployment its own data_dir",
+                )
+        if scratch_fs.exists():
+            raise OpsError(
+                f"{scratch_fs} is already there on {where}: not drilling onto it",
+                hint="remove it if it is a left-over of an earlier drill",
+            )
+    conn = admin_connection(host)
+    try:
+        if db_exists(conn, scratch):
+            raise OpsError(
+                f"database {scratch} is already there on the server of {where}:"
+                " not drilling onto it",
+                hint="drop it if it is a left-over of an earlier drill",
+            )
+    finally:
+        conn.close()
 
 
 def _newest_local(target: Target) -> BackupEntry:
@@ -146,11 +234,16 @@ def run_drill(
     target: Target,
     *,
     from_remote: str | None = None,
+    onto: str | None = None,
     timeout: float = 600.0,
     progress: ProgressFn | None = None,
 ) -> DrillResult:
-    """Run the drill; the result is recorded even when it fails."""
+    """Drill ``target``'s newest backup, restored on and served by deployment ``onto``
+    (default: ``target`` itself); the result is recorded (for ``target``) even when
+    it fails. A scratch name live on the target is refused before anything changes."""
     from odoo_ops.backup.restore import RestoreOptions, restore_backup
+
+    host = drill_target(target, onto)
 
     t0 = time.monotonic()
     started = utcnow()
@@ -178,6 +271,7 @@ def run_drill(
         snapshot_at=iso(manifest.created_at) if manifest.created_at else None,
         rto_limit_minutes=cfg.rto_minutes,
         rpo_limit_minutes=cfg.rpo_minutes,
+        target=host.name,
     )
     phase("fetch")
     if manifest.created_at:
@@ -185,20 +279,21 @@ def run_drill(
     source_db = check_database_name(manifest.database or target.database_name or "db")
     token = secrets.token_hex(3)
     scratch = with_suffix(source_db, f"__drill_{token}")
-    data_dir = target.data_dir()
+    _check_scratch(host, target, scratch)
+    data_dir = host.data_dir()
     server: DrillServer | None = None
     log_path = target.state_dir / "dr" / f"drill-{started.strftime('%Y%m%d-%H%M%S')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         try:
             restored = restore_backup(
-                target, name, RestoreOptions(to=scratch, neutralize=True, verify=True), progress
+                host, name, RestoreOptions(to=scratch, neutralize=True, verify=True), progress
             )
             result.checks["neutralized"] = (
                 restored.neutralized.applied if restored.neutralized else []
             )
             phase("restore")
-            server = start_server(target, scratch, log_path)
+            server = start_server(host, scratch, log_path)
             result.checks["runner"] = server.how
             _wait_health(f"{server.url}/web/health", server.proc, timeout, log_path)
             if not cfg.login:
@@ -214,12 +309,12 @@ def run_drill(
                 result.notes.append(
                     "no [dr] login: the drill did not log in as a user (RTO ends at /web/health)"
                 )
-            _compare(target, scratch, manifest.raw, result)
+            _compare(host, scratch, manifest.raw, result)
             phase("compare")
         except OpsError as exc:
             result.problems.append(exc.message)
     finally:
-        _teardown(target, server, scratch, data_dir, result)
+        _teardown(host, server, scratch, data_dir, result)
         phase("teardown")
     result.ok = not result.problems and result.rto_ok and result.rpo_ok
     if not result.rto_ok and result.rto_seconds is not None:
@@ -240,7 +335,8 @@ def _notify(target: Target, result: DrillResult) -> None:
         return
     rto = f"{result.rto_seconds:.0f} s" if result.rto_seconds is not None else "not reached"
     rpo = f"{result.rpo_seconds / 60:.0f} min" if result.rpo_seconds is not None else "?"
-    title = f"odoo-ops dr drill {target.name}: {'pass' if result.ok else 'FAIL'}"
+    onto = f" on {result.target}" if result.target and result.target != target.name else ""
+    title = f"odoo-ops dr drill {target.name}{onto}: {'pass' if result.ok else 'FAIL'}"
     body = "\n".join(
         [f"backup {result.backup} ({result.source})", f"RTO {rto}, RPO {rpo}"]
         + result.problems[:5]
@@ -392,6 +488,9 @@ def _markdown(result: DrillResult) -> str:
         "",
         f"- started: {result.started_at}",
         f"- backup: `{result.backup}` ({result.source}), snapshot {result.snapshot_at or '?'}",
+        f"- target: deployment `{result.target or result.deployment}`"
+        + (f" (Odoo started through {result.checks['runner']})"
+           if result.checks.get("runner") else ""),
         f"- **RTO**: {minutes(result.rto_seconds)} — limit {result.rto_limit_minutes:g} min:"
         f" {'met' if result.rto_ok else 'NOT met'}",
         f"- **RPO**: {minutes(result.rpo_seconds)} — limit {result.rpo_limit_minutes:g} min:"
