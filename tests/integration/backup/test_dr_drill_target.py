@@ -19,7 +19,9 @@ from tests.support.pgcluster import PgCluster, server_available
 
 from odoo_ops.backup.create import CreateOptions, create_backup
 from odoo_ops.backup.integrity import verify_entry
-from odoo_ops.backup.layout import find_backup
+from odoo_ops.backup.layout import find_backup, remove_tree
+from odoo_ops.backup.remotes import find_config
+from odoo_ops.backup.remotes.ops import push_backup
 from odoo_ops.dr.drill import run_drill
 from odoo_ops.dr.evidence import drill_evidence
 from odoo_ops.errors import OpsError
@@ -70,7 +72,12 @@ def test_drill_onto_a_second_deployment_uses_its_server_data_dir_and_runner(
     tmp_path: Path,
 ) -> None:
     standby_data = tmp_path / "standby-data"
-    site = backup_site('[dr]\nlogin = "admin"\npassword = "admin"\n')
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    site = backup_site(
+        f'[[backup.remotes]]\nname = "nas"\nurl = "file://{nas}"\n'
+        '[dr]\nlogin = "admin"\npassword = "admin"\n'
+    )
     # the standby names no database of its own: only its server (another port) is used
     _two_deployments(
         site,
@@ -82,11 +89,15 @@ def test_drill_onto_a_second_deployment_uses_its_server_data_dir_and_runner(
     name = _verified_backup(site)
     source_dbs = _databases(pg.dsn_for(site.db.admin_dsn, "postgres"))
     target = site.target()
+    entry = find_backup(site.backup_dir, name)
+    push_backup(target, entry, find_config(target, "nas"))
+    remove_tree(entry.path)  # this server is gone: the copy on the remote is fetched
 
-    result = run_drill(target, onto="standby", timeout=120)
+    result = run_drill(target, from_remote="nas", onto="standby", timeout=120)
 
     assert result.problems == [], result.problems
     assert result.ok and result.target == "standby" and result.backup == name
+    assert result.source == "remote nas"
     assert result.checks["runner"] == "local" and result.checks["login"] == "admin"
     assert result.checks["tables_compared"] > 3
     # restored on the standby's server: its log has the drill's connections to the scratch
