@@ -7,9 +7,12 @@ import json
 import re
 from pathlib import Path
 
-from tests.real.conftest import RealProject
+import pytest
+
+from tests.real.conftest import ROLE, RealProject
 from tests.real.test_backup import create_backup
 from tests.support.pg import SHARED_DIR
+from tests.support.pgcluster import PgCluster, server_available
 from tests.support.remote_servers import SshServer, sshd_rsync  # noqa: F401 - fixture
 
 #: What the reference run of the shared dump's database records about its admin user.
@@ -108,3 +111,63 @@ def _cmdline(proc_dir: Path) -> str:
         return (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_drill_onto_a_second_deployment_with_real_odoo(
+    real_project: RealProject, tmp_path: Path
+) -> None:
+    """``--target standby``: the real project's backup restored on a second PostgreSQL
+    cluster (its own port and socket) under the standby's own data_dir, served by the
+    real Odoo 18 through the standby's odoo.conf, logged in as admin, torn down there."""
+    why = server_available()
+    if why:
+        pytest.skip(why)
+    password = _admin_password()
+    login = f'login = "admin"\npassword = "{password}"\n' if password else ""
+    cluster = PgCluster.create()
+    try:
+        cluster.start()
+        cluster.execute(f'CREATE ROLE "{ROLE}" LOGIN CREATEDB')  # Odoo refuses a superuser
+        standby_data = tmp_path / "standby-data"
+        conf = real_project.root / "standby.conf"
+        lines = [
+            line for line in real_project.conf.read_text().splitlines()
+            if not line.startswith(("db_host", "db_port", "data_dir", "db_name", "dbfilter",
+                                    "logfile"))
+        ]  # fmt: skip
+        conf.write_text("\n".join([
+            *lines, f"db_host = {cluster.socket_dir}", f"db_port = {cluster.port}",
+            f"data_dir = {standby_data}", f"logfile = {tmp_path / 'standby-odoo.log'}", "",
+        ]))  # fmt: skip
+        real_project.configure(
+            f"[dr]\nrto_minutes = 15\nrpo_minutes = 60\n{login}"
+            "[deployments.standby]\nrunner = \"local\"\nproduction = false\n"
+            f"odoo_command = {json.dumps(list(real_project.odoo.command))}\n"
+            'odoo_conf = "standby.conf"\n'
+            f'dsn = "host={cluster.socket_dir} port={cluster.port} user={ROLE}"\n'
+            f"data_dir = {json.dumps(str(standby_data))}\n"
+        )
+        name = create_backup(real_project)
+        verified = real_project.cli("backup", "verify", name)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        drill = real_project.cli(
+            "dr", "drill", "--target", "standby", "--format", "json", timeout=600
+        )
+        assert drill.returncode == 0, drill.stdout + drill.stderr
+        result = json.loads(drill.stdout)
+        assert result["ok"] and result["problems"] == [], result
+        assert result["target"] == "standby" and result["checks"]["runner"] == "local"
+        assert result["checks"]["modules_compared"] > 20
+        if password:
+            assert result["checks"]["login"] == "admin"
+        print(f"real Odoo 18 drill onto a second deployment: RTO {result['rto_seconds']} s,"
+              f" phases {result['phases']}")
+        # torn down on the standby's server and data_dir; the source's filestore as it was
+        names = {r[0] for r in cluster.execute("SELECT datname FROM pg_database")}
+        assert names == {"postgres", "template0", "template1"}
+        assert list((standby_data / "filestore").iterdir()) == []
+        assert [p.name for p in (real_project.data_dir / "filestore").iterdir()] == [
+            real_project.database
+        ]
+    finally:
+        cluster.destroy()
