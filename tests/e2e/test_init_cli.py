@@ -86,14 +86,14 @@ def test_init_rerun_force_check_only(tmp_path: Path) -> None:
 
 def test_interactive_prompts(tmp_path: Path) -> None:
     # prompts read stdin (the CLI asks only on a terminal, so isatty is forced);
-    # answers: domain, series, database, proxy, cpus, ram, users, redis, deployment
+    # answers: domain, series, database, proxy, cpus, ram, users, redis, deployment, pitr
     d = tmp_path / "erp"
     script = (
         "import sys, odoo_ops.cli.main as m\n"
         "sys.stdin.isatty = lambda: True\n"
         "sys.exit(m.main(sys.argv[1:]))\n"
     )
-    answers = "shop.example.org\n17.0\nshop\ncaddy\n2\n4096\n12\ny\n\n"
+    answers = "shop.example.org\n17.0\nshop\ncaddy\n2\n4096\n12\ny\n\n\n"
     proc = subprocess.run(
         [sys.executable, "-c", script, "init", str(d)], input=answers, capture_output=True,
         text=True, timeout=120,
@@ -102,6 +102,7 @@ def test_interactive_prompts(tmp_path: Path) -> None:
     toml = (d / "odoo-ops.toml").read_text()
     assert 'series = "17.0"' in toml and 'proxy = "caddy"' in toml and "redis = true" in toml
     assert (d / "proxy/Caddyfile").is_file()
+    assert "[pitr]" not in toml  # the PITR question left at its default (no)
 
 
 @pytest.mark.parametrize(
