@@ -91,7 +91,8 @@ def git_commit(root: Path) -> str | None:
     return text if out.returncode == 0 and len(text) == 40 else None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (one we may not signal counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -111,7 +112,7 @@ def owner_alive(directory: Path) -> bool:
         host, pid = (directory / OWNER_FILE).read_text().split()
     except (OSError, ValueError):
         return False
-    return host == socket.gethostname() and _pid_alive(int(pid))
+    return host == socket.gethostname() and pid_alive(int(pid))
 
 
 def clean_stale_partials(backup_dir: Path) -> list[str]:

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops import childproc
+from odoo_ops.backup.common import pid_alive
 from odoo_ops.errors import ConfigError, OpsError, UsageError
 from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.pitr import pgbackrest
@@ -130,13 +131,7 @@ def _postmaster_running(pg_data: Path) -> bool:
         pid = int((pg_data / "postmaster.pid").read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def _dir_size(path: Path) -> int:
@@ -507,14 +502,10 @@ def _store_fnames(target: Target, database: str) -> list[str]:
         conn = _connect(target, database)
     except psycopg.OperationalError:
         return []  # the database did not exist at the time
+    from odoo_ops.pitr.restore import store_fnames
+
     with conn:
-        row = conn.execute("SELECT to_regclass('ir_attachment')").fetchone()
-        if row is None or row[0] is None:
-            return []
-        rows = conn.execute(
-            "SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL"
-        ).fetchall()
-    return [r[0] for r in rows]
+        return store_fnames(conn)
 
 
 def _rebuild_filestore(plan: _Plan, fnames: list[str]) -> FilesResult:

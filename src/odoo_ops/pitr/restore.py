@@ -391,7 +391,7 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
         from odoo_ops.adapters.database import dsn_for_database
 
         with psycopg.connect(dsn_for_database(target.dsn(), tmpdb), autocommit=True) as conn:
-            fnames = _store_fnames(conn)
+            fnames = store_fnames(conn)
             if neutralize:
                 from odoo_ops.backup.neutralize import neutralize_sql
 
@@ -448,7 +448,8 @@ def _database_meta(server: ScratchServer, database: str, user: str | None) -> di
     return {"encoding": row[0], "collate": row[1], "ctype": row[2], "owner": row[3]}
 
 
-def _store_fnames(conn: Any) -> list[str]:
+def store_fnames(conn: Any) -> list[str]:
+    """Every ``store_fname`` the database's ``ir_attachment`` rows reference."""
     row = conn.execute("SELECT to_regclass('ir_attachment')").fetchone()
     if row is None or row[0] is None:
         return []
