@@ -100,9 +100,17 @@ class ChildPopen(subprocess.Popen[Any]):
             kwargs["preexec_fn"] = _die_with_parent_hook()
         if not kwargs.get("start_new_session") and kwargs.get("process_group") is None:
             kwargs["process_group"] = 0
+        raised_before = _state["raised_count"]
         super().__init__(args, **kwargs)
         with _LIVE_LOCK:
             _LIVE.add(self)
+        if _state["raised_count"] != raised_before:
+            # The signal arrived while Popen ran the interpreter's at-fork hooks (a
+            # preexec_fn makes it run them), where Python prints a raised exception
+            # and goes on: the Terminated never reached us, and this child, forked
+            # after kill_all() ran, would outlive the stop. Stop it and raise again.
+            self.kill_group()
+            raise Terminated(_state["last"])
 
     def kill_group(self, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to the child's process group (the child alone when that fails)."""
@@ -182,7 +190,9 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
-_state: dict[str, Any] = {"deferred": 0, "pending": None, "raised": False}
+_state: dict[str, Any] = {
+    "deferred": 0, "pending": None, "raised": False, "raised_count": 0, "last": None,
+}  # fmt: skip
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -193,6 +203,8 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         _state["pending"] = signum
         return
     _state["raised"] = True
+    _state["raised_count"] += 1
+    _state["last"] = signum
     raise Terminated(signum)
 
 

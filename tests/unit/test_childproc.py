@@ -129,3 +129,36 @@ def test_run_and_kill_all_in_process() -> None:
     assert childproc.kill_all() >= 1
     proc.wait(timeout=5)
     assert proc not in childproc.live_children()
+
+
+def test_a_signal_during_the_at_fork_hooks_still_stops_the_run(tmp_path: Path) -> None:
+    """A SIGTERM that lands while Popen runs the at-fork hooks (CI saw it in logging's
+    lock release) raises inside a hook, where Python prints the exception and goes on.
+    The child forked meanwhile is stopped and Terminated raised again right after."""
+    log = tmp_path / "log"
+    parent = _parent(f"""
+        import os, signal
+        from odoo_ops.childproc import ChildPopen, Terminated, install_signal_handlers
+        install_signal_handlers()
+        fired = []
+        def hook():
+            if not fired:  # once: the signal is handled inside this hook
+                fired.append(1)
+                os.kill(os.getpid(), signal.SIGTERM)
+                sum(range(1000))  # a few bytecodes: the handler runs here
+        os.register_at_fork(after_in_parent=hook)
+        out = open({str(log)!r}, "w", buffering=1)
+        try:
+            p = ChildPopen(["sleep", "300"])
+            out.write(f"went on with child {{p.pid}}\\n")
+        except Terminated as exc:
+            out.write(f"terminated {{exc}}\\n")
+            sys.exit(3)
+    """)
+    assert parent.wait(timeout=20) == 3, log.read_text() if log.exists() else ""
+    assert log.read_text() == "terminated SIGTERM\n"
+    sleepers = [
+        p for p in psutil.process_iter(["cmdline", "ppid"])
+        if p.info["cmdline"] == ["sleep", "300"] and p.info["ppid"] in (parent.pid, 1)
+    ]
+    assert sleepers == []
