@@ -176,7 +176,7 @@ class InfoResult:
 
 def window_of(info: pgbackrest.StanzaInfo, state: ArchiveState | None,
               st: PitrSetup) -> Window:  # fmt: skip
-    start = info.oldest.stop if info.oldest else None
+    start = info.oldest.restorable_from if info.oldest else None
     end = state.last_archived_time if state is not None else pgbackrest.newest_archived_mtime(st)
     return Window(start, end)
 

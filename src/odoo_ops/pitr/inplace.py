@@ -219,7 +219,8 @@ def _preflight(target: Target, st: PitrSetup, when: datetime,
             hint="restore to a new database instead",
         )
     info = pgbackrest.info(st)
-    result.window = Window(info.oldest.stop if info.oldest else None, state.last_archived_time)
+    start = info.oldest.restorable_from if info.oldest else None
+    result.window = Window(start, state.last_archived_time)
     if result.window.start is None or when < result.window.start:
         raise OpsError(
             f"{fmt_time(when)} is outside the recoverable window: {result.window.describe()}",

@@ -14,7 +14,7 @@ import pwd
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from odoo_ops import childproc
@@ -93,6 +93,16 @@ class BackupSet:
     wal_stop: str | None
     size: int | None
     repo_size: int | None
+
+    @property
+    def restorable_from(self) -> datetime:
+        """The first moment pgBackRest restores from this set: its stop plus one second.
+
+        pgBackRest keeps the stop time in whole seconds and, for a restore to a
+        time, takes a set whose stop is strictly before the target read in whole
+        seconds: a target in the same second as the stop finds no set.
+        """
+        return self.stop.replace(microsecond=0) + timedelta(seconds=1)
 
 
 @dataclass

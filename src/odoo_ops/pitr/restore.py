@@ -289,7 +289,7 @@ def restore(
         raise UsageError(f"the filestore {new_fs} already exists (database {newdb} does not)",
                          hint="move it away, or pass --force to replace it")  # fmt: skip
     info = pgbackrest.info(st)
-    start = info.oldest.stop if info.oldest else None
+    start = info.oldest.restorable_from if info.oldest else None
     window = Window(start, None)
     if start is None or when < start:
         with target.database().connect(autocommit=True) as conn:

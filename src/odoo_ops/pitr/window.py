@@ -108,7 +108,12 @@ class Window:
         if not self.exists:
             if self.start is None:
                 return "no recoverable window (no backup yet: run `odoo-ops pitr backup`)"
-            return "no recoverable window (no WAL archived since the oldest backup)"
+            # pgBackRest restores from the second after the oldest backup's stop: until a
+            # WAL file is archived after that, no moment can be restored yet
+            return (
+                f"{fmt_time(self.start)} → nothing yet (no WAL archived after it; the next"
+                " WAL switch or archive_timeout brings it)"
+            )
         return f"{fmt_time(self.start)} → {fmt_time(self.end)}"
 
 

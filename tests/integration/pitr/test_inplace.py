@@ -136,6 +136,7 @@ STATE: dict[str, object] = {}
 def test_prepare_writes_on_both_sides_of_t(site: PitrSite) -> None:
     assert site.json("pitr", "setup", "--apply")["applied"]
     site.run("pitr", "backup", "--type", "full")
+    time.sleep(1.1)  # pgBackRest restores from the whole second after a backup's stop
     kept = _attach(site, "kept.pdf", b"kept, added before T")
     doomed = _attach(site, "gc-after-T.pdf", b"collected after T")
     site.run("pitr", "filestore-sync")
