@@ -56,12 +56,13 @@ def command() -> None:
 @click.option(
     "--compress",
     metavar="METHOD[:LEVEL]",
-    help="zstd, gzip, lz4 or none (default: zstd on pg_dump 16+, else gzip:1).",
+    help="zstd, gzip, lz4 or none (default: zstd:3 by pg_dump 16+; on pg_dump 15 zstd:1"
+    " on the data files, compressed by odoo-ops).",
 )
 @click.option(
     "--dump-format",
     type=click.Choice(["custom", "directory"]),
-    help="pg_dump format (default: directory when --jobs > 1).",
+    help="pg_dump format (default: directory; custom for one job on pg_dump 16+).",
 )
 @click.option("--encrypt", is_flag=True, help="Encrypt with age to [backup] age_recipients.")
 @_tag_option
