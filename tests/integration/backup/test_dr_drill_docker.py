@@ -19,10 +19,12 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from tests.integration.topology.test_topology_docker import (
@@ -59,7 +61,9 @@ ENTRYPOINT = [
 ]  # fmt: skip
 
 
-def _compose_file(images: dict[str, str], db_port: int, conf: str, data: str) -> str:
+def _compose_file(
+    images: dict[str, str], db_port: int, odoo_port: int, conf: str, data: str
+) -> str:
     return "\n".join([
         "services:",
         "  db:",
@@ -80,6 +84,8 @@ def _compose_file(images: dict[str, str], db_port: int, conf: str, data: str) ->
         "    volumes:",
         f"      - ./{data}:/var/lib/odoo",
         f"      - ./conf/{conf}:/etc/odoo/odoo.conf:ro",
+        "    ports:",
+        f'      - "127.0.0.1:{odoo_port}:8069"',
     ]) + "\n"  # fmt: skip
 
 
@@ -125,14 +131,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     (root / "conf").mkdir(parents=True)
     suffix = hashlib.sha256(f"{root}{os.getpid()}".encode()).hexdigest()[:8]
     prod, standby = f"odoo-ops-tdr-{suffix}", f"odoo-ops-tdr-{suffix}-sb"
-    prod_port, standby_port = _free_port(), _free_port()
+    prod_port, standby_port, live_port = _free_port(), _free_port(), _free_port()
     for name in ("prod.conf", "standby.conf"):
         (root / "conf" / name).write_text(ODOO_CONF)
     for data in ("data", "standby-data", "backups"):
         (root / data).mkdir()
-    (root / "docker-compose.yml").write_text(_compose_file(images, prod_port, "prod.conf", "data"))
-    (root / "standby.yml").write_text(
-        _compose_file(images, standby_port, "standby.conf", "standby-data")
+    (root / "docker-compose.yml").write_text(
+        _compose_file(images, prod_port, live_port, "prod.conf", "data")
+    )
+    (root / "standby.yml").write_text(  # its Odoo service is never started
+        _compose_file(images, standby_port, _free_port(), "standby.conf", "standby-data")
     )
     prod_dsn = f"host=127.0.0.1 port={prod_port} user=odoo password=odoo dbname=prod"
     standby_dsn = f"host=127.0.0.1 port={standby_port} user=odoo password=odoo"
@@ -154,6 +162,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "-i", "base", "--stop-after-init", "--without-demo=all", timeout=600,
         )  # fmt: skip
         s.compose(prod, "docker-compose.yml", "up", "-d", "odoo", timeout=180)
+        _wait_serving(f"http://127.0.0.1:{live_port}/web/login")  # as a used site: assets made
         yield s
     finally:
         for project, file in ((prod, "docker-compose.yml"), (standby, "standby.yml")):
@@ -164,6 +173,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             label = f"label=com.docker.compose.project={project}"
             left = _docker("ps", "-a", "-q", "--filter", label)
             assert not left.split(), f"containers of {project} left after down"
+
+
+def _wait_serving(url: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=10).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} not serving within {timeout:g} s")
+        time.sleep(0.5)
 
 
 def _verified_backup(target: Target) -> str:
