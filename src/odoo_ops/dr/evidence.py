@@ -32,10 +32,12 @@ def drill_evidence(target: Target, arg: str) -> Evidence:
     problems = [str(p) for p in doc.get("problems") or []][:10]
     if arg == "restore":
         ok = not problems and doc.get("rto_seconds") is not None
+        onto = doc.get("target")
+        where = f" on deployment {onto}" if onto and onto != doc.get("deployment") else ""
         text = (
-            f"{backup} restored from {doc.get('source')}, Odoo answered"
+            f"{backup} restored from {doc.get('source')}{where}, Odoo answered"
             if ok
-            else (f"{backup}: the drill failed")
+            else (f"{backup}: the drill failed{where}")
         )
         return Evidence(kind, PASS if ok else FAIL, text, at, str(path), problems)
     if arg in ("rto", "rpo"):

@@ -118,7 +118,11 @@ def test_drill_onto_a_second_deployment_uses_its_server_data_dir_and_runner(
     assert last["target"] == "standby" and last["deployment"] == "test" and last["ok"]
     assert "deployment `standby`" in Path(str(result.markdown_path)).read_text()
     assert not (site.root / ".odoo-ops" / "standby" / "dr").exists()
-    assert drill_evidence(target, "restore").status == "pass"
+    evidence = drill_evidence(target, "restore")
+    assert evidence.status == "pass"
+    assert evidence.summary == (
+        f"{name} restored from remote nas on deployment standby, Odoo answered"
+    )
 
 
 def test_drill_refuses_a_target_whose_live_database_is_the_scratch_name(
