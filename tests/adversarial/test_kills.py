@@ -68,7 +68,7 @@ def _make_site(odoo_db: Callable[..., pg.OdooTestDb], tmp_path: Path, *, big: bo
         if big:  # a restore then takes a second or more
             conn.execute(
                 "CREATE TABLE bulk AS SELECT g AS id, md5(g::text) || repeat('k', 300) AS v"
-                " FROM generate_series(1, 120000) g"
+                " FROM generate_series(1, 300000) g"
             )
         conn.execute("CREATE TABLE kill_marker (v text)")
         conn.execute("INSERT INTO kill_marker VALUES ('good')")
