@@ -97,8 +97,14 @@ def test_health_watch_alerts_when_the_server_dies_and_recovers_when_it_restarts(
 
 
 def test_loadtest_logs_in_and_loads_the_real_web_client(served: RealProject) -> None:
-    # the first request of a bundle builds the real assets (seconds on this machine):
-    # the verdict's p95 is set loose, what is tested is that real users get through
+    # the first request of a bundle builds the real assets (seconds on this machine),
+    # and a second user asking for it meanwhile may get a 400 from Odoo (seen on CI):
+    # one user builds them first; then the verdict's p95 is set loose, what is tested
+    # is that real users get through
+    warm = served.cli("loadtest", "--users", "1", "--duration", "2", "--max-requests", "10",
+                      "--login", "admin", "--p95", "60", "--no-save", "--format", "json",
+                      env={"ODOO_OPS_LOADTEST_PASSWORD": "admin"})
+    assert json.loads(warm.stdout)["logged_in"] == 1, warm.stdout + warm.stderr
     proc = served.cli("loadtest", "--users", "2", "--duration", "4", "--max-requests", "40",
                       "--login", "admin", "--p95", "60", "--no-save", "--format", "json",
                       env={"ODOO_OPS_LOADTEST_PASSWORD": "admin"})
