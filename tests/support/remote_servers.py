@@ -198,6 +198,24 @@ class S3Server:
         return name
 
 
+def make_s3_user(endpoint: str, name: str, verify: str | None = None) -> tuple[str, str]:
+    """An IAM user of moto's server allowed every S3 action: (access key id, secret)."""
+    import boto3
+
+    iam = boto3.client(
+        "iam", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap", verify=verify,
+    )  # fmt: skip
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    iam.put_user_policy(
+        UserName=name, PolicyName="s3",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}),
+    )  # fmt: skip
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """moto's S3 server as its own process, with authentication on (an IAM user and key)."""
@@ -205,7 +223,6 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     server = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
     if not os.path.exists(server):
         pytest.skip("needs moto[server] (pip install 'moto[server]')")
-    import boto3
 
     port = free_port()
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3", "MOTO_CALL_RESET_API": "false"}
@@ -218,18 +235,8 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     try:
         wait_port(port, proc, "moto_server", log=log)
         endpoint = f"http://127.0.0.1:{port}"
-        iam = boto3.client(
-            "iam", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap",
-        )  # fmt: skip
-        iam.create_user(UserName="backup")
-        key = iam.create_access_key(UserName="backup")["AccessKey"]
-        iam.put_user_policy(
-            UserName="backup", PolicyName="s3",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}),
-        )  # fmt: skip
-        yield S3Server(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+        key_id, secret = make_s3_user(endpoint, "backup")
+        yield S3Server(endpoint, key_id, secret)
     finally:
         proc.terminate()
         try:

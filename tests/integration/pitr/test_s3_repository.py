@@ -22,7 +22,7 @@ import pytest
 
 from tests.integration.pitr.conftest import PitrSite, _skip_reason, running
 from tests.support.pgcluster import PgCluster, give_to_cluster_user, make_shared_dir
-from tests.support.remote_servers import free_port, wait_port
+from tests.support.remote_servers import free_port, make_s3_user, wait_port
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 
@@ -41,7 +41,6 @@ def s3_tls() -> Iterator[TlsS3]:
     server = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
     if not os.path.exists(server):
         pytest.skip("needs moto[server] (pip install 'moto[server]')")
-    import boto3
 
     base = make_shared_dir("oo-s3tls-")
     cert, key = base / "cert.pem", base / "key.pem"
@@ -85,17 +84,8 @@ def s3_tls() -> Iterator[TlsS3]:
         wait_port(port, proc, "moto_server")
         wait_port(tls_port, front, "nginx")
         endpoint = f"https://localhost:{tls_port}"  # pgBackRest matches names, not IPs
-        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap",
-                           verify=str(cert))  # fmt: skip
-        iam.create_user(UserName="pitr")
-        made = iam.create_access_key(UserName="pitr")["AccessKey"]
-        iam.put_user_policy(
-            UserName="pitr", PolicyName="s3",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}),
-        )  # fmt: skip
-        yield TlsS3(endpoint, cert, made["AccessKeyId"], made["SecretAccessKey"])
+        key_id, secret = make_s3_user(endpoint, "pitr", verify=str(cert))
+        yield TlsS3(endpoint, cert, key_id, secret)
     finally:
         for child in (front, proc):
             child.terminate()
