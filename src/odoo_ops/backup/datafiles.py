@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from odoo_ops.backup.common import owner_alive, write_owner
-from odoo_ops.backup.layout import CHUNK
+from odoo_ops.backup.layout import CHUNK, member_path
 from odoo_ops.backup.streams import FileDigest, HashingFile, HashingWriter
 from odoo_ops.errors import OpsError
 
@@ -368,6 +368,21 @@ def restore_workdir(needed: int, backup_dir: Path | None) -> Iterator[Path]:
         f" dump ({'; '.join(free_seen) or 'no usable directory'})",
         hint="free some space, or point TMPDIR at a file system with room",
     )
+
+
+@contextlib.contextmanager
+def decompressed(
+    backup: Path, dump: dict[str, Any], *, jobs: int, hashed: bool
+) -> Iterator[Materialized]:
+    """The dump ``dump`` (a manifest's ``dump`` table) of the backup directory
+    ``backup``, decompressed into a work directory for as long as the block runs.
+
+    The caller reads :attr:`Materialized.failed` (a file that could not be
+    decompressed) and the digests.
+    """
+    source = member_path(backup, str(dump["path"]))  # inside the backup, links resolved
+    with restore_workdir(raw_bytes_of(dump), backup.parent) as work:
+        yield materialize(source, work / "db", jobs=jobs, hashed=hashed)
 
 
 def describe_restore(dump_dir: Path, jobs: int, argv: list[str]) -> list[str]:

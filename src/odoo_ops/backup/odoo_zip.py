@@ -139,10 +139,9 @@ def export_odoo(
         # pg_restore 15 cannot read odoo-ops' zstd data files: decompressed first
         from odoo_ops.backup import datafiles
 
-        work = workdir.enter_context(
-            datafiles.restore_workdir(datafiles.raw_bytes_of(dump), entry.path.parent)
+        loaded = workdir.enter_context(
+            datafiles.decompressed(entry.path, dump, jobs=2, hashed=False)
         )
-        loaded = datafiles.materialize(dump_path, work / "db", jobs=2, hashed=False)
         if loaded.failed:
             workdir.close()
             raise OpsError(f"backup {name}: {dump['path']}/{loaded.failed}")

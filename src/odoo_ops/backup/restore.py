@@ -151,7 +151,6 @@ def restore_argv(entry: BackupEntry, dbname: str, jobs: int) -> tuple[list[list[
 def _load_data_files(
     entry: BackupEntry,
     argv: list[str],
-    path: Path,
     jobs: int,
     env: dict[str, str],
     digests: dict[str, FileDigest | BaseException],
@@ -172,15 +171,15 @@ def _load_data_files(
     manifest = entry.manifest
     assert manifest is not None
     dump_rel = str(manifest.dump["path"])
-    needed = datafiles.raw_bytes_of(manifest.dump)
-    with datafiles.restore_workdir(needed, entry.path.parent) as work:
-        loaded = datafiles.materialize(path, work / "db", jobs=jobs, hashed=check_digests)
+    with datafiles.decompressed(
+        entry.path, manifest.dump, jobs=jobs, hashed=check_digests
+    ) as loaded:
         for name, digest in loaded.digests.items():
             digests[f"{dump_rel}/{name}"] = digest
         if loaded.failed:
             raise OpsError(f"backup {entry.name}: {dump_rel}/{loaded.failed}")
         single = ["--single-transaction"] if jobs <= 1 else ["-j", str(jobs)]
-        chain = ProcessChain([[*argv, *single, str(work / "db")]], stdout=None, env=env)
+        chain = ProcessChain([[*argv, *single, str(loaded.path)]], stdout=None, env=env)
         try:
             chain.wait()
         except BaseException:
@@ -273,7 +272,7 @@ def load_copy(
     if manifest.dump.get("data_files"):
         try:
             _load_data_files(
-                entry, stages[0], path, jobs, env, digests, check_digests=check_digests
+                entry, stages[0], jobs, env, digests, check_digests=check_digests
             )
         except StreamError as exc:
             failure = f"restore of {entry.name} failed: {target.redactor(exc.message)}"
