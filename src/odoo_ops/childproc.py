@@ -101,7 +101,16 @@ class ChildPopen(subprocess.Popen[Any]):
         if not kwargs.get("start_new_session") and kwargs.get("process_group") is None:
             kwargs["process_group"] = 0
         raised_before = _state["raised_count"]
-        super().__init__(args, **kwargs)
+        try:
+            super().__init__(args, **kwargs)
+        except BaseException:
+            # A signal raised after the fork, while Popen waited to hear that the
+            # exec went well, leaves a running child that nobody knows of: stop it.
+            if getattr(self, "_child_created", False) and self.returncode is None:
+                self.kill_group()
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(self.pid, 0)
+            raise
         with _LIVE_LOCK:
             _LIVE.add(self)
         if _state["raised_count"] != raised_before:

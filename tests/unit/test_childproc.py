@@ -162,3 +162,21 @@ def test_a_signal_during_the_at_fork_hooks_still_stops_the_run(tmp_path: Path) -
         if p.info["cmdline"] == ["sleep", "300"] and p.info["ppid"] in (parent.pid, 1)
     ]
     assert sleepers == []
+
+
+def test_a_signal_after_the_fork_stops_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signal raised while Popen waits for the exec (after the fork) leaves a child that
+    is in no list: ChildPopen stops and reaps it before the exception goes on."""
+    forked: list[int] = []
+    original = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+
+    def execute_then_interrupted(self: subprocess.Popen[bytes], *args: object) -> None:
+        original(self, *args)
+        forked.append(self.pid)
+        raise childproc.Terminated(signal.SIGTERM)
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", execute_then_interrupted)
+    with pytest.raises(childproc.Terminated):
+        childproc.ChildPopen(["sleep", "300"])
+    assert forked
+    assert not psutil.pid_exists(forked[0])  # killed and reaped: not even a zombie
