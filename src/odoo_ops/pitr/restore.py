@@ -7,10 +7,11 @@
 3. a scratch PostgreSQL server on it: a free port, its socket in the
    scratch directory, no TCP, archiving off, the server a child of odoo-ops
    (it dies with it); recovery replays WAL up to the target and promotes;
-4. schema and data streamed out of it (``pg_dump | pg_restore``) into a
-   scratch database on the live server, indexes built N at a time
-   (``pg_restore -j N``), with the filestore files its
-   ``ir_attachment`` rows name; ``--neutralize`` on request;
+4. the database copied out of it into a scratch database on the live server
+   (``transfer``: the schema through ``pg_dump | pg_restore``, the rows of N
+   tables at a time through binary COPY pipes, then indexes and constraints
+   N at a time), with the filestore files its ``ir_attachment`` rows name;
+   ``--neutralize`` on request;
 5. the scratch server stopped and its directory removed; the scratch
    database renamed to NEWDB (the old NEWDB dropped first, with ``--force``).
 
@@ -39,7 +40,7 @@ from odoo_ops import childproc
 from odoo_ops.errors import OpsError, UsageError
 from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.names import check_database_name
-from odoo_ops.pitr import pgbackrest
+from odoo_ops.pitr import pgbackrest, transfer
 from odoo_ops.pitr.actions import require_set_up
 from odoo_ops.pitr.filestore import FilesResult, FilestoreArchive
 from odoo_ops.pitr.settings import PitrSetup, chown_to
@@ -382,8 +383,17 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
 
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
                 sql.Identifier(tmpdb), sql.Identifier(meta["owner"])))  # fmt: skip
-        _dump_restore(target, server, database, tmpdb, scratch_dir, user, st.policy.jobs)
-        result.seconds["dump and restore"] = time.monotonic() - clock
+        from odoo_ops.backup.pgtools import RESTORE_PGOPTIONS
+
+        source = transfer.Endpoint(server.dsn(database, user), database)
+        dest = transfer.Endpoint(target.dsn(), tmpdb, RESTORE_PGOPTIONS)
+        steps: dict[str, float] = {}
+        transfer.copy_database(source, dest, jobs=st.policy.jobs, workdir=scratch_dir,
+                               timings=steps)  # fmt: skip
+        clock = time.monotonic()
+        transfer.build_post_data(source, dest, jobs=st.policy.jobs, workdir=scratch_dir)
+        steps["indexes and constraints"] = time.monotonic() - clock
+        result.seconds.update(steps)
         server.stop()
         shutil.rmtree(scratch_dir, ignore_errors=True)
         import psycopg
@@ -457,81 +467,3 @@ def store_fnames(conn: Any) -> list[str]:
         "SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL"
     ).fetchall()
     return [r[0] for r in rows]
-
-
-def _dump_restore(target: Target, server: ScratchServer, database: str, tmpdb: str,
-                  scratch_dir: Path, user: str | None, jobs: int) -> None:  # fmt: skip
-    """Copy ``database`` out of the scratch server into ``tmpdb`` on the live server.
-
-    Schema and data stream straight through (``pg_dump -Fc -Z0 | pg_restore``:
-    the load runs while the dump reads, no intermediate file); then indexes,
-    constraints and triggers are built ``jobs`` at a time (``pg_restore -j``
-    of the post-data section). Nobody else uses the scratch server, so the two
-    dumps see the same database.
-    """
-    from odoo_ops.backup.pgtools import RESTORE_PGOPTIONS, pg_env, tool
-
-    env = {**os.environ, **pg_env(server.dsn(database, user))}
-    live_env = {**os.environ, **pg_env(target.dsn(), options=RESTORE_PGOPTIONS)}
-    err_dump = (scratch_dir / "pg_dump.err").open("w+b")
-    err_restore = (scratch_dir / "pg_restore.err").open("w+b")
-    try:
-        dump = childproc.ChildPopen(
-            [tool("pg_dump"), "-Fc", "-Z", "0", "--section=pre-data", "--section=data",
-             "-d", database], stdout=subprocess.PIPE, stderr=err_dump, env=env,
-        )  # fmt: skip
-        try:
-            load = childproc.ChildPopen(
-                [tool("pg_restore"), "--exit-on-error", "-d", tmpdb],
-                stdin=dump.stdout, stderr=err_restore, env=live_env,
-            )  # fmt: skip
-        except BaseException:
-            dump.kill_group()
-            dump.wait()
-            raise
-        assert dump.stdout is not None
-        dump.stdout.close()  # pg_restore holds the pipe now
-        try:
-            load_code = load.wait()
-            dump_code = dump.wait() if load_code == 0 else _stop(dump)
-        except BaseException:
-            load.kill_group()
-            dump.kill_group()
-            load.wait()
-            dump.wait()
-            raise
-        if dump_code != 0:
-            raise OpsError(f"pg_dump of the restored database failed: {_read(err_dump)}")
-        if load_code != 0:
-            raise OpsError(f"pg_restore into {tmpdb} failed: {_read(err_restore)}")
-    finally:
-        err_dump.close()
-        err_restore.close()
-    post = scratch_dir / "post-data.dump"
-    dumped = childproc.run([tool("pg_dump"), "-Fc", "--section=post-data", "-f", str(post),
-                            "-d", database], capture_output=True, text=True, env=env)  # fmt: skip
-    if dumped.returncode != 0:
-        raise OpsError(f"pg_dump of the restored database failed: {_last(dumped.stderr)}")
-    built = childproc.run(
-        [tool("pg_restore"), "-j", str(jobs), "--exit-on-error", "-d", tmpdb, str(post)],
-        capture_output=True, text=True, env=live_env,
-    )  # fmt: skip
-    if built.returncode != 0:
-        raise OpsError(f"pg_restore into {tmpdb} failed: {_last(built.stderr)}")
-
-
-def _stop(proc: childproc.ChildPopen) -> int:
-    proc.kill_group()
-    proc.wait()
-    return 0  # the load's failure is the one to report
-
-
-def _read(fh: Any) -> str:
-    fh.seek(0)
-    return _last(fh.read().decode("utf-8", "replace"))
-
-
-def _last(text: str) -> str:
-    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else "no output"
-
