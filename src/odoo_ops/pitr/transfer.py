@@ -2,31 +2,28 @@
 
 ``pitr restore`` uses this to take the deployment's database out of the
 cluster pgBackRest restored. Nobody else uses the scratch server, so every
-step sees the same database. The fast way, ``copy_database``:
+step sees the same database. :func:`copy_database`:
 
-1. **schema** (and large objects, if any) streamed: ``pg_dump -Fc -Z0
-   --section=pre-data --section=data --exclude-table-data='*.*' |
-   pg_restore`` — the tables, sequences, types and functions, without the
-   rows;
-2. **rows**, every ordinary table (the ones whose data pg_dump would dump),
-   the largest first, ``jobs`` tables at a time, each through its own pipe
-   ``psql COPY (SELECT columns FROM ONLY t) TO STDOUT | psql COPY t FROM
-   STDIN (FREEZE)`` in one transaction after ``TRUNCATE ONLY t``. The binary
-   COPY format is used where every column has a built-in type: it skips the
-   text formatting on one side and the parsing on the other, about half the
-   time of pg_dump's text COPY for Odoo's text-heavy rows. Tables with other
-   types (enums, domains, extension types...) go as text, which names values
-   rather than type oids. ``FREEZE`` leaves the rows frozen and visible: no
-   hint-bit rewrite of the whole table on its first read;
-3. **sequences**: ``last_value``/``is_called`` read off the scratch server
-   and set with ``setval``, as pg_dump's SEQUENCE SET entries do;
-4. **indexes, constraints and triggers**: the post-data section built
-   ``jobs`` at a time (``pg_restore -j``).
+1. **the schema** streamed: ``pg_dump -Fc -Z0 --section=pre-data |
+   pg_restore`` (tables, sequences, types, functions), no file between;
+2. **the rows**, ``jobs`` streams at a time, the largest first:
 
-A database with extension configuration tables (whose rows pg_dump dumps
-under the extension's filter) goes the whole way through pg_dump instead
-instead: schema and rows streamed through one ``pg_dump -Fc -Z0 |
-pg_restore``, then step 4.
+   - every large table (``min_bytes`` and more) through its own pipe, ``psql
+     COPY (SELECT columns FROM ONLY t) TO STDOUT | psql COPY t FROM STDIN
+     (FREEZE)`` in one transaction after ``TRUNCATE ONLY t``. The binary COPY
+     format is used where every column has a built-in type: it skips the text
+     formatting on one side and the parsing on the other, about half the time
+     of pg_dump's text COPY for Odoo's text-heavy rows. Tables with other
+     types (enums, domains, extension types...) go as text, which names values
+     rather than type oids. ``FREEZE`` leaves the rows frozen and visible: no
+     hint-bit rewrite of the whole table on its first read;
+   - everything else of the data section in one ``pg_dump -Fc -Z0
+     --section=data --exclude-table-data=<the large tables> | pg_restore``:
+     the small tables (hundreds in an Odoo database, most nearly empty: a
+     pipe each would cost more than their rows), the sequences' values, large
+     objects, extension configuration tables under the extension's filter;
+3. **indexes, constraints and triggers** (:func:`build_post_data`): the
+   post-data section built ``jobs`` at a time (``pg_restore -j``).
 """
 
 from __future__ import annotations
@@ -52,42 +49,47 @@ SOURCE_PGOPTIONS = (
     "-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c row_security=off"
 )
 
+#: Tables at least this large (with their TOAST) get a COPY pipe of their own.
+MIN_PIPE_BYTES = 32 * 1024 * 1024
+
 _TABLES_SQL = f"""
-SELECT format('%I.%I', n.nspname, c.relname),
-       pg_relation_size(c.oid),
-       coalesce(bool_and(a.atttypid < {FIRST_NORMAL_OID}), true),
-       coalesce(string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum), '')
+SELECT format('%%I.%%I', n.nspname, c.relname),
+       '"' || replace(n.nspname, '"', '""') || '"."' || replace(c.relname, '"', '""') || '"',
+       pg_table_size(c.oid),
+       bool_and(a.atttypid < {FIRST_NORMAL_OID}),
+       string_agg(format('%%I', a.attname), ', ' ORDER BY a.attnum)
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
        AND NOT a.attisdropped AND a.attgenerated = ''
- WHERE c.relkind = 'r'
+ WHERE c.relkind = 'r' AND pg_table_size(c.oid) >= %s
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+   AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
    AND NOT EXISTS (SELECT 1 FROM pg_depend d
                     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                       AND d.deptype = 'e')
  GROUP BY c.oid, n.nspname, c.relname
- ORDER BY pg_relation_size(c.oid) DESC, 1
+ ORDER BY pg_table_size(c.oid) DESC, 1
 """
 
-_SEQUENCES_SQL = """
-SELECT format('%I.%I', n.nspname, c.relname)
+_DATA_BYTES_SQL = """
+SELECT coalesce(sum(pg_table_size(c.oid)), 0)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'S'
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-   AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                      AND d.deptype = 'e')
- ORDER BY 1
+ WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\\_toast%'
 """
 
 
 @dataclass(frozen=True)
 class TableCopy:
-    """One table's rows to copy: its quoted name, size and column list."""
+    """A large table whose rows get a COPY pipe of their own.
+
+    ``name`` is the quoted SQL name, ``pattern`` the same name as a pg_dump
+    pattern that matches it alone (each part double-quoted: literal).
+    """
 
     name: str
+    pattern: str
     size: int
     binary: bool
     columns: str
@@ -128,42 +130,18 @@ class Endpoint:
         return dsn_for_database(self.dsn, self.dbname)
 
 
-def plan_tables(conn: Any) -> list[TableCopy] | None:
-    """The tables to copy, largest first; ``None`` when only pg_dump can copy the database.
+def plan_tables(conn: Any, min_bytes: int = MIN_PIPE_BYTES) -> tuple[list[TableCopy], int]:
+    """The tables of ``min_bytes`` and more, largest first; the bytes of all the others.
 
-    ``None`` for extension configuration tables (pg_dump dumps their rows under
-    the extension's own filter) and for tables without any column (COPY cannot
-    name an empty column list).
+    Extension members are left to pg_dump (their configuration tables' rows
+    go under the extension's own filter), and so are tables without columns.
     """
-    row = conn.execute(
-        "SELECT count(*) FROM pg_extension WHERE cardinality(extconfig) > 0"
-    ).fetchone()
-    if row is not None and row[0]:
-        return None
-    tables = [TableCopy(name, int(size), bool(binary), columns)
-              for name, size, binary, columns in conn.execute(_TABLES_SQL).fetchall()]  # fmt: skip
-    if any(not t.columns for t in tables):
-        return None
-    return tables
-
-
-def sequence_values(conn: Any) -> list[tuple[str, int, bool]]:
-    """``(quoted name, last_value, is_called)`` of every sequence pg_dump would set."""
-    names = [r[0] for r in conn.execute(_SEQUENCES_SQL).fetchall()]
-    values: list[tuple[str, int, bool]] = []
-    for start in range(0, len(names), 500):
-        chunk = names[start:start + 500]
-        query = " UNION ALL ".join(
-            f"SELECT {i}, last_value, is_called FROM {name}" for i, name in enumerate(chunk)
-        )
-        for index, last_value, is_called in conn.execute(query).fetchall():
-            values.append((chunk[index], int(last_value), bool(is_called)))
-    return values
-
-
-def set_sequences(conn: Any, values: list[tuple[str, int, bool]]) -> None:
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany("SELECT pg_catalog.setval(%s::regclass, %s, %s)", values)
+    tables = [TableCopy(name, pattern, int(size), bool(binary), columns)
+              for name, pattern, size, binary, columns
+              in conn.execute(_TABLES_SQL, (min_bytes,)).fetchall()]  # fmt: skip
+    row = conn.execute(_DATA_BYTES_SQL).fetchone()
+    total = int(row[0]) if row is not None else 0
+    return tables, max(0, total - sum(t.size for t in tables))
 
 
 # -- the pipes ----------------------------------------------------------------------------
@@ -234,7 +212,7 @@ def last_line(text: str) -> str:
 
 
 def run_pipes(pipes: list[Callable[[], _Pipe]], jobs: int) -> None:
-    """Run the pipes ``jobs`` at a time, in order; the first failure stops all of them."""
+    """Start the pipes in order, ``jobs`` at a time; the first failure stops all of them."""
     waiting = list(reversed(pipes))
     running: list[_Pipe] = []
     try:
@@ -270,29 +248,28 @@ def _psql(*commands: str, dbname: str, single_transaction: bool = False) -> list
 
 
 def copy_database(source: Endpoint, dest: Endpoint, *, jobs: int, workdir: Path,
-                  timings: dict[str, float] | None = None) -> str:  # fmt: skip
-    """Copy ``source`` into the empty database ``dest``: the way taken, ``copy`` or ``stream``.
+                  timings: dict[str, float] | None = None,
+                  min_bytes: int = MIN_PIPE_BYTES) -> list[TableCopy]:  # fmt: skip
+    """Copy the schema and rows of ``source`` into the empty database ``dest``.
 
     Indexes, constraints and triggers are left to :func:`build_post_data`.
-    ``workdir`` holds the tools' error output while they run.
+    ``workdir`` holds the tools' error output while they run. Returns the
+    tables that had a pipe of their own.
     """
     import psycopg
 
     clock = time.monotonic()
     seconds = timings if timings is not None else {}
     with psycopg.connect(source.conninfo(), autocommit=True) as conn:
-        tables = plan_tables(conn)
-    if tables is None:
-        _stream("the database", source, dest, workdir, [])
-        seconds["schema and rows"] = time.monotonic() - clock
-        return "stream"
-    _stream("the schema", source, dest, workdir, ["--exclude-table-data=*.*"])
+        tables, other_bytes = plan_tables(conn, min_bytes)
+    run_pipes([lambda: _dump_pipe("the schema", source, dest, workdir,
+                                  ["--section=pre-data"])], 1)  # fmt: skip
     seconds["schema"] = time.monotonic() - clock
     clock = time.monotonic()
     read_env = source.env(SOURCE_PGOPTIONS)
     write_env = dest.env("-c datestyle=ISO -c intervalstyle=postgres")
 
-    def pipe_of(table: TableCopy) -> Callable[[], _Pipe]:
+    def table_pipe(table: TableCopy) -> Callable[[], _Pipe]:
         return lambda: _Pipe(
             f"table {table.name}",
             _psql(table.read_sql(), dbname=source.dbname), read_env,
@@ -301,14 +278,14 @@ def copy_database(source: Endpoint, dest: Endpoint, *, jobs: int, workdir: Path,
             workdir,
         )  # fmt: skip
 
-    run_pipes([pipe_of(t) for t in tables], jobs)
-    with psycopg.connect(source.conninfo(), autocommit=True) as conn:
-        values = sequence_values(conn)
-    if values:
-        with psycopg.connect(dest.conninfo()) as conn:
-            set_sequences(conn, values)
+    rest = ["--section=data", *(f"--exclude-table-data={t.pattern}" for t in tables)]
+    streams = [(t.size, table_pipe(t)) for t in tables]
+    streams.append((other_bytes, lambda: _dump_pipe("the other rows", source, dest, workdir,
+                                                    rest)))  # fmt: skip
+    streams.sort(key=lambda item: -item[0])  # stable: the tables keep their order
+    run_pipes([start for _, start in streams], jobs)
     seconds["rows"] = time.monotonic() - clock
-    return "copy"
+    return tables
 
 
 def build_post_data(source: Endpoint, dest: Endpoint, *, jobs: int, workdir: Path) -> None:
@@ -332,18 +309,14 @@ def build_post_data(source: Endpoint, dest: Endpoint, *, jobs: int, workdir: Pat
         raise OpsError(f"pg_restore into {dest.dbname} failed: {last_line(built.stderr)}")
 
 
-def _stream(label: str, source: Endpoint, dest: Endpoint, workdir: Path,
-            extra: list[str]) -> None:  # fmt: skip
-    """``pg_dump -Fc -Z0 --section=pre-data --section=data | pg_restore`` (no file between)."""
+def _dump_pipe(label: str, source: Endpoint, dest: Endpoint, workdir: Path,
+               sections: list[str]) -> _Pipe:  # fmt: skip
+    """``pg_dump -Fc -Z0 SECTIONS | pg_restore``: no file between."""
     from odoo_ops.backup.pgtools import tool
 
-    def pipe() -> _Pipe:
-        return _Pipe(
-            label,
-            [tool("pg_dump"), "-Fc", "-Z", "0", "--section=pre-data", "--section=data", *extra,
-             "-d", source.dbname], source.env(),
-            [tool("pg_restore"), "--exit-on-error", "-d", dest.dbname], dest.env(),
-            workdir,
-        )  # fmt: skip
-
-    run_pipes([pipe], 1)
+    return _Pipe(
+        label,
+        [tool("pg_dump"), "-Fc", "-Z", "0", *sections, "-d", source.dbname], source.env(),
+        [tool("pg_restore"), "--exit-on-error", "-d", dest.dbname], dest.env(),
+        workdir,
+    )  # fmt: skip

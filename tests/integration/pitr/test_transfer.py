@@ -6,7 +6,8 @@ enums (and arrays of them: binary COPY embeds type oids, so those tables go
 as text); a domain; a generated column; a dropped column; an identity column;
 inheritance (``ONLY``); a partitioned table; an unlogged table; an empty
 table; a mixed-case schema and table; sequences called and not; a large
-object; a foreign key, indexes and a trigger built after the rows. The copy
+object; a table without columns; names a loose pg_dump pattern would
+confuse; a foreign key, indexes and a trigger built after the rows. The copy
 is compared with the source through plain ``pg_dump`` of both.
 """
 
@@ -72,6 +73,12 @@ CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS
     $$ BEGIN NEW.comment := 'touched'; RETURN NEW; END $$;
 CREATE TRIGGER res_partner_touch BEFORE INSERT ON res_partner FOR EACH ROW EXECUTE FUNCTION touch();
 SELECT lo_from_bytea(0, 'a large object');
+CREATE TABLE nocols ();
+INSERT INTO nocols DEFAULT VALUES;
+CREATE TABLE "Sales"."odd.name*" (v text);
+INSERT INTO "Sales"."odd.name*" SELECT repeat('x', 100) || g FROM generate_series(1, 4000) g;
+CREATE TABLE "Sales"."oddXnameZZZ" (v text);
+INSERT INTO "Sales"."oddXnameZZZ" VALUES ('a small table a loose pattern would leave out');
 """
 
 
@@ -96,22 +103,30 @@ def endpoints(src: pg.TestDatabase, dst: pg.TestDatabase) -> tuple[transfer.Endp
     return transfer.Endpoint(src.dsn, src.name), transfer.Endpoint(dst.dsn, dst.name)
 
 
+@pytest.mark.parametrize("min_bytes", [0, 160 * 1024, transfer.MIN_PIPE_BYTES],
+                         ids=["every-table-piped", "large-tables-piped", "all-through-pg_dump"])
 def test_copy_matches_the_source_as_pg_dump_sees_it(
-    source: pg.TestDatabase, make_database: Callable[..., pg.TestDatabase], tmp_path: Path
-) -> None:
+    source: pg.TestDatabase, make_database: Callable[..., pg.TestDatabase], tmp_path: Path,
+    min_bytes: int,
+) -> None:  # fmt: skip
     dest = make_database("xfer_dst")
     src, dst = endpoints(source, dest)
     timings: dict[str, float] = {}
-    way = transfer.copy_database(src, dst, jobs=2, workdir=tmp_path, timings=timings)
+    piped = transfer.copy_database(src, dst, jobs=2, workdir=tmp_path, timings=timings,
+                                   min_bytes=min_bytes)  # fmt: skip
     transfer.build_post_data(src, dst, jobs=2, workdir=tmp_path)
-    assert way == "copy"
     assert set(timings) == {"schema", "rows"}
+    names = {t.name for t in piped}
+    if min_bytes == 160 * 1024:
+        assert names == {"public.res_partner", '"Sales"."odd.name*"'}
     copied = plain_dump(dest.dsn)
     assert "partner 3000" in copied and "setval('public.called', 11, true)" in copied
+    assert "a small table a loose pattern would leave out" in copied
     assert copied == plain_dump(source.dsn)
     # the rows went in before the trigger existed, and in the same order
     assert dest.scalar("SELECT count(*) FROM res_partner WHERE comment = 'touched'") == 0
     assert dest.scalar("SELECT count(*) FROM ONLY parent") == 1
+    assert dest.scalar("SELECT count(*) FROM nocols") == 1
     assert dest.scalar("SELECT nextval('called')") == 12
     assert dest.scalar("SELECT nextval('never_called')") == 1
     assert dest.scalar("SELECT ratio FROM res_partner WHERE name = 'float edge'") == 0.1 + 0.2
@@ -122,17 +137,22 @@ def test_tables_are_planned_largest_first_binary_where_types_are_built_in(
     source: pg.TestDatabase,
 ) -> None:
     with source.connect() as conn:
-        tables = transfer.plan_tables(conn)
-    assert tables is not None
+        tables, rest = transfer.plan_tables(conn, 0)
+        big, rest_big = transfer.plan_tables(conn, 160 * 1024)
     names = [t.name for t in tables]
     assert names[0] == "public.res_partner"
     assert '"Sales"."Order Line"' in names
     assert "public.measure" not in names  # partitioned: its partitions hold the rows
+    assert "public.nocols" not in names  # no column to name: pg_dump copies it
     assert {"public.measure_2025", "public.measure_2026", "public.child"} <= set(names)
     by_name = {t.name: t for t in tables}
     assert by_name["public.res_partner"].binary
     assert "total" not in by_name["public.res_partner"].columns  # generated
     assert not by_name["public.moods"].binary  # enum, enum[] and a domain go as text
+    assert by_name['"Sales"."odd.name*"'].pattern == '"Sales"."odd.name*"'
+    assert [t.name for t in big] == ["public.res_partner", '"Sales"."odd.name*"']
+    assert rest < rest_big
+    assert rest_big + sum(t.size for t in big) == rest + sum(t.size for t in tables)
 
 
 def test_a_failing_table_copy_stops_with_the_table_named(
@@ -140,7 +160,7 @@ def test_a_failing_table_copy_stops_with_the_table_named(
 ) -> None:
     dest = make_database("xfer_bad")
     src, dst = endpoints(source, dest)
-    bad = transfer.TableCopy("public.no_such_table", 0, True, "id")
+    bad = transfer.TableCopy("public.no_such_table", '"public"."no_such_table"', 0, True, "id")
 
     def pipe() -> object:
         return transfer._Pipe(
@@ -161,8 +181,9 @@ def test_rows_cut_short_on_the_reading_side_fail_the_copy(
     """A reader that dies mid-table (text COPY ends cleanly at EOF) still fails the copy."""
     dest = make_database("xfer_cut")
     src, dst = endpoints(source, dest)
-    transfer._stream("the schema", src, dst, tmp_path, ["--exclude-table-data=*.*"])
-    table = transfer.TableCopy("public.cache", 0, False, "k, v")
+    transfer.run_pipes([lambda: transfer._dump_pipe("the schema", src, dst, tmp_path,
+                                                    ["--section=pre-data"])], 1)  # fmt: skip
+    table = transfer.TableCopy("public.cache", '"public"."cache"', 0, False, "k, v")
     reader = ["sh", "-c", "printf 'x\\ty\\n'; exit 3"]
 
     def pipe() -> object:
@@ -173,17 +194,3 @@ def test_rows_cut_short_on_the_reading_side_fail_the_copy(
 
     with pytest.raises(OpsError, match=r"copying table public\.cache"):
         transfer.run_pipes([pipe], 1)  # type: ignore[list-item]
-
-
-def test_extension_configuration_tables_take_the_pg_dump_way(
-    source: pg.TestDatabase, make_database: Callable[..., pg.TestDatabase], tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
-    dest = make_database("xfer_stream")
-    src, dst = endpoints(source, dest)
-    monkeypatch.setattr(transfer, "plan_tables", lambda conn: None)
-    timings: dict[str, float] = {}
-    assert transfer.copy_database(src, dst, jobs=2, workdir=tmp_path, timings=timings) == "stream"
-    transfer.build_post_data(src, dst, jobs=2, workdir=tmp_path)
-    assert set(timings) == {"schema and rows"}
-    assert plain_dump(dest.dsn) == plain_dump(source.dsn)
