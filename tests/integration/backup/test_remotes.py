@@ -412,6 +412,111 @@ def test_s3_killed_upload_resumes_and_damage_is_named(
     assert len(problems) == 1 and problems[0].startswith("SHA256SUMS:"), problems
 
 
+def test_s3_parts_carry_crc32_and_the_store_composite_is_checked(
+    backup_site: Callable[..., BackupSite],
+    s3_server: S3Server,  # noqa: F811
+) -> None:
+    """Multipart objects go with a CRC32 per part (the checksum boto3's own uploads
+    send): the store's composite CRC32 of the object is the one of the parts sent,
+    it is recorded in the marker, and verify compares it with the store's; an
+    object replaced by another multipart upload of other bytes is named."""
+    import base64
+    import json
+    import zlib
+
+    site = _s3_site(backup_site, s3_server, "crc-bucket")
+    entry = _backup(site, big_mib=12)
+    target = site.target()
+    cfg = find_config(target, "s3")
+    assert push_backup(target, entry, cfg).verified
+    client = s3_server.client()
+    key = f"odoo/prod/{entry.name}/filestore.tar.zst"
+    head = client.head_object(Bucket="crc-bucket", Key=key, ChecksumMode="ENABLED")  # type: ignore[attr-defined]
+    assert "ChecksumSHA256" not in head
+    data = (entry.path / "filestore.tar.zst").read_bytes()
+    part = 5 << 20
+    crcs = b"".join(
+        zlib.crc32(data[i : i + part]).to_bytes(4, "big") for i in range(0, len(data), part)
+    )
+    expected = base64.b64encode(zlib.crc32(crcs).to_bytes(4, "big")).decode()
+    assert str(head["ChecksumCRC32"]).split("-")[0] == expected  # computed here, independently
+    marker = json.loads(
+        client.get_object(Bucket="crc-bucket", Key=f"odoo/prod/{entry.name}/.odoo-ops-complete")[  # type: ignore[attr-defined]
+            "Body"
+        ].read()
+    )
+    assert marker["composite_crc32"]["filestore.tar.zst"].split("-")[0] == expected
+    remote = open_remote(target, cfg)
+    assert remote.verify(entry.name, wanted_files(entry)) == []
+    # the object replaced behind our back by a multipart upload of other bytes
+    other = bytearray(data)
+    other[len(other) // 2] ^= 0xFF
+    upload = client.create_multipart_upload(  # type: ignore[attr-defined]
+        Bucket="crc-bucket", Key=key, ChecksumAlgorithm="CRC32"
+    )["UploadId"]
+    parts = []
+    for n, i in enumerate(range(0, len(other), part), start=1):
+        block = bytes(other[i : i + part])
+        crc = base64.b64encode(zlib.crc32(block).to_bytes(4, "big")).decode()
+        answer = client.upload_part(  # type: ignore[attr-defined]
+            Bucket="crc-bucket", Key=key, UploadId=upload, PartNumber=n, Body=block,
+            ChecksumAlgorithm="CRC32", ChecksumCRC32=crc,
+        )  # fmt: skip
+        parts.append({"PartNumber": n, "ETag": answer["ETag"], "ChecksumCRC32": crc})
+    client.complete_multipart_upload(  # type: ignore[attr-defined]
+        Bucket="crc-bucket", Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
+    )
+    assert remote.verify(entry.name, wanted_files(entry)) == [
+        "filestore.tar.zst: altered (the store's CRC32 differs from the one pushed)"
+    ]
+
+
+def test_s3_local_file_changed_after_verify_is_never_completed(
+    backup_site: Callable[..., BackupSite],
+    s3_server: S3Server,  # noqa: F811
+) -> None:
+    """The file is hashed with SHA-256 in the read that feeds the parts: bytes that
+    are not the manifest's (same size, one byte flipped after the backup was
+    verified) stop the push before the upload is completed, and nothing is listed."""
+    site = _s3_site(backup_site, s3_server, "changed-bucket")
+    entry = _backup(site, big_mib=12)
+    files = wanted_files(entry)  # as the local verify saw them
+    victim = entry.path / "filestore.tar.zst"
+    data = bytearray(victim.read_bytes())
+    data[len(data) - 100] ^= 0x01
+    victim.write_bytes(bytes(data))
+    remote = open_remote(site.target(), find_config(site.target(), "s3"))
+    with pytest.raises(RemoteError, match=r"filestore\.tar\.zst: the local file changed"):
+        remote.push(entry, files)
+    assert remote.copies() == []
+    client = s3_server.client()
+    listed = client.list_objects_v2(Bucket="changed-bucket").get("Contents", [])  # type: ignore[attr-defined]
+    assert not any(o["Key"].endswith("filestore.tar.zst") for o in listed)  # never completed
+
+
+def test_s3_older_sha256_upload_is_not_mixed_with_crc32_parts(
+    backup_site: Callable[..., BackupSite],
+    s3_server: S3Server,  # noqa: F811
+) -> None:
+    """An unfinished multipart upload left by an older odoo-ops (SHA-256 parts)
+    cannot take CRC32 parts: it is aborted and the file sent again, verified."""
+    site = _s3_site(backup_site, s3_server, "old-bucket")
+    entry = _backup(site, big_mib=12)
+    client = s3_server.client()
+    key = f"odoo/prod/{entry.name}/filestore.tar.zst"
+    old = client.create_multipart_upload(  # type: ignore[attr-defined]
+        Bucket="old-bucket", Key=key, ChecksumAlgorithm="SHA256"
+    )["UploadId"]
+    result = push_backup(site.target(), entry, find_config(site.target(), "s3"))
+    assert result.verified and result.bytes_sent == result.bytes_total
+    uploads = client.list_multipart_uploads(Bucket="old-bucket").get("Uploads", [])  # type: ignore[attr-defined]
+    assert old not in [u["UploadId"] for u in uploads]
+    head = client.head_object(Bucket="old-bucket", Key=key, ChecksumMode="ENABLED")  # type: ignore[attr-defined]
+    assert "ChecksumCRC32" in head and "ChecksumSHA256" not in head  # a new upload, not the old
+    remote = open_remote(site.target(), find_config(site.target(), "s3"))
+    assert remote.verify(entry.name, wanted_files(entry)) == []
+
+
 def test_s3_wrong_credentials_one_clear_error(
     backup_site: Callable[..., BackupSite], s3_server: S3Server  # noqa: F811
 ) -> None:

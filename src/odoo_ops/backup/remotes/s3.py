@@ -1,17 +1,22 @@
 """``s3://bucket/prefix``: any S3-compatible store (AWS, MinIO, B2, Wasabi, Scaleway, Spaces).
 
 Talks to the store with boto3. Each file of a backup becomes the object
-``prefix/NAME/<file>``, sent with SHA-256 checksums the store checks on
-arrival: one ``PutObject`` for a small file, a multipart upload (parts of
-``part_size_mib``, at least 5 MiB) for a large one. The copy becomes visible
+``prefix/NAME/<file>``, sent with checksums the store checks on arrival: one
+``PutObject`` carrying the manifest's SHA-256 for a small file, a multipart
+upload (parts of ``part_size_mib``, at least 5 MiB) for a large one, each part
+with its CRC32 (the checksum boto3's own uploads send) while the file is
+hashed here with SHA-256 in the same read and compared with the manifest
+before the upload is completed; the store's composite CRC32 of the completed
+object must then be the one of the parts sent. The copy becomes visible
 only when the marker object ``prefix/NAME/.odoo-ops-complete`` is written,
-last, after every object was checked against the manifest's sha256 with the
-store's own checksums. A re-run skips objects already there whole and reuses
-the parts of an interrupted multipart upload whose ETag matches.
+last, after every object was checked that way. A re-run skips objects
+already there whole and reuses the parts of an interrupted multipart upload
+whose ETag (and CRC32) matches.
 
 Options: ``endpoint_url``, ``region``, ``access_key_id``, ``secret_access_key``,
 ``session_token`` (write them as ``"${AWS_SECRET_ACCESS_KEY}"``), ``env_file``
 (a .env file with ``AWS_ACCESS_KEY_ID`` …), ``part_size_mib`` (default 16),
+``concurrency`` (parts in flight, default 10 as boto3's transfers),
 ``addressing_style`` (``path`` or ``virtual``). Without keys, boto3's usual
 chain (environment, ~/.aws) is used.
 """
@@ -19,11 +24,13 @@ chain (environment, ~/.aws) is used.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import threading
 import time
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -57,6 +64,16 @@ def _hex_b64(hexdigest: str) -> str:
     return _b64(bytes.fromhex(hexdigest))
 
 
+def _crc32(data: bytes) -> bytes:
+    """CRC32 (zlib's, the one S3 names ``CRC32``) as the 4 big-endian bytes S3 encodes."""
+    return zlib.crc32(data).to_bytes(4, "big")
+
+
+def _composite_crc32(part_crcs: list[bytes]) -> str:
+    """The checksum S3 gives a multipart object: ``base64(crc32(part crcs))-N``."""
+    return f"{_b64(_crc32(b''.join(part_crcs)))}-{len(part_crcs)}"
+
+
 def _etag(block: bytes) -> str:
     """The ETag a store gives a part: its MD5 (only computed to reuse a part)."""
     return f'"{hashlib.md5(block, usedforsecurity=False).hexdigest()}"'
@@ -82,8 +99,8 @@ class S3Remote(Remote):
         self.env = env
         part = int(float(options.get("part_size_mib", 16)) * (1 << 20))
         self.part_size = max(part, MIN_PART)
-        #: parts in flight at once (boto3's TransferConfig default is 10)
-        self.concurrency = max(1, min(int(options.get("concurrency", 8)), 32))
+        #: parts in flight at once (boto3's TransferConfig default, 10)
+        self.concurrency = max(1, min(int(options.get("concurrency", 10)), 32))
         self._client: Any = None
         #: keys this push sent whose checksum the store confirmed in its answer
         self._checked: set[str] = set()
@@ -244,7 +261,7 @@ class S3Remote(Remote):
             result.already_there = True
             return result
         self._checked.clear()
-        composites: dict[str, str] = {}
+        composites: dict[str, str] = {}  # {rel: composite CRC32} of the multipart objects
         sent_at = time.monotonic()
         # one listing each (not one request per file): what an earlier run left
         there = self._listed(self._key(entry.name) + "/")
@@ -269,7 +286,9 @@ class S3Remote(Remote):
             result.files_sent += 1
             if progress:
                 progress("upload", 0, 1)
-        problems = self._verify(entry.name, files, composites)
+        problems = self._verify(
+            entry.name, files, {rel: {"CRC32": c} for rel, c in composites.items()}
+        )
         if problems:
             raise RemoteError(
                 f"remote {self.name}: {entry.name} arrived damaged: {'; '.join(problems[:3])}",
@@ -280,7 +299,7 @@ class S3Remote(Remote):
             "name": entry.name,
             "pushed_at": iso(utcnow()),
             "files": {f.rel: {"size": f.size, "sha256": f.sha256} for f in files},
-            "composite_sha256": composites,
+            "composite_crc32": composites,
         }
         self._call(
             "cannot publish",
@@ -321,11 +340,14 @@ class S3Remote(Remote):
     ) -> str:
         """Send ``local`` as a multipart upload, ``concurrency`` parts at a time.
 
-        Each part carries its SHA-256, which the store checks on arrival (a part
-        that arrives altered is refused); the whole file is hashed here as it is
-        read, so what was sent is what the manifest names. At most
+        One read of the file: each block is hashed here into the file's SHA-256
+        (compared with the manifest before the upload is completed, so what was
+        sent is what the manifest names) and sent as a part carrying its CRC32,
+        which the store checks on arrival (a part that arrives altered is
+        refused) — the checksum boto3's own uploads send, a fraction of the CPU
+        of a second SHA-256 of every part here and on the store. At most
         ``concurrency`` parts are in memory. Returns the composite checksum
-        (``base64(sha256(part digests))-N``) the store must report.
+        (``base64(crc32(part crcs))-N``) the store must report for the object.
         """
         upload_id, done = self._resumable(key)
         if upload_id is None:
@@ -334,23 +356,27 @@ class S3Remote(Remote):
                 "create_multipart_upload",
                 Bucket=self.bucket,
                 Key=key,
-                ChecksumAlgorithm="SHA256",
+                ChecksumAlgorithm="CRC32",
             )
             upload_id = str(created["UploadId"])
         whole = hashlib.sha256()
-        digests: dict[int, bytes] = {}
+        crcs: dict[int, bytes] = {}
         parts: dict[int, dict[str, Any]] = {}
         confirmed: set[int] = set()  # parts whose checksum the store echoed back
         slots = threading.BoundedSemaphore(self.concurrency)
 
         def send(number: int, block: bytes) -> tuple[int, int]:
             try:
-                digest = hashlib.sha256(block).digest()
-                digests[number] = digest
-                if number in done and done[number] == (_etag(block), len(block)):
+                crc = _crc32(block)
+                crcs[number] = crc
+                kept = done.get(number)  # an earlier run's part: reused when it is this one
+                if (
+                    kept is not None
+                    and kept[:2] == (_etag(block), len(block))
+                    and (not kept[2] or kept[2] == _b64(crc))
+                ):
                     parts[number] = {
-                        "PartNumber": number, "ETag": done[number][0],
-                        "ChecksumSHA256": _b64(digest),
+                        "PartNumber": number, "ETag": kept[0], "ChecksumCRC32": _b64(crc),
                     }  # fmt: skip
                     return number, 0
                 answer = self._call(
@@ -361,20 +387,20 @@ class S3Remote(Remote):
                     UploadId=upload_id,
                     PartNumber=number,
                     Body=block,
-                    ChecksumAlgorithm="SHA256",
-                    ChecksumSHA256=_b64(digest),
+                    ChecksumAlgorithm="CRC32",
+                    ChecksumCRC32=_b64(crc),
                 )
-                stored = answer.get("ChecksumSHA256")
-                if stored and stored != _b64(digest):
+                stored = answer.get("ChecksumCRC32")
+                if stored and stored != _b64(crc):
                     raise RemoteError(
                         f"remote {self.name}: {wanted.rel} (part {number}) arrived damaged"
-                        " (the store's sha256 differs from the part sent)",
+                        " (the store's CRC32 differs from the part sent)",
                         hint="run the push again",
                     )
                 if stored:
                     confirmed.add(number)
                 parts[number] = {
-                    "PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": _b64(digest),
+                    "PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32": _b64(crc),
                 }  # fmt: skip
                 return number, len(block)
             finally:
@@ -430,13 +456,12 @@ class S3Remote(Remote):
             UploadId=upload_id,
             MultipartUpload={"Parts": [parts[n] for n in sorted(parts)]},
         )
-        composite = _b64(hashlib.sha256(b"".join(digests[n] for n in sorted(digests))).digest())
-        composite = f"{composite}-{len(digests)}"
-        stored = str(answer.get("ChecksumSHA256") or "")
+        composite = _composite_crc32([crcs[n] for n in sorted(crcs)])
+        stored = str(answer.get("ChecksumCRC32") or "")
         if stored and stored.split("-")[0] != composite.split("-")[0]:
             raise RemoteError(
                 f"remote {self.name}: {wanted.rel} arrived damaged"
-                " (the store's sha256 differs from the parts sent)",
+                " (the store's CRC32 differs from the one of the parts sent)",
                 hint="run the push again",
             )
         if stored or confirmed == set(parts):
@@ -466,37 +491,72 @@ class S3Remote(Remote):
         )
         return list(page.get("Uploads", []))
 
-    def _resumable(self, key: str) -> tuple[str | None, dict[int, tuple[str, int]]]:
-        """The newest unfinished multipart upload of ``key``, its parts ``{n: (etag, size)}``."""
-        uploads = [u for u in self._uploads if u.get("Key") == key]
-        if not uploads:
-            return None, {}
-        upload_id = str(uploads[-1]["UploadId"])
-        parts = self._call(
-            "cannot list parts", "list_parts", Bucket=self.bucket, Key=key, UploadId=upload_id
-        )
-        return upload_id, {
-            int(p["PartNumber"]): (str(p["ETag"]), int(p["Size"])) for p in parts.get("Parts", [])
-        }
+    def _resumable(self, key: str) -> tuple[str | None, dict[int, tuple[str, int, str]]]:
+        """The newest unfinished CRC32 multipart upload of ``key``, its parts
+        ``{n: (etag, size, crc32 or "")}``. One started with another checksum (by
+        an older odoo-ops, with SHA-256 parts) cannot take CRC32 parts: it is
+        aborted (best effort) and not reused."""
+        for upload in reversed([u for u in self._uploads if u.get("Key") == key]):
+            upload_id = str(upload["UploadId"])
+            listed = self._call(
+                "cannot list parts", "list_parts", Bucket=self.bucket, Key=key, UploadId=upload_id
+            )
+            algorithm = str(
+                upload.get("ChecksumAlgorithm") or listed.get("ChecksumAlgorithm") or ""
+            )
+            parts = listed.get("Parts", [])
+            if algorithm.upper() not in ("", "CRC32") or any(
+                p.get("ChecksumSHA256") for p in parts
+            ):
+                with contextlib.suppress(RemoteError):
+                    self._call(
+                        "cannot abort an older upload",
+                        "abort_multipart_upload",
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                    )
+                continue
+            return upload_id, {
+                int(p["PartNumber"]): (
+                    str(p["ETag"]),
+                    int(p["Size"]),
+                    str(p.get("ChecksumCRC32") or ""),
+                )
+                for p in parts
+            }
+        return None, {}
 
     def _matches(
-        self, head: dict[str, Any], wanted: WantedFile, composite: str | None
+        self, head: dict[str, Any], wanted: WantedFile, composite: dict[str, str] | None
     ) -> str | None:
-        """Why an object is not ``wanted`` (by the store's checksum), or None; '?' if unknown."""
+        """Why an object is not ``wanted`` (by the store's checksum), or None; '?' if unknown.
+
+        ``composite``: the composite checksums (``{"CRC32": …}`` or ``{"SHA256": …}``)
+        the marker recorded for a multipart object, whose parts were checked against
+        the manifest's sha256 when it was pushed."""
         size = int(head.get("ContentLength") or 0)
         if size != wanted.size:
             return f"{wanted.rel}: {size} bytes, manifest says {wanted.size}"
-        checksum = head.get("ChecksumSHA256")
-        if not checksum:
-            return "?"
-        checksum = str(checksum)
-        if checksum == _hex_b64(wanted.sha256):
-            return None
-        if composite and checksum.split("-")[0] == composite.split("-")[0]:
-            return None
-        return f"{wanted.rel}: altered (the store's sha256 differs from the manifest)"
+        composite = composite or {}
+        sha = head.get("ChecksumSHA256")
+        if sha:
+            sha = str(sha)
+            if sha == _hex_b64(wanted.sha256):
+                return None
+            if composite.get("SHA256") and sha.split("-")[0] == composite["SHA256"].split("-")[0]:
+                return None
+            return f"{wanted.rel}: altered (the store's sha256 differs from the manifest)"
+        crc = head.get("ChecksumCRC32")
+        if crc and composite.get("CRC32"):
+            if str(crc).split("-")[0] == composite["CRC32"].split("-")[0]:
+                return None
+            return f"{wanted.rel}: altered (the store's CRC32 differs from the one pushed)"
+        return "?"
 
-    def _verify(self, name: str, files: list[WantedFile], composites: dict[str, str]) -> list[str]:
+    def _verify(
+        self, name: str, files: list[WantedFile], composites: dict[str, dict[str, str]]
+    ) -> list[str]:
         problems = []
         for wanted in files:
             key = self._key(name, wanted.rel)
@@ -525,13 +585,17 @@ class S3Remote(Remote):
     def verify(self, name: str, files: list[WantedFile]) -> list[str]:
         self._checked.clear()  # a verify asks the store again, whatever a push saw
         marker = self.read_file(name, MARKER)
-        composites: dict[str, str] = {}
+        composites: dict[str, dict[str, str]] = {}
         if marker:
             try:
                 doc = json.loads(marker)
-                composites = {
-                    str(k): str(v) for k, v in (doc.get("composite_sha256") or {}).items()
-                }
+                # composite_sha256: copies pushed by odoo-ops before CRC32 parts
+                for field, algorithm in (
+                    ("composite_sha256", "SHA256"),
+                    ("composite_crc32", "CRC32"),
+                ):
+                    for rel, value in (doc.get(field) or {}).items():
+                        composites.setdefault(str(rel), {})[algorithm] = str(value)
             except (ValueError, AttributeError):
                 composites = {}
         return self._verify(name, files, composites)
