@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,11 +115,31 @@ def _alive(pid: int) -> bool:
 
 
 def _kill_postmaster(data: Path) -> None:
-    try:
-        pid = int((data / "postmaster.pid").read_text().splitlines()[0])
-        os.kill(pid, signal.SIGKILL)
-    except (OSError, ValueError, IndexError):
-        pass
+    """Kill every process of the server on ``data``, and wait until they are gone.
+
+    The postmaster's children (the startup process replaying WAL, the
+    checkpointer...) each lead a process group of their own and outlive a
+    postmaster killed outright for a moment, writing into ``data``. All of
+    them are found by their working directory, which PostgreSQL sets to the
+    data directory (``postmaster.pid`` may name a pid used by another process
+    since).
+    """
+    import psutil
+
+    root = str(data.resolve())
+    procs = []
+    for proc in psutil.process_iter():
+        try:
+            cwd = proc.cwd()
+        except (psutil.Error, OSError):
+            continue
+        if cwd == root or cwd.startswith(root + os.sep):
+            try:
+                proc.kill()
+                procs.append(proc)
+            except psutil.Error:
+                pass
+    psutil.wait_procs(procs, timeout=10)
 
 
 def _drop_quietly(target: Target, name: str) -> None:
@@ -218,15 +239,18 @@ class ScratchServer:
         return (lines[-1] if lines else "no log")[:300]
 
     def stop(self) -> None:
+        """Stop the server at once (immediate shutdown: no checkpoint, as its data
+        directory is thrown away next)."""
         proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            proc.send_signal(signal.SIGINT)  # fast shutdown
-            proc.wait(timeout=30)
-        except (subprocess.TimeoutExpired, OSError):
-            proc.kill_group()
-            proc.wait()
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.send_signal(signal.SIGQUIT)
+                proc.wait(timeout=30)
+            except (subprocess.TimeoutExpired, OSError):
+                proc.kill_group()
+                proc.wait()
+        if self.data.exists():  # a postmaster killed outright (a signal) leaves children
+            _kill_postmaster(self.data)
 
 
 def _free_port() -> int:
@@ -351,6 +375,7 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
     raw_user = conninfo_to_dict(target.dsn()).get("user")
     user = str(raw_user) if raw_user else None
     tmp_created = False
+    remover: threading.Thread | None = None
     try:
         st.scratch_root.mkdir(parents=True, exist_ok=True)
         scratch_dir.mkdir(mode=0o700)
@@ -391,10 +416,15 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
         transfer.copy_database(source, dest, jobs=st.policy.jobs, workdir=scratch_dir,
                                timings=steps)  # fmt: skip
         clock = time.monotonic()
-        transfer.build_post_data(source, dest, jobs=st.policy.jobs, workdir=scratch_dir)
+        # The scratch server is done with: stopped, and its data removed while the
+        # indexes build.
+        server.stop()
+        remover = threading.Thread(target=shutil.rmtree, args=(server.data, True), daemon=True)
+        remover.start()
+        transfer.build_post_data(dest, jobs=st.policy.jobs, workdir=scratch_dir)
         steps["indexes and constraints"] = time.monotonic() - clock
         result.seconds.update(steps)
-        server.stop()
+        remover.join()
         shutil.rmtree(scratch_dir, ignore_errors=True)
         import psycopg
 
@@ -436,6 +466,8 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
         record_path.unlink(missing_ok=True)
     except BaseException:
         server.stop()
+        if remover is not None:
+            remover.join()
         shutil.rmtree(scratch_dir, ignore_errors=True)
         if tmp_created:
             _drop_quietly(target, tmpdb)
