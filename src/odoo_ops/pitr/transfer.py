@@ -23,7 +23,8 @@ step sees the same database. :func:`copy_database`:
      pipe each would cost more than their rows), the sequences' values, large
      objects, extension configuration tables under the extension's filter;
 3. **indexes, constraints and triggers** (:func:`build_post_data`): the
-   post-data section built ``jobs`` at a time (``pg_restore -j``).
+   post-data section, read off the source while the rows go, built ``jobs``
+   at a time (``pg_restore -j``) — the source is no longer needed then.
 """
 
 from __future__ import annotations
@@ -283,21 +284,66 @@ def copy_database(source: Endpoint, dest: Endpoint, *, jobs: int, workdir: Path,
     streams.append((other_bytes, lambda: _dump_pipe("the other rows", source, dest, workdir,
                                                     rest)))  # fmt: skip
     streams.sort(key=lambda item: -item[0])  # stable: the tables keep their order
-    run_pipes([start for _, start in streams], jobs)
+    post = _PostDataDump(source, workdir)  # read off the catalog while the rows go
+    try:
+        run_pipes([start for _, start in streams], jobs)
+    except BaseException:
+        post.kill()
+        raise
+    post.wait()
     seconds["rows"] = time.monotonic() - clock
     return tables
 
 
-def build_post_data(source: Endpoint, dest: Endpoint, *, jobs: int, workdir: Path) -> None:
-    """Indexes, constraints and triggers of ``source`` built in ``dest``, ``jobs`` at a time."""
+class _PostDataDump:
+    """``pg_dump --section=post-data`` of the source into ``workdir/post-data.dump``."""
+
+    def __init__(self, source: Endpoint, workdir: Path) -> None:
+        from odoo_ops.backup.pgtools import tool
+
+        self.path = post_data_path(workdir)
+        self._err: IO[bytes] = open(workdir / "post-data.err", "w+b")  # noqa: SIM115
+        try:
+            self.proc = childproc.ChildPopen(
+                [tool("pg_dump"), "-Fc", "--section=post-data", "-f", str(self.path),
+                 "-d", source.dbname], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=self._err, env=source.env(),
+            )  # fmt: skip
+        except BaseException:
+            self._close()
+            raise
+
+    def wait(self) -> None:
+        try:
+            code = self.proc.wait()
+            if code != 0:
+                raise OpsError(f"pg_dump of the restored database failed: {_tail(self._err)}")
+        finally:
+            self._close()
+
+    def kill(self) -> None:
+        self.proc.kill_group()
+        self.proc.wait()
+        self._close()
+        self.path.unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        if not self._err.closed:
+            self._err.close()
+            Path(self._err.name).unlink(missing_ok=True)
+
+
+def post_data_path(workdir: Path) -> Path:
+    """Where :func:`copy_database` leaves the post-data section for :func:`build_post_data`."""
+    return workdir / "post-data.dump"
+
+
+def build_post_data(dest: Endpoint, *, jobs: int, workdir: Path) -> None:
+    """Indexes, constraints and triggers (the post-data section :func:`copy_database` read
+    off the source) built in ``dest``, ``jobs`` at a time; the section's file is removed."""
     from odoo_ops.backup.pgtools import tool
 
-    post = workdir / "post-data.dump"
-    dumped = childproc.run([tool("pg_dump"), "-Fc", "--section=post-data", "-f", str(post),
-                            "-d", source.dbname], capture_output=True, text=True,
-                           env=source.env())  # fmt: skip
-    if dumped.returncode != 0:
-        raise OpsError(f"pg_dump of the restored database failed: {last_line(dumped.stderr)}")
+    post = post_data_path(workdir)
     try:
         built = childproc.run(
             [tool("pg_restore"), "-j", str(max(1, jobs)), "--exit-on-error", "-d", dest.dbname,
