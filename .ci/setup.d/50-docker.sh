@@ -1,11 +1,13 @@
 # The real-Docker tier (tests marked `docker`, e.g. tests/integration/topology/
 # test_topology_docker.py): a Docker Engine 20.10 + Compose v2 from
 # ../shared/docker/setup-engine.sh (~60-85 s on a fresh machine, ~1 s when the
-# engine is there), then the tier's two images (PostgreSQL 15, Odoo 18), tagged
-# by a hash of their build inputs: kept by the engine between runs, else loaded
-# from $ODOO_OPS_CI_CACHE/docker-images (zstd of `docker save`, ~17 s), else
-# built (~2.5 min) and saved there. Leftovers of a killed run (compose projects
-# odoo-ops-t*, their tags, dangling test images) are removed first.
+# engine is there), then the tier's images (PostgreSQL 15, Odoo 18, and the
+# stand-in for the official postgres:15 that init --pitr's db/Dockerfile builds
+# FROM, tagged postgres:15: no registry here), tagged by a hash of their build
+# inputs: kept by the engine between runs, else loaded from
+# $ODOO_OPS_CI_CACHE/docker-images (zstd of `docker save`, ~17 s), else built
+# (~2.5 min; the stand-in ~20 s) and saved there. Leftovers of a killed run
+# (compose projects odoo-ops-t*, their tags, dangling test images) are removed first.
 # When the engine cannot start, the tier skips with the reason
 # ($ODOO_OPS_DOCKER_UNAVAILABLE reaches the tests); the rest of CI runs on.
 # The dockerd started here is stopped when .ci/run ends (by its pid).

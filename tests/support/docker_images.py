@@ -1,11 +1,16 @@
 """The images of the real-Docker test tier (tests marked ``docker``), keyed on
 their inputs, and the clean-up of what a killed run left behind.
 
-Two images, built FROM ``local/bookworm:base`` (``../shared/docker/setup-engine.sh``):
+Three images, built FROM ``local/bookworm:base`` (``../shared/docker/setup-engine.sh``):
 
 - ``odoo-ops-test/db:15-<key>``: ``../shared/docker/db`` (PostgreSQL 15);
 - ``odoo-ops-test/odoo:18-<key>``: ``../shared/docker/odoo`` with the trimmed
-  Odoo 18 tarball of ``../shared/odoo`` and the host's CA bundle.
+  Odoo 18 tarball of ``../shared/odoo`` and the host's CA bundle;
+- ``odoo-ops-test/postgres:15-<key>``: ``tests/support/postgres_image``, a local
+  stand-in for the official ``postgres:15`` image -- there is no image registry
+  here to pull that one from -- also tagged ``postgres:15``, so that the
+  ``FROM postgres:15`` of the db/Dockerfile ``odoo-ops init --pitr`` generates
+  builds on it unchanged (:func:`ensure_postgres_standin`).
 
 ``<key>`` hashes every file of the build context, so an image is rebuilt
 exactly when one of its inputs changes, and reused by every run until then
@@ -16,7 +21,8 @@ seconds, a build minutes.
 
 Standard library only: ``.ci/setup.d/50-docker.sh`` runs it before the
 project is installed (``python3 tests/support/docker_images.py --cache DIR
---clean``); the tests import :func:`ensure_images` and :func:`clean_leftovers`.
+--clean``); the tests import :func:`ensure_images`, :func:`ensure_postgres_standin`
+and :func:`clean_leftovers`.
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ LABEL = "odoo-ops-test"
 #: Compose project names of the tier's tests start with this.
 PROJECT_PREFIX = "odoo-ops-t"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+#: the build context of the stand-in for the official ``postgres`` image
+STANDIN_DIR = Path(__file__).resolve().parent / "postgres_image"
+#: the official image's tag the stand-in answers to (Debian 12 has PostgreSQL 15 only)
+POSTGRES_STANDIN_TAG = "postgres:15"
 
 Say = Callable[[str], None]
 
@@ -67,7 +77,8 @@ def _contexts() -> dict[str, dict[str, Path]]:
     odoo = {p.name: p for p in sorted((docker / "odoo").iterdir()) if p.is_file()}
     odoo["odoo-18.0-ce-trimmed.tar.zst"] = SHARED / "odoo" / "odoo-18.0-ce-trimmed.tar.zst"
     odoo["ca.crt"] = CA_BUNDLE
-    return {"db": db, "odoo": odoo}
+    postgres = {p.name: p for p in sorted(STANDIN_DIR.iterdir()) if p.is_file()}
+    return {"db": db, "odoo": odoo, "postgres": postgres}
 
 
 def _key(files: dict[str, Path]) -> str:
@@ -88,6 +99,11 @@ def image_names() -> dict[str, str]:
         "db": f"odoo-ops-test/db:15-{_key(ctx['db'])}",
         "odoo": f"odoo-ops-test/odoo:18-{_key(ctx['odoo'])}",
     }
+
+
+def standin_name() -> str:
+    """The keyed tag of the stand-in for ``postgres:15`` (its current inputs)."""
+    return f"odoo-ops-test/postgres:15-{_key(_contexts()['postgres'])}"
 
 
 def _archive(cache: Path, image: str) -> Path:
@@ -132,34 +148,76 @@ def _build(kind: str, image: str, files: dict[str, Path]) -> None:
         _docker("build", "-q", "--label", f"{LABEL}=1", "-t", image, tmp, timeout=1800)
 
 
+def _ensure(kind: str, image: str, files: dict[str, Path], cache: Path | None,
+            say: Say) -> None:  # fmt: skip
+    """``image`` present in the engine: kept, else loaded from ``cache``, else built
+    (and saved into ``cache``, replacing the archive of older inputs)."""
+    if has_image(image):
+        say(f"{image}: kept by the engine")
+        return
+    archive = _archive(cache, image) if cache else None
+    t0 = time.monotonic()
+    if archive is not None and archive.is_file() and load_image(archive) and has_image(image):
+        say(f"{image}: loaded from {archive} in {time.monotonic() - t0:.0f}s")
+        return
+    _build(kind, image, files)
+    say(f"{image}: built in {time.monotonic() - t0:.0f}s")
+    if archive is not None:
+        t1 = time.monotonic()
+        save_image(image, archive)
+        say(f"{image}: saved to {archive} in {time.monotonic() - t1:.0f}s")
+        repo = image.rsplit(":", 1)[0].replace("/", "_") + "__"
+        for old in archive.parent.glob(repo + "*.tar.zst"):
+            if old != archive:
+                old.unlink()  # an archive of older inputs
+
+
+def _require_base() -> None:
+    if not has_image(BASE_IMAGE):
+        raise RuntimeError(f"image {BASE_IMAGE} missing: run ../shared/docker/setup-engine.sh")
+
+
 def ensure_images(cache: Path | None = None, say: Say | None = None) -> dict[str, str]:
     """The tier's images, present in the engine: kept ones as they are, else
     loaded from ``cache``, else built (and saved into ``cache``)."""
     say = say or (lambda _m: None)
-    if not has_image(BASE_IMAGE):
-        raise RuntimeError(f"image {BASE_IMAGE} missing: run ../shared/docker/setup-engine.sh")
+    _require_base()
     contexts = _contexts()
     names = image_names()
     for kind, image in names.items():
-        if has_image(image):
-            say(f"{image}: kept by the engine")
-            continue
-        archive = _archive(cache, image) if cache else None
-        t0 = time.monotonic()
-        if archive is not None and archive.is_file() and load_image(archive) and has_image(image):
-            say(f"{image}: loaded from {archive} in {time.monotonic() - t0:.0f}s")
-            continue
-        _build(kind, image, contexts[kind])
-        say(f"{image}: built in {time.monotonic() - t0:.0f}s")
-        if archive is not None:
-            t1 = time.monotonic()
-            save_image(image, archive)
-            say(f"{image}: saved to {archive} in {time.monotonic() - t1:.0f}s")
-            repo = image.rsplit(":", 1)[0].replace("/", "_") + "__"
-            for old in archive.parent.glob(repo + "*.tar.zst"):
-                if old != archive:
-                    old.unlink()  # an archive of older inputs
+        _ensure(kind, image, contexts[kind], cache, say)
     return names
+
+
+def ensure_postgres_standin(cache: Path | None = None, say: Say | None = None) -> str:
+    """The stand-in for the official ``postgres:15`` image, present in the engine under
+    its keyed tag (kept, loaded from ``cache`` or built, as :func:`ensure_images`) and
+    tagged :data:`POSTGRES_STANDIN_TAG`; returns that tag.
+
+    An image already tagged ``postgres:15`` that the tier did not build (no
+    ``odoo-ops-test`` label: an official image pulled some day) is left alone:
+    RuntimeError instead.
+    """
+    say = say or (lambda _m: None)
+    _require_base()
+    image = standin_name()
+    _ensure("postgres", image, _contexts()["postgres"], cache, say)
+    wanted = _docker("image", "inspect", "--format", "{{.Id}}", image).strip()
+    if has_image(POSTGRES_STANDIN_TAG):
+        current = _docker(
+            "image", "inspect", "--format",
+            f'{{{{.Id}}}} {{{{index .Config.Labels "{LABEL}"}}}}', POSTGRES_STANDIN_TAG,
+        ).split()  # fmt: skip
+        if current[0] == wanted:
+            return POSTGRES_STANDIN_TAG
+        if current[1:] != ["1"]:
+            raise RuntimeError(
+                f"{POSTGRES_STANDIN_TAG} is an image the test tier did not build: not replaced"
+                f" by its stand-in {image}"
+            )
+    _docker("tag", image, POSTGRES_STANDIN_TAG)
+    say(f"{POSTGRES_STANDIN_TAG}: tagged on {image}")
+    return POSTGRES_STANDIN_TAG
 
 
 def clean_leftovers(say: Say | None = None) -> list[str]:
@@ -212,10 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.clean:
             clean_leftovers(say)
         names = ensure_images(args.cache, say)
+        standin = ensure_postgres_standin(args.cache, say)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         print(f"docker images: {exc}", file=sys.stderr)
         return 1
-    print(" ".join(names.values()))
+    print(" ".join([*names.values(), standin_name(), standin]))
     return 0
 
 
