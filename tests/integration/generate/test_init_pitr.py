@@ -93,6 +93,10 @@ def test_pitr_settings_and_the_real_pgbackrest_reads_the_config(tmp_path: Path) 
     assert (st.pg_data, st.pg_port, st.pg_user) == (Path("/var/lib/postgresql/data"), 5432,
                                                     "postgres")  # fmt: skip
     assert st.archive_command().startswith("pgbackrest ")  # the container's, not the wrapper
+    # the restore's scratch server: the host's binaries of the db image's major (18.0: 16)
+    assert st.policy.pg_bin == "/usr/lib/postgresql/16/bin"
+    # a restore's scratch directory is handed to the container's postgres as well
+    assert 'find "$1/scratch" -mindepth 1 -maxdepth 2 ! -user postgres' in text
     assert target.filestore_dir() == d.resolve() / "data/odoo/filestore/odoo_prod"
     conf = tmp_path / "pgbackrest.conf"
     conf.write_text(st.pgbackrest_conf())
