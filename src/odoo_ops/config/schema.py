@@ -360,6 +360,8 @@ class InitAnswers(_Model):
     ram_mb: int | None = Field(default=None, ge=256)
     users: int = Field(default=25, ge=1)
     redis: bool = False
+    #: ``init --pitr``: pgBackRest in the db image, archiving on, the pitr timers
+    pitr: bool = False
 
     @field_validator("series", mode="before")
     @classmethod
@@ -392,6 +394,11 @@ class Pitr(_Model):
     pg_socket_path: str | None = None
     pg_port: int | None = Field(default=None, ge=1, le=65535)
     pg_bin: str = "/usr/lib/postgresql/15/bin"
+    #: where ``pitr restore --to`` runs its scratch server: ``host`` (``pg_bin`` as
+    #: ``os_user``), ``compose`` (a one-off container of the db service's image),
+    #: ``auto`` (compose when the deployment's runner is compose and its compose file
+    #: has ``db_service``)
+    scratch_server: Literal["auto", "host", "compose"] = "auto"
     os_user: str | None = None
     #: pgBackRest's role for pg1-user (default: the DSN's user)
     pg_user: str | None = None

@@ -103,19 +103,13 @@ def setup(target: Target, *, apply: bool, dry_run: bool, wait: float = 0.0) -> S
             result.restart_needed = any(r.name == "archive_mode" and not r.ok for r in rows)
             return result
         with deployment_lock(target, wait):
-            from psycopg import sql
+            altered = _alter_system(conn, [r for r in rows if r.current != r.wanted], result)
+            if altered:
+                _privileged(conn, "SELECT pg_reload_conf()", "pg_reload_conf()", altered)
+                import time
 
-            for row in rows:
-                if row.current == row.wanted:
-                    continue
-                conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
-                    sql.Identifier(row.name), sql.Literal(row.wanted)))  # fmt: skip
-                result.steps.append(f"ALTER SYSTEM SET {row.name}")
-            conn.execute("SELECT pg_reload_conf()")
-            import time
-
-            time.sleep(0.3)  # the reload is asynchronous
-            result.settings = _compare(st, conn)
+                time.sleep(0.3)  # the reload is asynchronous
+                result.settings = _compare(st, conn)
             result.applied = True
         result.restart_needed = any(
             r.name in ("archive_mode", "wal_level", "max_wal_senders") and not r.ok
@@ -134,6 +128,36 @@ def setup(target: Target, *, apply: bool, dry_run: bool, wait: float = 0.0) -> S
             pgbackrest.run(st, "check", timeout=300)
             result.steps.append("pgbackrest check: WAL archiving works")
     return result
+
+
+def _alter_system(conn: Any, rows: list[SettingRow], result: SetupResult) -> list[str]:
+    """``ALTER SYSTEM SET`` each of ``rows``; the names altered."""
+    from psycopg import sql
+
+    names = [r.name for r in rows]
+    for row in rows:
+        statement = sql.SQL("ALTER SYSTEM SET {} = {}").format(
+            sql.Identifier(row.name), sql.Literal(row.wanted))  # fmt: skip
+        _privileged(conn, statement, "ALTER SYSTEM", names)
+        result.steps.append(f"ALTER SYSTEM SET {row.name}")
+    return names
+
+
+def _privileged(conn: Any, statement: Any, what: str, names: list[str]) -> None:
+    """Run ``statement``; a role that may not becomes one clear :class:`OpsError`."""
+    import psycopg
+
+    try:
+        conn.execute(statement)
+    except psycopg.errors.InsufficientPrivilege:
+        user = conn.info.user
+        raise OpsError(
+            f"pitr setup --apply must change {', '.join(names)} on the server, and the"
+            f" role {user} may not run {what} (a superuser may)",
+            hint="set them on the server (postgresql.conf, or the db service's command"
+            " line; `odoo-ops pitr setup` lists them) and restart it, or run"
+            " `pitr setup --apply` once with a superuser in the deployment's dsn",
+        ) from None
 
 
 def require_set_up(target: Target) -> PitrSetup:

@@ -5,8 +5,10 @@
 2. ``pgbackrest restore --type=time`` of the deployment's database only
    (``--db-include``) into a scratch data directory under ``[pitr] dir``;
 3. a scratch PostgreSQL server on it: a free port, its socket in the
-   scratch directory, no TCP, archiving off, the server a child of odoo-ops
-   (it dies with it); recovery replays WAL up to the target and promotes;
+   scratch directory (or a short directory under /tmp), no TCP, archiving
+   off, the server a child of odoo-ops (it dies with it) -- or, for a compose
+   deployment, a one-off container of the db service's image, removed by name;
+   recovery replays WAL up to the target and promotes;
 4. the database copied out of it into a scratch database on the live server
    (``transfer``: the schema through ``pg_dump | pg_restore``, the rows of N
    tables at a time through binary COPY pipes, then indexes and constraints
@@ -16,7 +18,7 @@
    database renamed to NEWDB (the old NEWDB dropped first, with ``--force``).
 
 A cleanup record (``restore-in-progress.json`` in ``[pitr] dir``) names the
-scratch directory, database and filestore: a restore that fails or is
+scratch directory, socket directory, container, database and filestore: a restore that fails or is
 interrupted removes them at once; one killed outright (SIGKILL) leaves the
 record, and the next ``pitr`` command removes what it names. NEWDB only
 appears in the last step, so it never exists half-restored.
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odoo_ops import childproc
-from odoo_ops.errors import OpsError, UsageError
+from odoo_ops.errors import ConfigError, OpsError, UsageError
 from odoo_ops.fileutil import atomic_write_text
 from odoo_ops.names import check_database_name
 from odoo_ops.pitr import pgbackrest, transfer
@@ -49,6 +51,7 @@ from odoo_ops.pitr.window import Window, archive_state, fmt_time, seal
 
 if TYPE_CHECKING:
     from odoo_ops.adapters import Target
+    from odoo_ops.adapters.runner import ComposeRunner
 
 RECORD = "restore-in-progress.json"
 _Log = Callable[[str], None]
@@ -86,10 +89,16 @@ def settle_leftovers(target: Target, st: PitrSetup | None = None) -> list[str]:
     if isinstance(pid, int) and pid != os.getpid() and _alive(pid):
         return []  # a restore running right now: its own clean-up is in charge
     notes = [f"an interrupted pitr restore was cleaned up ({record.get('started', '?')})"]
+    container = record.get("container")
+    if isinstance(container, str) and container.startswith(CONTAINER_PREFIX):
+        _remove_container(str(record.get("docker") or "docker"), container)
     scratch = record.get("scratch")
     if isinstance(scratch, str) and Path(scratch).parent == st.scratch_root:
         _kill_postmaster(Path(scratch) / "data")
         shutil.rmtree(scratch, ignore_errors=True)
+    sockets = record.get("socket_dir")
+    if isinstance(sockets, str) and Path(sockets).name.startswith(SOCKET_PREFIX):
+        shutil.rmtree(sockets, ignore_errors=True)
     tmpdb = record.get("tmpdb")
     if isinstance(tmpdb, str):
         _drop_quietly(target, check_database_name(tmpdb))
@@ -142,6 +151,14 @@ def _kill_postmaster(data: Path) -> None:
     psutil.wait_procs(procs, timeout=10)
 
 
+def _remove_container(docker: str, name: str) -> None:
+    """``docker rm -f NAME`` (its processes killed with it): gone, or never there."""
+    try:
+        childproc.run([docker, "rm", "-f", name], capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        pass  # no docker here any more: nothing of it to remove either
+
+
 def _drop_quietly(target: Target, name: str) -> None:
     from odoo_ops.adapters.pgadmin import admin_connection, drop_database
 
@@ -155,21 +172,86 @@ def _drop_quietly(target: Target, name: str) -> None:
 # -- the scratch server ------------------------------------------------------------------
 
 
-class ScratchServer:
-    """A PostgreSQL server on a restored data directory, a child of odoo-ops."""
+#: the scratch container's name (compose) starts with this
+CONTAINER_PREFIX = "odoo-ops-pitr-"
+#: a short socket directory (under /tmp) starts with this
+SOCKET_PREFIX = "odoo-ops-pitr-"
+#: the longest Unix-domain socket path (``sun_path`` less its NUL)
+SOCKET_PATH_MAX = 107
 
-    def __init__(self, st: PitrSetup, root: Path) -> None:
+
+def scratch_compose(target: Target, st: PitrSetup) -> ComposeRunner | None:
+    """The runner of the db service when the scratch server runs in its image
+    (``[pitr] scratch_server``), None when it runs on this host."""
+    from odoo_ops.adapters.hostcmd import compose_runner
+    from odoo_ops.adapters.runner import ComposeRunner
+
+    mode = st.policy.scratch_server
+    if mode == "host":
+        return None
+    dep = target.deployment
+    runner = compose_runner(target) if dep.runner == "compose" else None
+    compose = target.compose_or_none() if runner is not None else None
+    if runner is None or compose is None or dep.db_service not in compose.services:
+        if mode == "compose":
+            raise ConfigError(
+                '[pitr] scratch_server = "compose" needs runner = "compose" and the'
+                f" compose service {dep.db_service!r} (db_service) in the compose file",
+                hint='set scratch_server = "host" to run it from pg_bin on this host',
+            )
+        return None
+    return ComposeRunner(runner.compose_file, dep.db_service,
+                         project_directory=runner.project_directory, env_file=runner.env_file,
+                         project_name=runner.project_name, docker=runner.docker)  # fmt: skip
+
+
+class ScratchServer:
+    """A PostgreSQL server on a restored data directory, a child of odoo-ops.
+
+    On this host (``pg_bin/postgres`` as ``os_user``), or with ``compose`` in a
+    one-off container of the db service's image (``docker compose run --rm --no-deps
+    --name odoo-ops-pitr-… --entrypoint pg_bin/postgres``, as the owner of the
+    restored files): the PITR directory is mounted there at the same path, so the
+    data directory, the configuration files and the socket are where this host
+    sees them. The socket is in the scratch directory, or, when that path would be
+    too long for a Unix-domain socket (107 bytes), in a short directory under /tmp
+    (mounted into the container at the same path).
+    """
+
+    def __init__(self, st: PitrSetup, root: Path, compose: ComposeRunner | None = None) -> None:
+        import secrets
+        import tempfile
+
         self.st = st
         self.root = root
         self.data = root / "data"
         self.log = root / "server.log"
         self.port = _free_port()
         self.proc: childproc.ChildPopen | None = None
+        self.compose = compose
+        self.container = (f"{CONTAINER_PREFIX}{_slug(st.stanza)}-{secrets.token_hex(4)}"
+                          if compose is not None else None)  # fmt: skip
+        self.socket_dir = root
+        if len(str(root / f".s.PGSQL.{self.port}")) > SOCKET_PATH_MAX:
+            self.socket_dir = Path(tempfile.gettempdir()) / f"{SOCKET_PREFIX}{secrets.token_hex(6)}"
+        self.kept_log: Path | None = None
+
+    @property
+    def own_socket_dir(self) -> bool:
+        return self.socket_dir != self.root
+
+    def record(self) -> dict[str, Any]:
+        """What ``settle_leftovers`` needs to remove this server after a SIGKILL."""
+        return {
+            "container": self.container,
+            "docker": self.compose.docker if self.compose is not None else None,
+            "socket_dir": str(self.socket_dir) if self.own_socket_dir else None,
+        }
 
     def dsn(self, dbname: str, user: str | None) -> str:
         from psycopg.conninfo import make_conninfo
 
-        params = {"host": str(self.root), "port": str(self.port), "dbname": dbname}
+        params = {"host": str(self.socket_dir), "port": str(self.port), "dbname": dbname}
         if user:
             params["user"] = user
         return make_conninfo("", **params)
@@ -180,13 +262,21 @@ class ScratchServer:
         (self.root / "postgresql.conf").write_text("# odoo-ops pitr restore: scratch server\n")
         for path in ("pg_hba.conf", "pg_ident.conf", "postgresql.conf"):
             chown_to(self.root / path, self.st.os_user)
+        owner = _owner_of(self.data)
+        if self.own_socket_dir:
+            self.socket_dir.mkdir(mode=0o700)
+            if self.compose is not None:
+                if owner is not None and os.geteuid() == 0:
+                    os.chown(self.socket_dir, *owner)
+            else:
+                chown_to(self.socket_dir, self.st.os_user)
         settings = {
             "config_file": self.root / "postgresql.conf",
             "hba_file": self.root / "pg_hba.conf",
             "ident_file": self.root / "pg_ident.conf",
             "port": self.port,
             "listen_addresses": "",
-            "unix_socket_directories": self.root,
+            "unix_socket_directories": self.socket_dir,
             "archive_mode": "off",
             "fsync": "off",
             "shared_preload_libraries": "",
@@ -194,14 +284,31 @@ class ScratchServer:
             "logging_collector": "off",
             "max_connections": 30,
         }
-        argv = [str(Path(self.st.policy.pg_bin) / "postgres"), "-D", str(self.data)]
+        postgres = str(Path(self.st.policy.pg_bin) / "postgres")
+        args = ["-D", str(self.data)]
         for key, value in settings.items():
-            argv += ["-c", f"{key}={value}"]
+            args += ["-c", f"{key}={value}"]
+        kwargs: dict[str, Any] = {}
+        if self.compose is not None:
+            assert self.container is not None
+            # as the owner of the restored files (the image's postgres), no entrypoint
+            # (it would prepare the live server's PGDATA, or initdb), no port published
+            user = f"{owner[0]}:{owner[1]}" if owner is not None else "postgres"
+            mounts = (["-v", f"{self.socket_dir}:{self.socket_dir}"]
+                      if self.own_socket_dir else [])  # fmt: skip
+            argv = self.compose.compose_argv(
+                "run", "--rm", "--no-deps", "-T", "--name", self.container, "-u", user,
+                "--entrypoint", postgres, *mounts, self.compose.service, *args,
+            )  # fmt: skip
+        else:
+            argv = [postgres, *args]
+            kwargs = pgbackrest.user_kwargs(self.st.os_user)
         log = self.log.open("ab")
         try:
             self.proc = childproc.ChildPopen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL,
-                                             **pgbackrest.user_kwargs(self.st.os_user))  # fmt: skip
+                                             stdin=subprocess.DEVNULL, **kwargs)  # fmt: skip
+        except OSError as exc:
+            raise OpsError(f"cannot start the scratch server ({argv[0]}): {exc.strerror}") from None
         finally:
             log.close()
 
@@ -212,9 +319,10 @@ class ScratchServer:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc is not None and self.proc.poll() is not None:
+                kept = self.keep_log()
                 raise OpsError(
                     f"the scratch server stopped during recovery: {self.log_reason()}",
-                    hint=f"its log: {self.log} (kept until the restore is cleaned up)",
+                    hint=f"its log: {kept}" if kept else None,
                 )
             try:
                 with psycopg.connect(self.dsn("postgres", user), connect_timeout=2,
@@ -225,8 +333,22 @@ class ScratchServer:
             except psycopg.OperationalError:
                 pass
             if time.monotonic() > deadline:
-                raise OpsError(f"recovery did not finish within {timeout:.0f} s")
+                kept = self.keep_log()
+                raise OpsError(
+                    f"recovery did not finish within {timeout:.0f} s",
+                    hint=f"the scratch server's log: {kept}" if kept else None,
+                )
             time.sleep(0.2)
+
+    def keep_log(self) -> Path | None:
+        """A copy of the server's log in ``[pitr] dir/log`` (the scratch directory goes)."""
+        kept = self.st.log_dir / f"scratch-{self.root.name}.log"
+        try:
+            shutil.copyfile(self.log, kept)
+        except OSError:
+            return None
+        self.kept_log = kept
+        return kept
 
     def log_reason(self) -> str:
         try:
@@ -240,8 +362,11 @@ class ScratchServer:
 
     def stop(self) -> None:
         """Stop the server at once (immediate shutdown: no checkpoint, as its data
-        directory is thrown away next)."""
+        directory is thrown away next). A container is removed (``docker rm -f``: a
+        signal to ``docker compose run`` may not reach the server)."""
         proc = self.proc
+        if self.container is not None and self.compose is not None and proc is not None:
+            _remove_container(self.compose.docker, self.container)
         if proc is not None and proc.poll() is None:
             try:
                 proc.send_signal(signal.SIGQUIT)
@@ -251,6 +376,14 @@ class ScratchServer:
                 proc.wait()
         if self.data.exists():  # a postmaster killed outright (a signal) leaves children
             _kill_postmaster(self.data)
+        if self.own_socket_dir:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+def _slug(name: str) -> str:
+    import re
+
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", name)[:40] or "pitr"
 
 
 def _free_port() -> int:
@@ -327,7 +460,7 @@ def restore(
         if dry_run:
             window.end = archive_state(conn).last_archived_time
         else:
-            window.end = seal(conn, timeout=max(60.0, 2.0 * st.policy.archive_timeout))
+            window.end = seal(conn, timeout=max(60.0, 2.0 * st.policy.archive_timeout), setup=st)
     if not window.contains(when):
         raise OpsError(
             f"{fmt_time(when)} is outside the recoverable window: {window.describe()}",
@@ -366,12 +499,12 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
     new_fs = target.filestore_dir(newdb)
     tmp_fs = new_fs.with_name(new_fs.name + ".pitr-tmp") if new_fs is not None else None
     record_path = st.base / RECORD
+    server = ScratchServer(st, scratch_dir, scratch_compose(target, st))
     atomic_write_text(record_path, json.dumps({
         "started": datetime.now(UTC).isoformat(), "pid": os.getpid(), "newdb": newdb,
         "scratch": str(scratch_dir), "tmpdb": tmpdb,
-        "tmp_filestore": str(tmp_fs) if tmp_fs else None,
+        "tmp_filestore": str(tmp_fs) if tmp_fs else None, **server.record(),
     }))  # fmt: skip
-    server = ScratchServer(st, scratch_dir)
     raw_user = conninfo_to_dict(target.dsn()).get("user")
     user = str(raw_user) if raw_user else None
     tmp_created = False

@@ -3,8 +3,9 @@
 The window runs from the end of the oldest backup (a restore needs a backup
 that finished before its target) to the last WAL file archived: a commit is
 recoverable once the WAL file holding it is in the repository. A restore
-first *seals* the archive (one commit, ``pg_switch_wal()``, wait until that
-file is archived) so that everything up to the moment it was asked is in.
+first *seals* the archive (one commit, ``pg_switch_wal()`` -- or ``pgbackrest
+check`` when the role may not --, wait until that file is archived) so that
+everything up to the moment it was asked is in.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from odoo_ops.errors import OpsError
+
+if TYPE_CHECKING:
+    from odoo_ops.pitr.settings import PitrSetup
 
 
 @dataclass
@@ -66,15 +70,46 @@ def archive_state(conn: Any) -> ArchiveState:
     )  # fmt: skip
 
 
-def seal(conn: Any, timeout: float = 60.0) -> datetime:
+def seal(conn: Any, timeout: float = 60.0, setup: PitrSetup | None = None) -> datetime:
     """Make everything committed so far recoverable: a commit, a WAL switch, and a wait
     until that WAL file is archived. Returns the time of that commit.
+
+    The switch is ``pg_switch_wal()`` when the connection's role may call it. A role
+    that may not (Odoo's, in a compose project) leaves it to ``pgbackrest check``
+    through ``setup`` (``[pitr] pgbackrest``: it connects as ``pg1-user``, switches
+    and waits until that file is archived), then the same wait here, for the WAL
+    file that held the commit.
 
     Raises :class:`OpsError` naming the archiver's failure when the file is not
     archived within ``timeout`` seconds.
     """
+    import psycopg
+
     stamp = conn.execute("SELECT txid_current(), clock_timestamp()").fetchone()[1]
-    wal = conn.execute("SELECT pg_walfile_name(pg_switch_wal() - 1)").fetchone()[0]
+    try:
+        wal = conn.execute("SELECT pg_walfile_name(pg_switch_wal() - 1)").fetchone()[0]
+    except psycopg.errors.InsufficientPrivilege:
+        user = conn.info.user
+        if setup is None:
+            raise OpsError(
+                f"the role {user} may not switch WAL files (pg_switch_wal)",
+                hint="use a superuser in the deployment's dsn for this command",
+            ) from None
+        # the WAL file of the commit (the insert position is past it: at worst the next
+        # file, which pgbackrest check's switch closes as well)
+        wal = conn.execute("SELECT pg_walfile_name(pg_current_wal_insert_lsn())").fetchone()[0]
+        from odoo_ops.pitr import pgbackrest
+
+        try:
+            pgbackrest.run(setup, "check", f"--archive-timeout={max(1, int(timeout))}",
+                           timeout=timeout + 60)  # fmt: skip
+        except OpsError as exc:
+            raise OpsError(
+                f"sealing the archive failed: the role {user} may not call pg_switch_wal(),"
+                f" and {exc.message}",
+                hint=exc.hint,
+            ) from None
+        timeout = min(timeout, 10.0)  # check waited for the archive already
     deadline = time.monotonic() + timeout
     while True:
         state = archive_state(conn)

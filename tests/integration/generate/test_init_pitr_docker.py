@@ -16,9 +16,15 @@ T, ``pitr info`` (a recoverable window past T), ``pitr filestore-sync``, ``check
 --only pitr-archiving`` (``pg_stat_archiver``: WAL archived, none failed), and
 ``pitr restore --time T --to NEWDB``.
 
-What fails because of src/odoo_ops/pitr (not generated code) is reported by name: a
-workaround the fixture had to apply makes its own test xfail with the reason, and a
-restore that stops on a known cause xfails with it; anything else fails.
+The generated DSN is Odoo's role ``odoo`` (no superuser) and nothing is granted to it:
+``pitr setup --apply`` changes nothing (the settings are on the command line), and a
+setting it would have to change is refused in one line; the restore seals the archive
+through ``pgbackrest check`` (the role may not call ``pg_switch_wal()``) and runs its
+scratch server in a one-off container of the db image, its socket in the scratch
+directory or, for a long path, in a short directory under /tmp. The restored rows are
+exactly those committed before T, the live database is untouched, and nothing is left
+behind (container, processes, directories, scratch database) — also after a restore
+killed with SIGKILL, which the next ``pitr`` command cleans up.
 
 Marked ``docker``; skips with the reason when no engine answers. The compose project
 is brought down with its volumes (``docker compose down -v``), the generated image
@@ -30,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -213,28 +220,20 @@ def _setup(site: Site) -> subprocess.CompletedProcess[str]:
     return site.odoo_ops("pitr", "setup", "--apply", timeout=300)
 
 
-KNOWN_SETUP_FAILURE = "permission denied for function pg_reload_conf"
-
-
 @pytest.fixture(scope="module")
 def archiving(site: Site) -> Site:
     """``pitr setup --apply`` as docs/pitr.md says for compose (once, after ``up``)."""
     proc = _setup(site)
-    if proc.returncode != 0 and KNOWN_SETUP_FAILURE in proc.stderr:
-        # src/odoo_ops/pitr/actions.py calls pg_reload_conf() even when nothing was
-        # altered, as the DSN's role (odoo, no superuser). The grant is per database,
-        # and taken back at once: a restored database must not carry it (pg_dump would
-        # dump the GRANT, which the odoo role may not replay)
-        site.workarounds.append(f"pitr setup --apply as the odoo role: {_errors(proc.stderr)}")
-        site.psql_postgres("GRANT EXECUTE ON FUNCTION pg_reload_conf() TO odoo", DATABASE)
-        try:
-            proc = _setup(site)
-        finally:
-            site.psql_postgres("REVOKE EXECUTE ON FUNCTION pg_reload_conf() FROM odoo", DATABASE)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "pgbackrest stanza-create: stanza production ready" in proc.stdout
     assert "pgbackrest check: WAL archiving works" in proc.stdout
     return site
+
+
+def _odoo_may(site: Site, function: str) -> bool:
+    with psycopg.connect(site.odoo_dsn(), autocommit=True) as conn:
+        row = conn.execute("SELECT has_function_privilege(%s, 'EXECUTE')", (function,))
+        return bool(row.fetchone()[0])  # type: ignore[index]
 
 
 def test_generated_db_image_is_the_official_contract_plus_pgbackrest(site: Site) -> None:
@@ -314,56 +313,117 @@ def test_setup_backup_info_and_check_through_the_wrapper(archiving: Site) -> Non
 
 
 def test_pitr_setup_needs_nothing_beyond_the_generated_role(archiving: Site) -> None:
-    """The generated DSN is Odoo's role (no superuser): ``pitr setup --apply`` must work
-    with it as generated, since the settings it wants are on the command line already."""
-    if archiving.workarounds:
-        pytest.xfail("src/odoo_ops/pitr/actions.py: " + "; ".join(archiving.workarounds))
-    proc = _setup(archiving)  # a re-run: idempotent
+    """The generated DSN is Odoo's role (no superuser): ``pitr setup --apply`` works with
+    it as generated, since the settings it wants are on the command line already; one it
+    would have to change is refused in one line naming what is needed."""
+    site = archiving
+    assert not _odoo_may(site, "pg_reload_conf()")  # nothing was granted to get here
+    proc = _setup(site)  # a re-run: idempotent, nothing altered, no reload
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ALTER SYSTEM" not in proc.stdout
+    toml = site.root / "odoo-ops.toml"
+    text = toml.read_text()
+    toml.write_text(text.replace("archive_timeout = 60\n", "archive_timeout = 30\n", 1))
+    try:
+        refused = _setup(site)
+    finally:
+        toml.write_text(text)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    error = _errors(refused.stderr)
+    assert "archive_timeout" in error and "role odoo may not run ALTER SYSTEM" in error, error
+    assert "Traceback" not in refused.stderr and "unexpected error" not in refused.stderr
+    assert site.psql_postgres("SHOW archive_timeout") == "1min"  # unchanged
 
 
-SEAL_FAILURE = "permission denied for function pg_switch_wal"
-SCRATCH_FAILURE = "the scratch server stopped during recovery"
+def _leftovers(site: Site, newdb: str) -> list[str]:
+    """What a restore may leave behind: scratch containers, processes, directories, the
+    scratch database, the cleanup record."""
+    left = []
+    containers = _run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter",
+                       "name=odoo-ops-pitr-"], site.root).stdout.split()  # fmt: skip
+    left += [f"container {c}" for c in containers]
+    scratch = site.pitr_dir / "scratch"
+    left += [f"scratch {p.name}" for p in scratch.iterdir()] if scratch.is_dir() else []
+    left += [f"socket dir {p}" for p in Path(tempfile.gettempdir()).glob("odoo-ops-pitr-*")]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(scratch).encode() in cmdline or b"odoo-ops-pitr-" in cmdline:
+            shown = cmdline.replace(b"\0", b" ")[:200]
+            left.append(f"process {pid}: {shown!r}")
+    with psycopg.connect(site.odoo_dsn("postgres"), autocommit=True) as conn:
+        names = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+    left += [f"database {n}" for n in names if n.startswith(f"{newdb}__")]
+    if (site.pitr_dir / "restore-in-progress.json").exists():
+        left.append("restore-in-progress.json")
+    return left
 
 
-def test_restore_to_a_moment_into_a_new_database(archiving: Site) -> None:
+#: a NEWDB whose scratch socket path would pass 107 bytes: the socket goes under /tmp
+LONG_NEWDB = "odoo_pitr_restored_into_a_database_with_a_long_name"
+
+
+@pytest.mark.parametrize("newdb", ["odoo_pitr", LONG_NEWDB])
+def test_restore_to_a_moment_into_a_new_database(archiving: Site, newdb: str) -> None:
     site = archiving
     if site.moment is None:
         pytest.skip(
             "needs the backup and T of test_setup_backup_info_and_check_through_the_wrapper"
         )
     when = site.moment.isoformat(sep=" ")
-
-    def restore() -> subprocess.CompletedProcess[str]:
-        return site.odoo_ops("pitr", "restore", "--time", when, "--to", "odoo_pitr",
-                             "--format", "json", timeout=600)  # fmt: skip
-
-    known: list[str] = []
-    proc = restore()
-    if proc.returncode != 0 and SEAL_FAILURE in proc.stderr:
-        # src/odoo_ops/pitr/window.py seal(): pg_switch_wal() as the DSN's role (odoo, no
-        # superuser). Granted here (per database, after T) to get on to the restore itself.
-        known.append(f"pitr restore seals the archive as the odoo role: {_errors(proc.stderr)}")
-        site.psql_postgres("GRANT EXECUTE ON FUNCTION pg_switch_wal() TO odoo", DATABASE)
-        try:
-            proc = restore()
-        finally:
-            site.psql_postgres("REVOKE EXECUTE ON FUNCTION pg_switch_wal() FROM odoo", DATABASE)
-    if proc.returncode != 0 and SCRATCH_FAILURE in proc.stderr:
-        # pgbackrest restore ran in the container through the wrapper (into the scratch
-        # directory it handed to postgres); then src/odoo_ops/pitr/restore.py starts the
-        # scratch server on the host as root: [pitr] os_user is None (pg_data is the
-        # container's path), and PostgreSQL refuses to run as root; the restored files
-        # belong to the container's postgres (uid 999)
-        assert "recovery on the scratch server" in proc.stderr, proc.stderr
-        known.append(f"pitr restore starts its scratch server on the host as root:"
-                     f" {_errors(proc.stderr)[-400:]}")  # fmt: skip
-    if known:
-        pytest.xfail("src/odoo_ops/pitr: " + "; ".join(known))
+    # the restore seals the archive as Odoo's role, which may not switch WAL itself
+    assert not _odoo_may(site, "pg_switch_wal()")
+    proc = site.odoo_ops("pitr", "restore", "--time", when, "--to", newdb,
+                         "--format", "json", timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    with psycopg.connect(site.odoo_dsn("odoo_pitr"), autocommit=True) as conn:
+    with psycopg.connect(site.odoo_dsn(newdb), autocommit=True) as conn:
         labels = [r[0] for r in conn.execute("SELECT label FROM pitr_probe ORDER BY id")]
+        owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database"
+                             " WHERE datname = current_database()").fetchone()  # fmt: skip
     assert labels == ["before the backup", "after the backup"]
+    assert owner == ("odoo",)
     with psycopg.connect(site.odoo_dsn(), autocommit=True) as conn:
         live = [r[0] for r in conn.execute("SELECT label FROM pitr_probe ORDER BY id")]
     assert live == ["before the backup", "after the backup", "after T"]  # untouched
+    assert _leftovers(site, newdb) == []
+
+
+def test_restore_killed_outright_is_cleaned_by_the_next_command(archiving: Site) -> None:
+    """SIGKILL while the scratch container runs: ``docker compose run`` dies with
+    odoo-ops, the container does not; the next ``pitr`` command removes it (its name is
+    in restore-in-progress.json) with the scratch and socket directories."""
+    site = archiving
+    if site.moment is None:
+        pytest.skip("needs T of test_setup_backup_info_and_check_through_the_wrapper")
+    exe = shutil.which("odoo-ops")
+    assert exe
+    newdb = LONG_NEWDB + "_k"
+    proc = subprocess.Popen([exe, "pitr", "restore", "--time", site.moment.isoformat(sep=" "),
+                             "--to", newdb], cwd=site.root, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    record = site.pitr_dir / "restore-in-progress.json"
+    container = None
+    deadline = time.monotonic() + 120
+    while container is None and proc.poll() is None and time.monotonic() < deadline:
+        if record.exists():
+            name = json.loads(record.read_text() or "{}").get("container")
+            running = _run(["docker", "ps", "-q", "--filter", f"name={name}"], site.root)
+            container = name if name and running.stdout.strip() else None
+        time.sleep(0.05)
+    assert container is not None, f"no scratch container seen: {proc.communicate()[1]}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert record.exists()
+    time.sleep(1)
+    state = _run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter",
+                  f"name={container}"], site.root).stdout.split()  # fmt: skip
+    assert state == [container]  # outlives odoo-ops: only its record can say it exists
+    info = site.odoo_ops("pitr", "info", timeout=300)
+    assert info.returncode == 0, info.stdout + info.stderr
+    assert "interrupted pitr restore was cleaned up" in info.stdout + info.stderr
+    assert _leftovers(site, newdb) == []
+    with psycopg.connect(site.odoo_dsn("postgres"), autocommit=True) as conn:
+        names = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+    assert newdb not in names
