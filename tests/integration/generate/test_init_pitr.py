@@ -21,6 +21,8 @@ import yaml
 
 from odoo_ops.adapters import Target
 from odoo_ops.adapters.project import resolve_project
+from odoo_ops.config.loader import load_config
+from odoo_ops.errors import ConfigError
 from odoo_ops.generate import InitOptions, apply_plan, plan_project
 from odoo_ops.pitr.settings import resolve
 
@@ -149,3 +151,32 @@ def test_rerun_keeps_pitr_and_is_up_to_date(tmp_path: Path) -> None:
     off = subprocess.run([exe, "init", str(d), "--non-interactive", "--check-only", "--no-pitr"],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert off.returncode == 1 and "docker-compose.yml" in off.stdout
+    # [init] pitr is a setting odoo-ops knows: no "unknown setting 'init.pitr'" warning
+    loaded = load_config(d / "odoo-ops.toml", environ={})
+    assert loaded.config.init is not None and loaded.config.init.pitr is True
+    assert not [w for w in loaded.warnings if "unknown setting" in w], loaded.warnings
+
+
+def test_the_restores_scratch_server_runs_in_the_db_image(tmp_path: Path) -> None:
+    """``[pitr] scratch_server`` ``auto`` on the generated project: the db service."""
+    from odoo_ops.pitr.restore import scratch_compose
+
+    d = project(tmp_path)
+    target = Target(resolve_project(d, environ={}))
+    st = resolve(target)
+    assert st.policy.scratch_server == "auto"
+    runner = scratch_compose(target, st)
+    assert runner is not None and runner.service == "db"
+    argv = runner.compose_argv("run")
+    assert argv[:4] == ["docker", "compose", "-f", str(d.resolve() / "docker-compose.yml")]
+    assert st.policy.pg_bin == "/usr/lib/postgresql/16/bin"  # where the db image has it
+    toml = d / "odoo-ops.toml"
+    text = toml.read_text()
+    toml.write_text(text.replace("[pitr]\n", '[pitr]\nscratch_server = "host"\n', 1))
+    target = Target(resolve_project(d, environ={}))
+    assert scratch_compose(target, resolve(target)) is None
+    toml.write_text(text.replace("[pitr]\n", '[pitr]\nscratch_server = "compose"\n', 1)
+                    .replace('runner = "compose"', 'runner = "local"'))  # fmt: skip
+    target = Target(resolve_project(d, environ={}))
+    with pytest.raises(ConfigError, match='scratch_server = "compose" needs runner'):
+        scratch_compose(target, resolve(target))
