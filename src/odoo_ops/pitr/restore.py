@@ -365,8 +365,10 @@ class ScratchServer:
         directory is thrown away next). A container is removed (``docker rm -f``: a
         signal to ``docker compose run`` may not reach the server)."""
         proc = self.proc
-        if self.container is not None and self.compose is not None and proc is not None:
-            _remove_container(self.compose.docker, self.container)
+        docker = self.compose.docker if self.compose is not None else "docker"
+        container = self.container if proc is not None else None
+        if container is not None:
+            _remove_container(docker, container)
         if proc is not None and proc.poll() is None:
             try:
                 proc.send_signal(signal.SIGQUIT)
@@ -374,6 +376,8 @@ class ScratchServer:
             except (subprocess.TimeoutExpired, OSError):
                 proc.kill_group()
                 proc.wait()
+        if container is not None:  # one the client was still creating a moment ago
+            _remove_container(docker, container)
         if self.data.exists():  # a postmaster killed outright (a signal) leaves children
             _kill_postmaster(self.data)
         if self.own_socket_dir:

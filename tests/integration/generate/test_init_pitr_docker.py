@@ -390,16 +390,11 @@ def test_restore_to_a_moment_into_a_new_database(archiving: Site, newdb: str) ->
     assert _leftovers(site, newdb) == []
 
 
-def test_restore_killed_outright_is_cleaned_by_the_next_command(archiving: Site) -> None:
-    """SIGKILL while the scratch container runs: ``docker compose run`` dies with
-    odoo-ops, the container does not; the next ``pitr`` command removes it (its name is
-    in restore-in-progress.json) with the scratch and socket directories."""
-    site = archiving
-    if site.moment is None:
-        pytest.skip("needs T of test_setup_backup_info_and_check_through_the_wrapper")
+def _start_restore_until_its_container_runs(site: Site, newdb: str) -> tuple[
+        subprocess.Popen[str], str]:  # fmt: skip
+    """``pitr restore`` in the background, returned once its scratch container runs."""
     exe = shutil.which("odoo-ops")
-    assert exe
-    newdb = LONG_NEWDB + "_k"
+    assert exe and site.moment is not None
     proc = subprocess.Popen([exe, "pitr", "restore", "--time", site.moment.isoformat(sep=" "),
                              "--to", newdb], cwd=site.root, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -412,7 +407,40 @@ def test_restore_killed_outright_is_cleaned_by_the_next_command(archiving: Site)
             running = _run(["docker", "ps", "-q", "--filter", f"name={name}"], site.root)
             container = name if name and running.stdout.strip() else None
         time.sleep(0.05)
-    assert container is not None, f"no scratch container seen: {proc.communicate()[1]}"
+    if container is None:
+        proc.kill()
+        pytest.fail(f"no scratch container seen: {proc.communicate()[1]}")
+    return proc, container
+
+
+def test_restore_stopped_by_sigterm_removes_its_container(archiving: Site) -> None:
+    """SIGTERM (Ctrl-C alike) while the scratch container runs: the restore stops and
+    removes the container by name, and everything else, at once."""
+    site = archiving
+    if site.moment is None:
+        pytest.skip("needs T of test_setup_backup_info_and_check_through_the_wrapper")
+    newdb = "odoo_pitr_t"
+    proc, _container = _start_restore_until_its_container_runs(site, newdb)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0, err
+    assert "Traceback" not in err, err
+    assert _leftovers(site, newdb) == []
+    with psycopg.connect(site.odoo_dsn("postgres"), autocommit=True) as conn:
+        names = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+    assert newdb not in names
+
+
+def test_restore_killed_outright_is_cleaned_by_the_next_command(archiving: Site) -> None:
+    """SIGKILL while the scratch container runs: ``docker compose run`` dies with
+    odoo-ops, the container does not; the next ``pitr`` command removes it (its name is
+    in restore-in-progress.json) with the scratch and socket directories."""
+    site = archiving
+    if site.moment is None:
+        pytest.skip("needs T of test_setup_backup_info_and_check_through_the_wrapper")
+    newdb = LONG_NEWDB + "_k"
+    proc, container = _start_restore_until_its_container_runs(site, newdb)
+    record = site.pitr_dir / "restore-in-progress.json"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert record.exists()
