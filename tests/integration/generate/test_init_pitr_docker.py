@@ -1,9 +1,10 @@
 """``odoo-ops init --pitr`` on a real Docker Engine + Compose v2: the generated db service works.
 
 The project is generated (series 16.0: PostgreSQL 15) into a directory named like a
-compose project of the tier (``odoo-ops-tpitr…``, short: the restore's socket path
-must fit in 107 bytes). Its ``db/Dockerfile`` is built unchanged by ``docker compose
-build db``; its ``FROM postgres:15`` is the local stand-in for the official image of
+compose project of the tier (``odoo-ops-tpitr…``, short: the scratch directory of a
+short NEWDB then holds the restore's socket, under the 107 bytes of a socket path).
+Its ``db/Dockerfile`` is built unchanged by ``docker compose build db``; its ``FROM
+postgres:15`` is the local stand-in for the official image of
 tests/support/postgres_image (this machine reaches no image registry; see
 tests/support/docker_images.py), which keeps the official image's contract the
 generated files rely on. Only the db service is started (the odoo service's image
@@ -24,7 +25,8 @@ scratch server in a one-off container of the db image, its socket in the scratch
 directory or, for a long path, in a short directory under /tmp. The restored rows are
 exactly those committed before T, the live database is untouched, and nothing is left
 behind (container, processes, directories, scratch database) — also after a restore
-killed with SIGKILL, which the next ``pitr`` command cleans up.
+stopped by SIGTERM, and after one killed with SIGKILL, which the next ``pitr`` command
+cleans up.
 
 Marked ``docker``; skips with the reason when no engine answers. The compose project
 is brought down with its volumes (``docker compose down -v``), the generated image
@@ -42,7 +44,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -95,8 +97,6 @@ class Site:
     env: dict[str, str]
     db_port: int
     image: str
-    #: what the fixture had to do beyond the documented steps (a bug elsewhere)
-    workarounds: list[str] = field(default_factory=list)
     moment: datetime | None = None  # T: rows before it are restored, after it not
 
     @property
