@@ -314,7 +314,8 @@ def _run(target: Target, plan: _Plan, result: InPlaceResult, *, wait: float,
             result.notes += on.warnings
         try:
             with _connect(target) as conn:
-                result.window.end = seal(conn, timeout=max(60.0, 2.0 * st.policy.archive_timeout))
+                result.window.end = seal(conn, timeout=max(60.0, 2.0 * st.policy.archive_timeout),
+                                         setup=st)
             if not result.window.contains(result.target_time):
                 raise OpsError(
                     f"{fmt_time(result.target_time)} is outside the recoverable window:"
