@@ -218,6 +218,9 @@ def main() -> int:
         print(f"  odoo-ops pitr restore (--db-include, -j {args.jobs}):"
               f"{'':14}{ours:6.1f} s  ({', '.join(f'{x:.1f}' for x in ours_s)})"
               f"  = {ours / manual:.2f}x (goal ≤ 0.8x)")
+        pairs = [o / m for m, o in zip(manual_s, ours_s, strict=True)]
+        print(f"  pairs (same round): {', '.join(f'{r:.2f}x' for r in pairs)};"
+              f" median {statistics.median(pairs):.2f}x")
         print("  its steps (last run): " + "; ".join(steps))
     finally:
         cluster.destroy()
