@@ -11,15 +11,18 @@
   (rsync over ssh, a remote SHA-256 of each file as it lands — ``openssl dgst``
   where the remote has it —, compared here, rename) against
   ``rsync -a -e ssh SRC/ host:DEST/``.
-* **s3**: moto's S3 server on 127.0.0.1; ``S3Remote.push`` (PutObject or
-  concurrent multipart with SHA-256 checksums, verified by the store's checksums,
-  marker) against boto3's ``upload_file`` of the same files (the AWS CLI's
-  ``s3 cp --recursive`` does the same multipart transfer).
+* **s3**: moto's S3 server on 127.0.0.1; ``S3Remote.push`` (PutObject with the
+  manifest's SHA-256 for small files; multipart, 16 MiB parts, 10 at a time, each
+  with its CRC32, the file's SHA-256 computed in the same read and compared with
+  the manifest, the store's composite CRC32 checked; marker) against boto3's
+  ``upload_file`` of the same files (16 MiB parts, 10 threads, CRC32: the AWS
+  CLI's ``s3 cp --recursive`` does the same multipart transfer).
 
 Each pair alternates ``--repeat`` times; the medians and the ratio
 (odoo-ops / the plain tool, verification included on our side) are printed,
 then the median of the pairs' own ratios (each pair ran back to back, under
-about the same load from other processes) and every pair's ratio.
+about the same load from other processes), every pair's ratio, and the load
+average (1 min) once the pairs are done.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def compare(label: str, ours: Callable[[], object], theirs: Callable[[], object]
     print(
         f"{label:5} odoo-ops push {ma:7.2f} s   {theirs_name:28} {mb:7.2f} s"
         f"   ratio {ma / mb:5.2f}x   pairs {statistics.median(pairs):5.2f}x"
-        f" ({' '.join(f'{r:.2f}' for r in pairs)})"
+        f" ({' '.join(f'{r:.2f}' for r in pairs)})   load {os.getloadavg()[0]:.1f}"
     )
 
 
