@@ -204,10 +204,39 @@ _state: dict[str, Any] = {
 }  # fmt: skip
 
 
+def _swallowed_there(frame: FrameType | None) -> bool:
+    """Whether an exception raised at ``frame`` would be printed and dropped by Python
+    ("Exception ignored in ..."): inside a ``__del__`` or a weak set's or weak
+    dictionary's removal callback (run whenever such an object is collected)."""
+    depth = 0
+    while frame is not None and depth < 64:
+        code = frame.f_code
+        if code.co_name == "__del__" or (
+            code.co_name in ("_remove", "remove")
+            and code.co_filename.endswith(("_weakrefset.py", "weakref.py"))
+        ):
+            return True
+        frame = frame.f_back
+        depth += 1
+    return False
+
+
+def _redeliver(signum: int) -> None:
+    """Send ``signum`` to this process again in a moment (from a thread)."""
+    timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+    timer.daemon = True
+    timer.start()
+
+
 def _handler(signum: int, frame: FrameType | None) -> None:
     kill_all()
     if _state["raised"]:
         return  # already stopping: let the clean-up finish
+    if _swallowed_there(frame):
+        # A Terminated raised here would be dropped, and the run would go on with
+        # every later signal ignored: the signal comes again once out of there.
+        _redeliver(signum)
+        return
     if _state["deferred"]:
         _state["pending"] = signum
         return

@@ -180,3 +180,30 @@ def test_a_signal_after_the_fork_stops_the_child(monkeypatch: pytest.MonkeyPatch
         childproc.ChildPopen(["sleep", "300"])
     assert forked
     assert not psutil.pid_exists(forked[0])  # killed and reaped: not even a zombie
+
+
+def test_a_signal_inside_a_finalizer_is_not_lost(tmp_path: Path) -> None:
+    """A SIGTERM handled while a ``__del__`` (or a weak set's removal callback) runs would
+    raise where Python prints the exception and drops it (CI saw a health watcher go on
+    after SIGINT, every later signal ignored): it is sent again once out of there."""
+    log = tmp_path / "log"
+    parent = _parent(f"""
+        import os, signal, time
+        from odoo_ops.childproc import Terminated, install_signal_handlers
+        install_signal_handlers()
+        class Finalized:
+            def __del__(self):
+                os.kill(os.getpid(), signal.SIGTERM)
+                sum(range(1000))  # a few bytecodes: the handler runs here
+        out = open({str(log)!r}, "w", buffering=1)
+        try:
+            thing = Finalized()
+            del thing
+            time.sleep(5)
+            out.write("went on\\n")
+        except Terminated as exc:
+            out.write(f"terminated {{exc}}\\n")
+            sys.exit(3)
+    """)
+    assert parent.wait(timeout=20) == 3, log.read_text() if log.exists() else ""
+    assert log.read_text() == "terminated SIGTERM\n"
