@@ -61,6 +61,24 @@ def _docker(*args: str, timeout: float = 1800, check: bool = True) -> str:
     return result.stdout
 
 
+def engine_unavailable() -> str | None:
+    """Why the docker tier cannot run here (no client, daemon or compose v2 plugin), or None."""
+    if os.environ.get("ODOO_OPS_DOCKER_UNAVAILABLE"):  # set by .ci/setup.d/50-docker.sh
+        return os.environ["ODOO_OPS_DOCKER_UNAVAILABLE"]
+    if shutil.which("docker") is None:
+        return "no docker client (run ../shared/docker/setup-engine.sh)"
+    try:
+        info = subprocess.run(["docker", "info"], capture_output=True, timeout=20)
+        compose = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"docker does not answer: {exc}"
+    if info.returncode != 0:
+        return "no Docker daemon answering (run ../shared/docker/setup-engine.sh)"
+    if compose.returncode != 0:
+        return "no docker compose v2 plugin (run ../shared/docker/setup-engine.sh)"
+    return None
+
+
 def has_image(name: str) -> bool:
     return (
         subprocess.run(

@@ -55,6 +55,7 @@ import yaml
 
 from odoo_ops.generate import InitOptions, apply_plan, plan_project
 from odoo_ops.generate.project import POSTGRES_BY_SERIES
+from tests.support.docker_images import engine_unavailable
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 
@@ -62,23 +63,6 @@ SERIES = "16.0"  # PostgreSQL 15: the major of the stand-in (Debian 12 has no ot
 DOMAIN = "erp.odoo-ops-tpitr.test"
 DATABASE = "odoo_prod"
 STANZA = "production"
-
-
-def _engine_ready() -> str | None:
-    if os.environ.get("ODOO_OPS_DOCKER_UNAVAILABLE"):  # set by .ci/setup.d/50-docker.sh
-        return os.environ["ODOO_OPS_DOCKER_UNAVAILABLE"]
-    if shutil.which("docker") is None:
-        return "no docker client (run ../shared/docker/setup-engine.sh)"
-    try:
-        info = subprocess.run(["docker", "info"], capture_output=True, timeout=20)
-        compose = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"docker does not answer: {exc}"
-    if info.returncode != 0:
-        return "no Docker daemon answering (run ../shared/docker/setup-engine.sh)"
-    if compose.returncode != 0:
-        return "no docker compose v2 plugin (run ../shared/docker/setup-engine.sh)"
-    return None
 
 
 def _free_port() -> int:
@@ -136,7 +120,7 @@ def _generated_image(root: Path) -> str:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    why = _engine_ready()
+    why = engine_unavailable()
     if why:
         pytest.skip(why)
     from tests.support.docker_images import (

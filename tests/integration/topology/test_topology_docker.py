@@ -30,6 +30,7 @@ import pytest
 
 from odoo_ops.adapters import Target
 from odoo_ops.adapters.project import resolve_project
+from tests.support.docker_images import engine_unavailable
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 
@@ -47,22 +48,10 @@ def _docker(*args: str, timeout: float = 600, cwd: Path | None = None) -> str:
 
 
 def _engine_ready() -> str | None:
-    if os.environ.get("ODOO_OPS_DOCKER_UNAVAILABLE"):  # set by .ci/setup.d/50-docker.sh
-        return os.environ["ODOO_OPS_DOCKER_UNAVAILABLE"]
-    if shutil.which("docker") is None:
-        return "no docker client (run ../shared/docker/setup-engine.sh)"
-    try:
-        info = subprocess.run(["docker", "info"], capture_output=True, timeout=20)
-        compose = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"docker does not answer: {exc}"
-    if info.returncode != 0:
-        return "no Docker daemon answering (run ../shared/docker/setup-engine.sh)"
-    if compose.returncode != 0:
-        return "no docker compose v2 plugin (run ../shared/docker/setup-engine.sh)"
-    if not (SHARED / "odoo" / "odoo-18.0-ce-trimmed.tar.zst").is_file():
-        return f"{SHARED}/odoo is absent (the trimmed Odoo 18 to build the image from)"
-    return None
+    why = engine_unavailable()
+    if why is None and not (SHARED / "odoo" / "odoo-18.0-ce-trimmed.tar.zst").is_file():
+        why = f"{SHARED}/odoo is absent (the trimmed Odoo 18 to build the image from)"
+    return why
 
 
 def _images() -> dict[str, str]:
