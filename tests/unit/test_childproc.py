@@ -207,3 +207,21 @@ def test_a_signal_inside_a_finalizer_is_not_lost(tmp_path: Path) -> None:
     """)
     assert parent.wait(timeout=20) == 3, log.read_text() if log.exists() else ""
     assert log.read_text() == "terminated SIGTERM\n"
+
+
+def test_a_chain_gives_each_stage_its_environment_and_can_name_the_consumer_first() -> None:
+    from odoo_ops.backup.streams import ProcessChain, StreamError
+
+    chain = ProcessChain([["sh", "-c", "echo $SIDE"], ["sh", "-c", "cat; echo $SIDE"]],
+                         envs=[{"SIDE": "reader"}, {"SIDE": "writer"}])  # fmt: skip
+    assert chain.stdout is not None
+    assert chain.stdout.read() == b"reader\nwriter\n"
+    chain.wait()
+    assert chain.finished()
+    failing = ProcessChain([["sh", "-c", "echo producer broke >&2; exit 2"],
+                            ["sh", "-c", "cat >/dev/null; echo consumer refused >&2; exit 3"]],
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+    with pytest.raises(StreamError, match="consumer refused"):
+        failing.wait(last_first=True)
+    with pytest.raises(StreamError, match="producer broke"):
+        failing.wait()

@@ -107,9 +107,14 @@ class ProcessChain:
         stdin: Any = subprocess.DEVNULL,
         stdout: Any = subprocess.PIPE,
         env: dict[str, str] | None = None,
+        envs: Sequence[dict[str, str]] | None = None,
     ) -> None:
+        """``env``: variables for every stage over this environment; ``envs``: one set
+        per stage instead (stages that connect to different servers)."""
         if not stages:
             raise ValueError("empty process chain")
+        if envs is not None and len(envs) != len(stages):
+            raise ValueError("one environment per stage")
         self.procs: list[ChildPopen] = []
         self.tails: list[_StderrTail] = []
         full_env = {**os.environ, **env} if env else None
@@ -123,7 +128,7 @@ class ProcessChain:
                         stdin=previous,
                         stdout=stdout if last else subprocess.PIPE,
                         stderr=subprocess.PIPE,
-                        env=full_env,
+                        env={**os.environ, **envs[index]} if envs is not None else full_env,
                     )
                 except FileNotFoundError:
                     raise TargetError(f"command not found: {argv[0]}") from None
@@ -145,16 +150,28 @@ class ProcessChain:
     def stdout(self) -> IO[bytes] | None:
         return self.procs[-1].stdout
 
-    def wait(self, *, early_exit_ok: bool = False) -> None:
+    def finished(self) -> bool:
+        """Whether the chain is over: every stage ended, or the last one did (what is
+        upstream then meets a closed pipe). Does not wait."""
+        return self.procs[-1].poll() is not None and (
+            self.procs[-1].returncode != 0 or all(p.poll() is not None for p in self.procs)
+        )
+
+    def wait(self, *, early_exit_ok: bool = False, last_first: bool = False) -> None:
         """Wait for every stage; raise :class:`StreamError` naming the first that failed.
 
         ``early_exit_ok``: the last stage may stop reading before the end (``pg_restore
-        -l``), so a broken pipe upstream is not a failure.
+        -l``), so a broken pipe upstream is not a failure. ``last_first``: a failure
+        of the last stage is the one named (the consumer's reason, such as a
+        database refusing the rows, rather than the producer's broken pipe).
         """
         for proc in self.procs:
             proc.wait()
         last = self.procs[-1]
-        for proc, tail in zip(self.procs, self.tails, strict=True):
+        order = list(zip(self.procs, self.tails, strict=True))
+        if last_first:
+            order = order[-1:] + order[:-1]
+        for proc, tail in order:
             if early_exit_ok and proc is not last and proc.returncode in (-13, 141):
                 continue
             if proc.returncode != 0:

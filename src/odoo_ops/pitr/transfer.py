@@ -32,12 +32,12 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from odoo_ops import childproc
+from odoo_ops.backup.streams import ProcessChain, StreamError
 from odoo_ops.errors import OpsError
 
 #: The first oid of objects created after initdb: below it, built-in types.
@@ -148,58 +148,19 @@ def plan_tables(conn: Any, min_bytes: int = MIN_PIPE_BYTES) -> tuple[list[TableC
 # -- the pipes ----------------------------------------------------------------------------
 
 
-class _Pipe:
-    """``reader | writer``: two child processes, their stderr in files under ``workdir``."""
+@dataclass(frozen=True)
+class Pipe:
+    """``reader | writer``, each with its own environment (they reach different servers)."""
 
-    def __init__(self, label: str, reader: list[str], reader_env: dict[str, str],
-                 writer: list[str], writer_env: dict[str, str], workdir: Path) -> None:  # fmt: skip
-        self.label = label
-        stem = workdir / f"pipe-{os.getpid()}-{id(self)}"
-        self._err_reader: IO[bytes] = open(f"{stem}.read.err", "w+b")  # noqa: SIM115
-        self._err_writer: IO[bytes] = open(f"{stem}.write.err", "w+b")  # noqa: SIM115
-        self.reader: childproc.ChildPopen | None = None
-        self.writer: childproc.ChildPopen | None = None
-        try:
-            self.reader = childproc.ChildPopen(reader, stdout=subprocess.PIPE,
-                                               stderr=self._err_reader, env=reader_env,
-                                               stdin=subprocess.DEVNULL)  # fmt: skip
-            self.writer = childproc.ChildPopen(writer, stdin=self.reader.stdout,
-                                               stdout=subprocess.DEVNULL,
-                                               stderr=self._err_writer, env=writer_env)  # fmt: skip
-        except BaseException:
-            self.kill()
-            self.close()
-            raise
-        assert self.reader.stdout is not None
-        self.reader.stdout.close()  # the writer holds the pipe now
+    label: str
+    reader: list[str]
+    reader_env: dict[str, str]
+    writer: list[str]
+    writer_env: dict[str, str]
 
-    def done(self) -> bool:
-        assert self.reader is not None and self.writer is not None
-        return self.writer.poll() is not None and (
-            self.reader.poll() is not None or self.writer.returncode != 0
-        )
-
-    def failure(self) -> str | None:
-        """Why the pipe failed, or ``None``; call once :meth:`done`."""
-        assert self.reader is not None and self.writer is not None
-        if self.writer.returncode != 0:
-            self.kill()
-            return f"{self.label}: {_tail(self._err_writer) or _tail(self._err_reader)}"
-        if self.reader.wait() != 0:
-            return f"{self.label}: {_tail(self._err_reader)}"
-        return None
-
-    def kill(self) -> None:
-        for proc in (self.reader, self.writer):
-            if proc is not None and proc.returncode is None:
-                proc.kill_group()
-                proc.wait()
-
-    def close(self) -> None:
-        for fh in (self._err_reader, self._err_writer):
-            name = fh.name
-            fh.close()
-            Path(name).unlink(missing_ok=True)
+    def start(self) -> ProcessChain:
+        return ProcessChain([self.reader, self.writer], stdout=subprocess.DEVNULL,
+                            envs=[self.reader_env, self.writer_env])  # fmt: skip
 
 
 def _tail(fh: IO[bytes]) -> str:
@@ -212,26 +173,29 @@ def last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def run_pipes(pipes: list[Callable[[], _Pipe]], jobs: int) -> None:
-    """Start the pipes in order, ``jobs`` at a time; the first failure stops all of them."""
+def run_pipes(pipes: list[Pipe], jobs: int) -> None:
+    """Start the pipes in order, ``jobs`` at a time; the first failure stops all of them
+    and is named with the writer's reason first (a database refusing the rows)."""
     waiting = list(reversed(pipes))
-    running: list[_Pipe] = []
+    running: list[tuple[Pipe, ProcessChain]] = []
     try:
         while waiting or running:
             while waiting and len(running) < max(1, jobs):
-                running.append(waiting.pop()())
-            for pipe in list(running):
-                if pipe.done():
-                    running.remove(pipe)
-                    reason = pipe.failure()
-                    pipe.close()
-                    if reason:
-                        raise OpsError(f"copying {reason}")
+                pipe = waiting.pop()
+                running.append((pipe, pipe.start()))
+            for pipe, chain in list(running):
+                if chain.finished():
+                    running.remove((pipe, chain))
+                    if chain.procs[-1].returncode != 0:
+                        chain.kill()  # the reader may be stuck on something else
+                    try:
+                        chain.wait(last_first=True)
+                    except StreamError as exc:
+                        raise OpsError(f"copying {pipe.label}: {exc}") from None
             time.sleep(0.02)
     finally:
-        for pipe in running:
-            pipe.kill()
-            pipe.close()
+        for _pipe, chain in running:
+            chain.kill()
 
 
 # -- the copies ---------------------------------------------------------------------------
@@ -254,7 +218,8 @@ def copy_database(source: Endpoint, dest: Endpoint, *, jobs: int, workdir: Path,
     """Copy the schema and rows of ``source`` into the empty database ``dest``.
 
     Indexes, constraints and triggers are left to :func:`build_post_data`.
-    ``workdir`` holds the tools' error output while they run. Returns the
+    ``workdir`` receives the post-data section (and pg_dump's error output while it
+    is read). Returns the
     tables that had a pipe of their own.
     """
     import psycopg
@@ -263,30 +228,27 @@ def copy_database(source: Endpoint, dest: Endpoint, *, jobs: int, workdir: Path,
     seconds = timings if timings is not None else {}
     with psycopg.connect(source.conninfo(), autocommit=True) as conn:
         tables, other_bytes = plan_tables(conn, min_bytes)
-    run_pipes([lambda: _dump_pipe("the schema", source, dest, workdir,
-                                  ["--section=pre-data"])], 1)  # fmt: skip
+    run_pipes([_dump_pipe("the schema", source, dest, ["--section=pre-data"])], 1)
     seconds["schema"] = time.monotonic() - clock
     clock = time.monotonic()
     read_env = source.env(SOURCE_PGOPTIONS)
     write_env = dest.env("-c datestyle=ISO -c intervalstyle=postgres")
 
-    def table_pipe(table: TableCopy) -> Callable[[], _Pipe]:
-        return lambda: _Pipe(
+    def table_pipe(table: TableCopy) -> Pipe:
+        return Pipe(
             f"table {table.name}",
             _psql(table.read_sql(), dbname=source.dbname), read_env,
             _psql(f"TRUNCATE ONLY {table.name}", table.write_sql(), dbname=dest.dbname,
                   single_transaction=True), write_env,
-            workdir,
         )  # fmt: skip
 
     rest = ["--section=data", *(f"--exclude-table-data={t.pattern}" for t in tables)]
     streams = [(t.size, table_pipe(t)) for t in tables]
-    streams.append((other_bytes, lambda: _dump_pipe("the other rows", source, dest, workdir,
-                                                    rest)))  # fmt: skip
+    streams.append((other_bytes, _dump_pipe("the other rows", source, dest, rest)))
     streams.sort(key=lambda item: -item[0])  # stable: the tables keep their order
     post = _PostDataDump(source, workdir)  # read off the catalog while the rows go
     try:
-        run_pipes([start for _, start in streams], jobs)
+        run_pipes([pipe for _, pipe in streams], jobs)
     except BaseException:
         post.kill()
         raise
@@ -355,14 +317,12 @@ def build_post_data(dest: Endpoint, *, jobs: int, workdir: Path) -> None:
         raise OpsError(f"pg_restore into {dest.dbname} failed: {last_line(built.stderr)}")
 
 
-def _dump_pipe(label: str, source: Endpoint, dest: Endpoint, workdir: Path,
-               sections: list[str]) -> _Pipe:  # fmt: skip
+def _dump_pipe(label: str, source: Endpoint, dest: Endpoint, sections: list[str]) -> Pipe:
     """``pg_dump -Fc -Z0 SECTIONS | pg_restore``: no file between."""
     from odoo_ops.backup.pgtools import tool
 
-    return _Pipe(
+    return Pipe(
         label,
         [tool("pg_dump"), "-Fc", "-Z", "0", *sections, "-d", source.dbname], source.env(),
         [tool("pg_restore"), "--exit-on-error", "-d", dest.dbname], dest.env(),
-        workdir,
     )  # fmt: skip

@@ -176,16 +176,14 @@ def test_a_failing_table_copy_stops_with_the_table_named(
     src, dst = endpoints(source, dest)
     bad = transfer.TableCopy("public.no_such_table", '"public"."no_such_table"', 0, True, "id")
 
-    def pipe() -> object:
-        return transfer._Pipe(
-            f"table {bad.name}",
-            transfer._psql(bad.read_sql(), dbname=src.dbname), src.env(),
-            transfer._psql(bad.write_sql(), dbname=dst.dbname), dst.env(),
-            tmp_path,
-        )  # fmt: skip
+    pipe = transfer.Pipe(
+        f"table {bad.name}",
+        transfer._psql(bad.read_sql(), dbname=src.dbname), src.env(),
+        transfer._psql(bad.write_sql(), dbname=dst.dbname), dst.env(),
+    )  # fmt: skip
 
     with pytest.raises(OpsError, match=r"copying table public\.no_such_table: .*no_such_table"):
-        transfer.run_pipes([pipe], 2)  # type: ignore[list-item]
+        transfer.run_pipes([pipe], 2)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -195,19 +193,17 @@ def test_rows_cut_short_on_the_reading_side_fail_the_copy(
     """A reader that dies mid-table (text COPY ends cleanly at EOF) still fails the copy."""
     dest = make_database("xfer_cut")
     src, dst = endpoints(source, dest)
-    transfer.run_pipes([lambda: transfer._dump_pipe("the schema", src, dst, tmp_path,
-                                                    ["--section=pre-data"])], 1)  # fmt: skip
+    transfer.run_pipes([transfer._dump_pipe("the schema", src, dst, ["--section=pre-data"])], 1)
     table = transfer.TableCopy("public.cache", '"public"."cache"', 0, False, "k, v")
     reader = ["sh", "-c", "printf 'x\\ty\\n'; exit 3"]
 
-    def pipe() -> object:
-        return transfer._Pipe(
-            "table public.cache", reader, src.env(),
-            transfer._psql(table.write_sql(), dbname=dst.dbname), dst.env(), tmp_path,
-        )  # fmt: skip
+    pipe = transfer.Pipe(
+        "table public.cache", reader, src.env(),
+        transfer._psql(table.write_sql(), dbname=dst.dbname), dst.env(),
+    )  # fmt: skip
 
     with pytest.raises(OpsError, match=r"copying table public\.cache"):
-        transfer.run_pipes([pipe], 1)  # type: ignore[list-item]
+        transfer.run_pipes([pipe], 1)
 
 
 @pytest.mark.parametrize("min_bytes", [0, transfer.MIN_PIPE_BYTES],
