@@ -63,11 +63,17 @@ def run(setup: PitrSetup, command: str, *options: str, timeout: float | None = N
             hint="[pitr] pgbackrest must be executable by that user",
         ) from None
     if result.returncode != 0:
-        raise OpsError(
-            f"pgbackrest {command} failed (exit {result.returncode}): "
-            f"{error_line(result.stderr or result.stdout)}",
-            hint=f"pgBackRest's log: {setup.log_dir}",
-        )
+        line = error_line(result.stderr or result.stdout)
+        hint = f"pgBackRest's log: {setup.log_dir}"
+        if (
+            setup.remote is not None
+            and setup.remote.kind == "sftp"
+            and any(word in line for word in ("known hosts", "public key", "authenticat"))
+        ):
+            hint = (f"check known_hosts and identity_file of the remote {setup.remote.name}"
+                    " (`odoo-ops pitr setup` copies them for pgBackRest); " + hint)  # fmt: skip
+        raise OpsError(f"pgbackrest {command} failed (exit {result.returncode}): {line}",
+                       hint=hint)  # fmt: skip
     return str(result.stdout)
 
 

@@ -193,7 +193,7 @@ def resolve(target: Target) -> PitrSetup:
                               hint="keep one: a remote's name, or a local directory")  # fmt: skip
         from odoo_ops.pitr.repository import resolve_repository
 
-        remote = resolve_repository(target, policy.repository, stanza)
+        remote = resolve_repository(target, policy.repository, stanza, base=base)
     params = _dsn_params(target)
     host = params.get("host", "")
     socket = policy.pg_socket_path or (host if host.startswith("/") else "/var/run/postgresql")
