@@ -13,13 +13,15 @@ import os
 import pytest
 
 ENV = "ODOO_OPS_TEST_PGBACKREST_SFTP"
+#: read on import: tests/conftest.py removes ODOO_OPS_* from each test's environment
+_CONFIGURED = os.environ.get(ENV, "")
 
 
 def pgbackrest_with_sftp() -> str:
     """The path of that pgBackRest (fails on CI, skips elsewhere, when there is none)."""
     from odoo_ops.pitr.repository import sftp_supported
 
-    exe = os.environ.get(ENV, "")
+    exe = _CONFIGURED
     if not exe:
         why = f"{ENV} is not set: no pgBackRest with the sftp repository type"
         if os.environ.get("CI"):

@@ -231,12 +231,7 @@ def _sftp_repository(target: Target, where: str, remote: SshRemote, base: Path) 
             " repository host is not offered: it would log in to this database host over ssh"
             " (docs/pitr.md)",
         )
-    root = remote.root
-    if not root.startswith("/"):
-        raise ConfigError(
-            f"{where}: pgBackRest needs an absolute path on the sftp host, not {root!r}",
-            hint="write the remote's URL as ssh://user@host:port/absolute/path",
-        )
+    root = remote.root  # absolute: an ssh URL's path (~ is not expanded, by ssh either)
     opts = remote.options
     identity = opts.get("identity_file")
     if not identity:
