@@ -138,6 +138,8 @@ def test_round_trip_through_the_ssh_host(
     assert not local & {"repo", "archive", "backup"}, local
     info = site.json("pitr", "info")  # reads the repository over sftp too
     assert info["status"] == "ok" and len(info["backups"]) == 1, info
+    site.run("pitr", "filestore-sync")
+    site.run("check", "--only", "pitr-archiving")  # WAL archived, a fresh full backup
 
 
 def test_a_host_key_that_does_not_match_stops_setup(
@@ -162,6 +164,23 @@ def test_a_host_key_that_does_not_match_stops_setup(
         assert "pgbackrest stanza-create failed" in err and "mismatch in known hosts" in err, err
         assert "check known_hosts and identity_file of the remote offsite" in err, err
         assert server.identity.read_text().strip() not in proc.stdout + err
+        # setup copied that known_hosts for archive_command too: archiving fails, and
+        # the check says so
+        failed = site.sql("SELECT failed_count FROM pg_stat_archiver")[0][0]
+        site.sql("INSERT INTO invoice (name) VALUES ('SFTP-MISMATCH')")
+        site.sql("SELECT pg_switch_wal()")
+        deadline = time.monotonic() + 30
+        while site.sql("SELECT failed_count FROM pg_stat_archiver")[0][0] == failed:
+            assert time.monotonic() < deadline, "archive_command did not fail"
+            time.sleep(0.2)
+        check = site.run("check", "--only", "pitr-archiving", ok=False)
+        assert check.returncode != 0 and "WAL archiving fails" in check.stdout, check.stdout
     finally:
         site.config.write_text(good)
         site.run("pitr", "setup")  # the right known hosts again
+    site.sql("INSERT INTO invoice (name) VALUES ('SFTP-FIXED')")
+    site.sql("SELECT pg_switch_wal()")  # a new segment wakes the archiver, which retries
+    deadline = time.monotonic() + 90
+    while site.sql("SELECT last_failed_time > last_archived_time FROM pg_stat_archiver")[0][0]:
+        assert time.monotonic() < deadline, "archiving did not recover"
+        time.sleep(0.5)
