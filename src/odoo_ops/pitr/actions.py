@@ -96,7 +96,7 @@ def setup(target: Target, *, apply: bool, dry_run: bool, wait: float = 0.0) -> S
         pgbackrest.pgbackrest_path(st)  # fail before writing anything when it is missing
         st.make_dirs()
         if st.remote is not None and st.remote.copies:  # an sftp repository's key, known hosts
-            for path in st.remote.install_copies(st.os_user):
+            for path in st.remote.install_copies(lambda p: chown_to(p, st.os_user)):
                 result.steps.append(f"copied for pgBackRest: {path} (0600)")
         # the keys of a remote repository are in it: readable by its owner only
         atomic_write_text(st.conf_path, conf_text, mode=0o600 if st.conf_has_secrets else 0o640)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import getpass
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,10 +86,10 @@ class RemoteRepository:
     def conf_lines(self) -> list[str]:
         return [f"{key}={value}" for key, value in (*self.settings, *self.secrets)]
 
-    def install_copies(self, os_user: str | None) -> list[Path]:
-        """Write :attr:`copies` (0600, given to ``os_user``); the paths written."""
+    def install_copies(self, give: Callable[[Path], None]) -> list[Path]:
+        """Write :attr:`copies` (0600, then ``give(path)``: to the cluster's OS user);
+        the paths written."""
         from odoo_ops.fileutil import atomic_write_bytes
-        from odoo_ops.pitr.settings import chown_to
 
         written = []
         for copy in self.copies:
@@ -100,7 +101,7 @@ class RemoteRepository:
                     raise OpsError(f"cannot read the {copy.what} {src}: {exc.strerror}") from None
                 parts.append(data if data.endswith(b"\n") or not data else data + b"\n")
             atomic_write_bytes(copy.dest, b"".join(parts), mode=0o600)
-            chown_to(copy.dest, os_user)
+            give(copy.dest)
             written.append(copy.dest)
         return written
 

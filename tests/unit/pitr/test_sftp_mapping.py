@@ -95,7 +95,9 @@ def test_the_copies_are_the_remote_files_readable_by_their_owner_only(tmp_path: 
     assert settings["repo1-sftp-host-port"] == "22"
     assert settings["repo1-path"] == "/pitr"
     (tmp_path / "pitr").mkdir()
-    written = st.remote.install_copies(None)
+    given: list[Path] = []
+    written = st.remote.install_copies(given.append)
+    assert given == written
     assert written == [tmp_path / "pitr" / KEY_NAME, tmp_path / "pitr" / KNOWN_HOSTS_NAME]
     for copy, source in zip(written, ("keys/id", "keys/known"), strict=True):
         assert stat.S_IMODE(copy.stat().st_mode) == 0o600
