@@ -267,7 +267,7 @@ def _sftp_repository(target: Target, where: str, remote: SshRemote, base: Path) 
         ("repo1-sftp-host-user", _line_safe(where, "user", user)),
         ("repo1-sftp-private-key-file", _line_safe(where, "dir", str(key_copy))),
         ("repo1-sftp-host-key-check-type", "strict"),
-        # required by pgBackRest; with strict checking it only names the hash it logs
+        # required by pgBackRest 2.55, used only to compare a repo-sftp-host-fingerprint
         ("repo1-sftp-host-key-hash-type", "sha256"),
         ("repo1-sftp-known-host", _line_safe(where, "dir", str(known_copy))),
         ("repo1-path", _line_safe(where, "path", path)),
