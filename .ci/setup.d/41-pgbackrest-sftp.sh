@@ -76,8 +76,8 @@ _pgbr_install_from_source() {
      ninja -C "$work/build" >>"$log" 2>&1 &&
      cp "$work/build/src/pgbackrest" "$work/out/bin/pgbackrest" &&
      _pgbr_has_sftp "$work/out/bin/pgbackrest" >>"$log" 2>&1; then
-    _pgbr_place "$work/out" "$dest"
     echo "ci: pgBackRest built in $((SECONDS - start)) s"
+    _pgbr_place "$work/out" "$dest" || { rm -rf "$work"; return 1; }
     rm -rf "$work" "$log"
     return 0
   fi
@@ -96,7 +96,7 @@ _pgbr_install_from_deb() {
   if dpkg-deb -x "$deb" "$work/pkg" >"$log" 2>&1 &&
      cp "$work/pkg/usr/bin/pgbackrest" "$work/out/bin/pgbackrest" &&
      _pgbr_has_sftp "$work/out/bin/pgbackrest" >>"$log" 2>&1; then
-    _pgbr_place "$work/out" "$dest"
+    _pgbr_place "$work/out" "$dest" || { rm -rf "$work"; return 1; }
     rm -rf "$work" "$log"
     return 0
   fi
@@ -107,13 +107,14 @@ _pgbr_install_from_deb() {
 
 # _pgbr_has_sftp EXE: EXE runs here (every symbol bound) and offers repo-type sftp.
 _pgbr_has_sftp() {
-  LD_BIND_NOW=1 "$1" version && "$1" help backup repo-type | grep -q '^\* sftp'
+  LD_BIND_NOW=1 "$1" version && "$1" help backup repo-type | grep '^\* sftp' >/dev/null
 }
 
 # _pgbr_place OUT DEST: rename OUT to DEST (one rename: DEST is whole or absent).
 _pgbr_place() {
   chmod 755 "$1" "$1/bin" "$1/bin/pgbackrest"
-  mv -T "$1" "$2" 2>/dev/null || [ -x "$2/bin/pgbackrest" ]  # a concurrent run was first
+  mv -T "$1" "$2" 2>/dev/null || [ -x "$2/bin/pgbackrest" ] ||  # else a concurrent run was first
+    { echo "ci: warning: cannot move pgBackRest into $2"; return 1; }
 }
 
 # _pgbr_sftp: the path of a pgBackRest with sftp on stdout (messages on stderr).
@@ -129,7 +130,8 @@ _pgbr_sftp() {
     echo "$found"
     return 0
   fi
-  rm -rf "$cache"/.pgbackrest-build.*  # what a killed run left
+  # what a killed run left (older than two hours: not a concurrent run's)
+  find "$cache" -maxdepth 1 -name '.pgbackrest-build.*' -mmin +120 -exec rm -rf {} + || true
   local tools=()
   command -v curl >/dev/null 2>&1 || tools+=(curl)
   command -v gpgv >/dev/null 2>&1 || tools+=(gpgv)
