@@ -169,8 +169,11 @@ def _tail(fh: IO[bytes]) -> str:
 
 
 def last_line(text: str) -> str:
+    """The line of a tool's output that says why: its first error, else its last line
+    (pg_restore follows its error with the statement: "Command was: ...")."""
     lines = [ln for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else ""
+    errors = [ln for ln in lines if "ERROR:" in ln or "error:" in ln]
+    return (errors or lines or [""])[0 if errors else -1][:300]
 
 
 def run_pipes(pipes: list[Pipe], jobs: int) -> None:

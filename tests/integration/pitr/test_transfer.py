@@ -223,3 +223,20 @@ def test_a_real_odoo_18_database_copies_exactly(
     copied = plain_dump(dest.dsn)
     assert "COPY public.res_users " in copied
     assert copied == plain_dump(real_odoo18_db.dsn)
+
+
+def test_a_failing_index_is_named_with_the_servers_reason_and_no_file_is_left(
+    source: pg.TestDatabase, make_database: Callable[..., pg.TestDatabase], tmp_path: Path
+) -> None:
+    """pg_restore prints the statement after its error ("Command was: ..."): the
+    message gives the error itself."""
+    dest = make_database("xfer_clash")
+    with dest.connect() as conn:  # an index of the source's name, on another table
+        conn.execute("CREATE TABLE blocker (x integer);"
+                     " CREATE INDEX res_partner_name ON blocker (x)")
+    src, dst = endpoints(source, dest)
+    transfer.copy_database(src, dst, jobs=2, workdir=tmp_path)
+    with pytest.raises(OpsError, match=rf"pg_restore into {dest.name} failed: .*ERROR: .*"
+                       r"relation \"res_partner_name\" already exists"):
+        transfer.build_post_data(dst, jobs=2, workdir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
