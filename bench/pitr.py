@@ -11,17 +11,21 @@ as the ``postgres`` OS user, a free port), sets PITR up through the CLI
   its WAL file is archived) is sampled. Goal: at most ``archive_timeout``
   (``--archive-timeout``; 60 in production) — the nightly backup it replaces
   loses up to 24 h.
-- **Restore to a moment into a new database**: a database of ``--db-mb`` MB
-  (Odoo-like rows with text and an index), restored to a time after its
-  creation with ``odoo-ops pitr restore --to NEWDB`` against **the manual
-  way**: ``pgbackrest restore --type=time`` into a directory, ``pg_ctl start``
-  on another port, wait for promotion, ``createdb`` + ``pg_dump -Fc |
+- **Restore to a moment into a new database**: a database of ``--db-mb`` MB,
+  by default (``--shape odoo``) the real Odoo 18 dump of ``../shared/fixtures``
+  grown where Odoo grows (chatter, partners, attachments, notifications,
+  followers, external ids: ``bench/odoo_data.py``), so it has Odoo's 215 tables
+  and its indexes and foreign keys; ``--shape one-table`` is a single table with
+  two indexes instead (the case where parallel jobs have least to share).
+  Restored to a time after its creation with ``odoo-ops pitr restore --to
+  NEWDB`` against **the manual way**: ``pgbackrest restore --type=time`` into a
+  directory, ``pg_ctl start`` on another port, wait for promotion, ``createdb`` + ``pg_dump -Fc |
   pg_restore`` into the live server, ``pg_ctl stop``, ``rm -rf``. Goal:
   ``pitr restore`` ≤ 0.8x the manual way (``--db-mb 1024`` for the issue's
   1 GiB figure; it takes minutes on 2 cores).
 
     python bench/pitr.py [--seconds 40] [--archive-timeout 10] [--db-mb 300] [--jobs 2]
-                         [--repeat 1]
+                         [--shape odoo|one-table] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import odoo_data  # noqa: E402
 from tests.support.pgcluster import (  # noqa: E402
     PG_BIN,
     PgCluster,
@@ -145,10 +150,15 @@ def main() -> int:
     ap.add_argument("--archive-timeout", type=int, default=10)
     ap.add_argument("--db-mb", type=int, default=300)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--shape", choices=("odoo", "one-table"), default="odoo",
+                    help="odoo: the real Odoo 18 dump grown to --db-mb (bench/odoo_data.py);"
+                    " one-table: a single table of --db-mb with two indexes")
     ap.add_argument("--repeat", type=int, default=1,
                     help="restores of each way, alternating which goes first")
     args = ap.parse_args()
     reason = server_available() or (None if shutil.which("pgbackrest") else "pgbackrest missing")
+    if args.shape == "odoo" and not odoo_data.DUMP.is_file():
+        reason = f"{odoo_data.DUMP} missing (../shared/fixtures)"
     if reason:
         print(f"cannot run: {reason}")
         return 2
@@ -158,7 +168,10 @@ def main() -> int:
     root = make_shared_dir("oo-pitr-proj-")
     try:
         cluster.start()
-        cluster.execute("CREATE DATABASE shop")
+        if args.shape == "odoo":
+            odoo_data.restore_dump(cluster.dsn("postgres"), "shop")
+        else:
+            cluster.execute("CREATE DATABASE shop")
         cluster.execute("CREATE TABLE tick (id serial PRIMARY KEY, at timestamptz)", dbname="shop")
         (root / "odoo-ops.toml").write_text(
             f'default_deployment = "prod"\n[deployments.prod]\ndsn = "{cluster.dsn("shop")}"\n'
@@ -167,19 +180,31 @@ def main() -> int:
             f"process_max = {args.jobs}\n"
         )
         odoo_ops(root, "pitr", "setup", "--apply")
-        print(f"generating ~{args.db_mb} MB of Odoo-like rows ...", flush=True)
-        rows = args.db_mb * 1024 * 1024 // 600
-        cluster.execute(
-            "CREATE TABLE res_partner AS SELECT g AS id, md5(g::text) AS name,"
-            " repeat(md5((g * 7)::text), 14) AS comment, now() AS write_date"
-            f" FROM generate_series(1, {rows}) g;"
-            "CREATE INDEX ON res_partner (name); ALTER TABLE res_partner ADD PRIMARY KEY (id)",
-            dbname="shop",
-        )
+        if args.shape == "odoo":
+            print(f"growing the real Odoo 18 database to ~{args.db_mb} MB ...", flush=True)
+            odoo_data.grow(cluster.dsn("shop"), args.db_mb * 2**20)
+        else:
+            print(f"generating ~{args.db_mb} MB of rows in one table ...", flush=True)
+            cluster.execute(
+                "CREATE TABLE res_partner AS SELECT g AS id, md5(g::text) AS name,"
+                " repeat(md5((g * 7)::text), 14) AS comment, now() AS write_date"
+                f" FROM generate_series(1, {args.db_mb * 2**20 // 600}) g;"
+                "CREATE INDEX ON res_partner (name); ALTER TABLE res_partner ADD PRIMARY KEY (id)",
+                dbname="shop",
+            )
+        tables = cluster.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind = 'r' AND n.nspname = 'public'", dbname="shop")[0][0]
+        post = cluster.execute(
+            "SELECT (SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
+            "         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public')"
+            " + (SELECT count(*) FROM pg_constraint WHERE contype = 'f')", dbname="shop")[0][0]
+        rows = cluster.execute("SELECT count(*) FROM res_partner", dbname="shop")[0][0]
         size = cluster.execute("SELECT pg_database_size('shop')")[0][0]
         t0 = time.monotonic()
         odoo_ops(root, "pitr", "backup", "--type", "full")
-        print(f"database {size / 2**20:.0f} MB; full backup {time.monotonic() - t0:.1f} s")
+        print(f"database {size / 2**20:.0f} MB ({args.shape}: {tables} tables, {post} indexes"
+              f" and foreign keys); full backup {time.monotonic() - t0:.1f} s")
 
         samples = rpo(cluster, args.seconds)
         print(f"\nRPO under steady writes (archive_timeout = {args.archive_timeout} s,"
