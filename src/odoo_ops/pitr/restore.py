@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from odoo_ops import childproc
 from odoo_ops.errors import ConfigError, OpsError, UsageError
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 RECORD = "restore-in-progress.json"
 _Log = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -513,6 +514,7 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
     user = str(raw_user) if raw_user else None
     tmp_created = False
     remover: threading.Thread | None = None
+    fnames_job: _InThread[list[str]] | None = None
     try:
         st.scratch_root.mkdir(parents=True, exist_ok=True)
         scratch_dir.mkdir(mode=0o700)
@@ -550,8 +552,13 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
         source = transfer.Endpoint(server.dsn(database, user), database)
         dest = transfer.Endpoint(target.dsn(), tmpdb, RESTORE_PGOPTIONS)
         steps: dict[str, float] = {}
+        # the filestore names the restored rows reference, read off the scratch server
+        # while the rows are copied (the same rows: a query of the new database would
+        # wait for its indexes)
+        fnames_job = _InThread(lambda: _scratch_fnames(server, database, user))
         transfer.copy_database(source, dest, jobs=st.policy.jobs, workdir=scratch_dir,
                                timings=steps)  # fmt: skip
+        fnames = fnames_job.result()
         clock = time.monotonic()
         # The scratch server is done with: stopped, and its data removed while the
         # indexes build.
@@ -567,13 +574,13 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
 
         from odoo_ops.adapters.database import dsn_for_database
 
-        with psycopg.connect(dsn_for_database(target.dsn(), tmpdb), autocommit=True) as conn:
-            fnames = store_fnames(conn)
-            if neutralize:
-                from odoo_ops.backup.neutralize import neutralize_sql
+        if neutralize:
+            from odoo_ops.backup.neutralize import neutralize_sql
 
+            with psycopg.connect(dsn_for_database(target.dsn(), tmpdb),
+                                 autocommit=True) as conn:  # fmt: skip
                 neutralize_sql(conn, method="sql")
-                result.neutralized = True
+            result.neutralized = True
         if tmp_fs is not None and new_fs is not None:
             clock = time.monotonic()
             shutil.rmtree(tmp_fs, ignore_errors=True)
@@ -603,6 +610,8 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
         record_path.unlink(missing_ok=True)
     except BaseException:
         server.stop()
+        if fnames_job is not None:
+            fnames_job.join()  # its query ends with the server
         if remover is not None:
             remover.join()
         shutil.rmtree(scratch_dir, ignore_errors=True)
@@ -625,6 +634,43 @@ def _database_meta(server: ScratchServer, database: str, user: str | None) -> di
     if row is None:
         raise OpsError(f"database {database} is not in the restored cluster")
     return {"encoding": row[0], "collate": row[1], "ctype": row[2], "owner": row[3]}
+
+
+class _InThread(Generic[T]):
+    """``func()`` run in a thread; :meth:`result` waits and returns it, or raises what
+    it raised."""
+
+    def __init__(self, func: Callable[[], T]) -> None:
+        self._func = func
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._func()
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
+
+
+def _scratch_fnames(server: ScratchServer, database: str, user: str | None) -> list[str]:
+    import psycopg
+
+    try:
+        with psycopg.connect(server.dsn(database, user), autocommit=True) as conn:
+            return store_fnames(conn)
+    except psycopg.Error as exc:
+        raise OpsError(f"reading ir_attachment off the scratch server: {exc}") from None
 
 
 def store_fnames(conn: Any) -> list[str]:
