@@ -95,7 +95,7 @@ def setup(target: Target, *, apply: bool, dry_run: bool, wait: float = 0.0) -> S
             return result
         pgbackrest.pgbackrest_path(st)  # fail before writing anything when it is missing
         st.make_dirs()
-        if st.remote is not None and st.remote.copies:  # an sftp repository's key, known hosts
+        if st.remote is not None and st.remote.copies:  # sftp key and known hosts, S3 CA
             for path in st.remote.install_copies(lambda p: chown_to(p, st.os_user)):
                 result.steps.append(f"copied for pgBackRest: {path} (0600)")
         # the keys of a remote repository are in it: readable by its owner only

@@ -4,8 +4,9 @@ remotes of ``[[backup.remotes]]`` named by ``[pitr] repository``.
 An ``s3://bucket/prefix`` remote becomes ``repo1-type=s3`` (path-style URIs, the
 repository under ``/<prefix>/pitr``). pgBackRest talks to S3 over TLS only: an
 ``http://`` endpoint is refused; a store with a private CA names it with the
-remote's ``ca_file`` option, and ``verify_tls = false`` turns verification off
-(a test server only). The keys come from the remote's options or its env_file /
+remote's ``ca_file`` option (``pitr setup`` copies it into the PITR directory,
+:data:`CA_NAME`, for the cluster's OS user), and ``verify_tls = false`` turns
+verification off (a test server only). The keys come from the remote's options or its env_file /
 the project's environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
 ``AWS_SESSION_TOKEN``); they must be in pgBackRest's configuration because
 PostgreSQL's ``archive_command`` runs without our environment, so that file is
@@ -53,9 +54,11 @@ if TYPE_CHECKING:
     from odoo_ops.adapters import Target
     from odoo_ops.backup.remotes.ssh import SshRemote
 
-#: the copies ``pitr setup`` makes in the PITR directory for an sftp repository
+#: the copies ``pitr setup`` makes in the PITR directory for an sftp repository,
 KEY_NAME = "repo-sftp.key"
 KNOWN_HOSTS_NAME = "repo-sftp.known_hosts"
+#: and for an S3 repository's private CA (the remote's ca_file)
+CA_NAME = "repo-s3-ca.pem"
 #: what OpenSSH's client reads when the remote names no known_hosts
 SSH_KNOWN_HOSTS = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2", "/etc/ssh/ssh_known_hosts",
                    "/etc/ssh/ssh_known_hosts2")  # fmt: skip
@@ -79,7 +82,6 @@ class RemoteRepository:
     kind: str  # s3, sftp
     settings: list[tuple[str, str]]
     secrets: list[tuple[str, str]] = field(default_factory=list)
-    local_files: list[Path] = field(default_factory=list)
     #: files ``pitr setup`` copies into the PITR directory (0600, the OS user's)
     copies: list[PrivateCopy] = field(default_factory=list)
 
@@ -194,13 +196,16 @@ def resolve_repository(target: Target, name: str, stanza: str, *, base: Path) ->
          else "host"),
         ("repo1-path", _line_safe(where, "prefix", path)),
     ]  # fmt: skip
-    local: list[Path] = []
+    copies: list[PrivateCopy] = []
     if opts.get("ca_file"):
+        # archive_command runs pgBackRest as the cluster's OS user, who may not read
+        # the CA file where it lies: it reads setup's copy
         ca = (target.root / str(opts["ca_file"])).expanduser()
         if not ca.is_file():
             raise ConfigError(f"{where}: ca_file {ca} does not exist")
-        settings.append(("repo1-storage-ca-file", _line_safe(where, "ca_file", str(ca))))
-        local.append(ca)
+        ca_copy = base / CA_NAME
+        settings.append(("repo1-storage-ca-file", _line_safe(where, "dir", str(ca_copy))))
+        copies.append(PrivateCopy(ca_copy, (ca,), "ca_file"))
     if "verify_tls" in opts and not _truthy(opts["verify_tls"]):
         settings.append(("repo1-storage-verify-tls", "n"))
     key = pick("access_key_id", "AWS_ACCESS_KEY_ID")
@@ -215,7 +220,7 @@ def resolve_repository(target: Target, name: str, stanza: str, *, base: Path) ->
     secrets = [("repo1-s3-key", key), ("repo1-s3-key-secret", secret)]
     if token:
         secrets.append(("repo1-s3-token", token))
-    return RemoteRepository(name, remote.display, "s3", settings, secrets, local)
+    return RemoteRepository(name, remote.display, "s3", settings, secrets, copies=copies)
 
 
 def _sftp_repository(target: Target, where: str, remote: SshRemote, base: Path) -> RemoteRepository:

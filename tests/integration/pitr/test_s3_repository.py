@@ -157,10 +157,16 @@ def test_setup_maps_the_s3_remote_and_keeps_its_keys_secret(
     port = s3_tls.endpoint.rsplit(":", 1)[1]
     for line in ("repo1-type=s3", "repo1-s3-endpoint=localhost", f"repo1-storage-port={port}",
                  "repo1-s3-bucket=odoo-pitr", "repo1-s3-uri-style=path",
-                 "repo1-path=/prod/pitr", f"repo1-storage-ca-file={s3_tls.cert}",
+                 "repo1-path=/prod/pitr",
+                 f"repo1-storage-ca-file={site.pitr_dir / 'repo-s3-ca.pem'}",
                  f"repo1-s3-key={s3_tls.key_id}", f"repo1-s3-key-secret={s3_tls.secret}"):
         assert line in text.splitlines(), line
     assert "verify-tls" not in text  # verified against the test's CA
+    # archive_command runs pgBackRest as the cluster's OS user: it reads setup's copy
+    ca_copy = site.pitr_dir / "repo-s3-ca.pem"
+    assert ca_copy.read_bytes().strip() == Path(s3_tls.cert).read_bytes().strip()
+    assert stat.S_IMODE(ca_copy.stat().st_mode) == 0o600
+    assert ca_copy.stat().st_uid == site.cluster.data.stat().st_uid
     assert not (site.pitr_dir / "repo").exists()  # nothing of the repository is local
     assert s3_tls.secret not in proc.stdout + proc.stderr
     assert s3_tls.key_id not in proc.stdout + proc.stderr
