@@ -34,10 +34,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 from odoo_ops import childproc
 from odoo_ops.errors import ConfigError, OpsError, UsageError
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
 
 RECORD = "restore-in-progress.json"
 _Log = Callable[[str], None]
-T = TypeVar("T")
 
 
 @dataclass
@@ -514,7 +514,7 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
     user = str(raw_user) if raw_user else None
     tmp_created = False
     remover: threading.Thread | None = None
-    fnames_job: _InThread[list[str]] | None = None
+    reader = ThreadPoolExecutor(1, thread_name_prefix="pitr-fnames")
     try:
         st.scratch_root.mkdir(parents=True, exist_ok=True)
         scratch_dir.mkdir(mode=0o700)
@@ -555,10 +555,11 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
         # the filestore names the restored rows reference, read off the scratch server
         # while the rows are copied (the same rows: a query of the new database would
         # wait for its indexes)
-        fnames_job = _InThread(lambda: _scratch_fnames(server, database, user))
+        fnames_job = reader.submit(_scratch_fnames, server, database, user)
         transfer.copy_database(source, dest, jobs=st.policy.jobs, workdir=scratch_dir,
                                timings=steps)  # fmt: skip
         fnames = fnames_job.result()
+        reader.shutdown()
         clock = time.monotonic()
         # The scratch server is done with: stopped, and its data removed while the
         # indexes build.
@@ -610,8 +611,7 @@ def _run(target: Target, st: PitrSetup, result: RestoreResult, *, force: bool,
         record_path.unlink(missing_ok=True)
     except BaseException:
         server.stop()
-        if fnames_job is not None:
-            fnames_job.join()  # its query ends with the server
+        reader.shutdown(wait=True)  # its query ends with the server
         if remover is not None:
             remover.join()
         shutil.rmtree(scratch_dir, ignore_errors=True)
@@ -634,33 +634,6 @@ def _database_meta(server: ScratchServer, database: str, user: str | None) -> di
     if row is None:
         raise OpsError(f"database {database} is not in the restored cluster")
     return {"encoding": row[0], "collate": row[1], "ctype": row[2], "owner": row[3]}
-
-
-class _InThread(Generic[T]):
-    """``func()`` run in a thread; :meth:`result` waits and returns it, or raises what
-    it raised."""
-
-    def __init__(self, func: Callable[[], T]) -> None:
-        self._func = func
-        self._value: T | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._func()
-        except BaseException as exc:  # handed to the caller of result()
-            self._error = exc
-
-    def join(self) -> None:
-        self._thread.join()
-
-    def result(self) -> T:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return cast(T, self._value)
 
 
 def _scratch_fnames(server: ScratchServer, database: str, user: str | None) -> list[str]:
