@@ -65,13 +65,9 @@ def run(setup: PitrSetup, command: str, *options: str, timeout: float | None = N
     if result.returncode != 0:
         line = error_line(result.stderr or result.stdout)
         hint = f"pgBackRest's log: {setup.log_dir}"
-        if (
-            setup.remote is not None
-            and setup.remote.kind == "sftp"
-            and any(word in line for word in ("known hosts", "public key", "authenticat"))
-        ):
-            hint = (f"check known_hosts and identity_file of the remote {setup.remote.name}"
-                    " (`odoo-ops pitr setup` copies them for pgBackRest); " + hint)  # fmt: skip
+        advice = setup.remote.advice(line) if setup.remote is not None else None
+        if advice:
+            hint = f"{advice}; {hint}"
         raise OpsError(f"pgbackrest {command} failed (exit {result.returncode}): {line}",
                        hint=hint)  # fmt: skip
     return str(result.stdout)

@@ -6,11 +6,12 @@ repository under ``/<prefix>/pitr``). pgBackRest talks to S3 over TLS only: an
 ``http://`` endpoint is refused; a store with a private CA names it with the
 remote's ``ca_file`` option (``pitr setup`` copies it into the PITR directory,
 :data:`CA_NAME`, for the cluster's OS user), and ``verify_tls = false`` turns
-verification off (a test server only). The keys come from the remote's options or its env_file /
-the project's environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
-``AWS_SESSION_TOKEN``); they must be in pgBackRest's configuration because
-PostgreSQL's ``archive_command`` runs without our environment, so that file is
-written 0600 for the cluster's OS user and never shown.
+verification off (a test server only). The keys come from the remote's options
+or its env_file / the project's environment (``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``); they must be in pgBackRest's
+configuration because PostgreSQL's ``archive_command`` runs without our
+environment, so that file is written 0600 for the cluster's OS user and never
+shown.
 
 An ``ssh://user@host:port/path`` (or ``sftp://``) remote becomes
 ``repo1-type=sftp`` when the configured pgBackRest has that repository type
@@ -85,6 +86,15 @@ class RemoteRepository:
     #: files ``pitr setup`` copies into the PITR directory (0600, the OS user's)
     copies: list[PrivateCopy] = field(default_factory=list)
 
+    def advice(self, error: str) -> str | None:
+        """What to check when pgBackRest fails with ``error`` on this repository."""
+        if self.kind == "sftp" and any(
+            word in error for word in ("known hosts", "public key", "authenticat")
+        ):
+            return (f"check known_hosts and identity_file of the remote {self.name}"
+                    " (`odoo-ops pitr setup` copies them for pgBackRest)")  # fmt: skip
+        return None
+
     def conf_lines(self) -> list[str]:
         return [f"{key}={value}" for key, value in (*self.settings, *self.secrets)]
 
@@ -146,7 +156,8 @@ def _pgbackrest_version(pgbackrest: str) -> str:
 
 def resolve_repository(target: Target, name: str, stanza: str, *, base: Path) -> RemoteRepository:
     """The :class:`RemoteRepository` of ``[pitr] repository = "<name>"``; ``base`` is
-    the PITR directory (where an sftp repository's key and known hosts are copied)."""
+    the PITR directory (where an sftp repository's key and known hosts, and an S3
+    store's CA, are copied)."""
     from odoo_ops.backup.remotes import find_config, open_remote
     from odoo_ops.backup.remotes.s3 import S3Remote
     from odoo_ops.backup.remotes.ssh import SshRemote
