@@ -84,17 +84,28 @@ def _skip_reason() -> str | None:
     return server_available()
 
 
-@pytest.fixture(scope="module")
-def pitr_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PitrSite]:
+@contextmanager
+def new_site(
+    tmp_path_factory: pytest.TempPathFactory,
+    kind: str = "",
+    *,
+    remotes: str = "",
+    pitr: str = "",
+    settings: dict[str, str] | None = None,
+) -> Iterator[PitrSite]:
+    """A running :class:`PitrSite` of its own cluster (WAL archiving on) and project
+    (``kind`` names its directories): ``remotes`` is TOML put before ``[pitr]``,
+    ``pitr`` lines of ``[pitr]`` after its ``dir`` and ``pg_data``."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
     cluster = PgCluster.create(settings={
         "wal_level": "replica", "archive_mode": "on", "archive_timeout": "60",
-        "max_wal_senders": "3", "max_wal_size": "64MB", "checkpoint_timeout": "300",
+        "max_wal_senders": "3", "max_wal_size": "64MB", **(settings or {}),
     })  # fmt: skip
-    pitr_dir = make_shared_dir("oo-pitr-")
-    root = tmp_path_factory.mktemp("pitr-project")
+    tag = f"{kind}-" if kind else ""
+    pitr_dir = make_shared_dir(f"oo-pitr-{tag}")
+    root = tmp_path_factory.mktemp(f"pitr-{tag}project")
     data_dir = root / "data"
     (data_dir / "filestore" / "shop").mkdir(parents=True)
     config = root / "odoo-ops.toml"
@@ -104,12 +115,19 @@ def pitr_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PitrSite]:
         f'dsn = "{cluster.dsn("shop")}"\n'
         'database = "shop"\n'
         f'data_dir = "{data_dir}"\n'
+        f"{remotes}"
         "[pitr]\n"
         f'dir = "{pitr_dir}"\n'
         f'pg_data = "{cluster.data}"\n'
-        "archive_timeout = 60\n"
-        "max_archive_lag_minutes = 5\n"
+        f"{pitr}"
         "jobs = 2\n"
     )
     with running(PitrSite(cluster, root, config, pitr_dir, data_dir)) as site:
+        yield site
+
+
+@pytest.fixture(scope="module")
+def pitr_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PitrSite]:
+    with new_site(tmp_path_factory, pitr="archive_timeout = 60\nmax_archive_lag_minutes = 5\n",
+                  settings={"checkpoint_timeout": "300"}) as site:  # fmt: skip
         yield site

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.pitr.conftest import PitrSite, _skip_reason, running
-from tests.support.pgcluster import PgCluster, give_to_cluster_user, make_shared_dir
+from tests.integration.pitr.conftest import PitrSite, new_site
+from tests.support.pgcluster import give_to_cluster_user, make_shared_dir
 from tests.support.remote_servers import free_port, make_s3_user, wait_port
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
@@ -107,40 +107,19 @@ def _s3(s3: TlsS3) -> object:
 
 @pytest.fixture(scope="module")
 def s3_site(s3_tls: TlsS3, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PitrSite]:
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
-    _s3(s3_tls).create_bucket(Bucket="odoo-pitr")  # type: ignore[attr-defined]
-    cluster = PgCluster.create(settings={
-        "wal_level": "replica", "archive_mode": "on", "archive_timeout": "60",
-        "max_wal_senders": "3", "max_wal_size": "64MB",
-    })  # fmt: skip
-    pitr_dir = make_shared_dir("oo-pitr-s3-")
-    root = tmp_path_factory.mktemp("pitr-s3-project")
-    data_dir = root / "data"
-    (data_dir / "filestore" / "shop").mkdir(parents=True)
-    (root / "s3.env").write_text(
-        f"AWS_ACCESS_KEY_ID={s3_tls.key_id}\nAWS_SECRET_ACCESS_KEY={s3_tls.secret}\n"
-    )
-    config = root / "odoo-ops.toml"
-    config.write_text(
-        'default_deployment = "prod"\n'
-        "[deployments.prod]\n"
-        f'dsn = "{cluster.dsn("shop")}"\n'
-        'database = "shop"\n'
-        f'data_dir = "{data_dir}"\n'
+    remotes = (
         "[[backup.remotes]]\n"
         'name = "offsite"\n'
         'url = "s3://odoo-pitr/prod"\n'
         f'options = {{ endpoint_url = "{s3_tls.endpoint}", ca_file = "{s3_tls.cert}",'
         ' env_file = "s3.env" }\n'
-        "[pitr]\n"
-        'repository = "offsite"\n'
-        f'dir = "{pitr_dir}"\n'
-        f'pg_data = "{cluster.data}"\n'
-        "jobs = 2\n"
     )
-    with running(PitrSite(cluster, root, config, pitr_dir, data_dir)) as site:
+    with new_site(tmp_path_factory, "s3", remotes=remotes,
+                  pitr='repository = "offsite"\n') as site:  # fmt: skip
+        _s3(s3_tls).create_bucket(Bucket="odoo-pitr")  # type: ignore[attr-defined]
+        (site.root / "s3.env").write_text(
+            f"AWS_ACCESS_KEY_ID={s3_tls.key_id}\nAWS_SECRET_ACCESS_KEY={s3_tls.secret}\n"
+        )
         yield site
 
 

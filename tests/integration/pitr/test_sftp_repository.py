@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.pitr.conftest import PitrSite, _skip_reason, running
+from tests.integration.pitr.conftest import PitrSite, new_site
 from tests.support.pgbackrest_sftp import pgbackrest_with_sftp
-from tests.support.pgcluster import PgCluster, make_shared_dir, os_user
+from tests.support.pgcluster import os_user
 from tests.support.remote_servers import SshServer, sshd_rsync  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
@@ -34,37 +34,15 @@ def sftp_site(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[PitrSite]:
     exe = pgbackrest_with_sftp()
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
     (sshd_rsync.root / "pitr-prod").mkdir()
-    cluster = PgCluster.create(settings={
-        "wal_level": "replica", "archive_mode": "on", "archive_timeout": "60",
-        "max_wal_senders": "3", "max_wal_size": "64MB",
-    })  # fmt: skip
-    pitr_dir = make_shared_dir("oo-pitr-sftp-")
-    root = tmp_path_factory.mktemp("pitr-sftp-project")
-    data_dir = root / "data"
-    (data_dir / "filestore" / "shop").mkdir(parents=True)
-    config = root / "odoo-ops.toml"
-    config.write_text(
-        'default_deployment = "prod"\n'
-        "[deployments.prod]\n"
-        f'dsn = "{cluster.dsn("shop")}"\n'
-        'database = "shop"\n'
-        f'data_dir = "{data_dir}"\n'
+    remotes = (
         "[[backup.remotes]]\n"
         'name = "offsite"\n'
         f'url = "ssh://{sshd_rsync.user}@127.0.0.1:{sshd_rsync.port}{sshd_rsync.root}/pitr-prod"\n'
         + sshd_rsync.options_toml()
-        + "[pitr]\n"
-        'repository = "offsite"\n'
-        f'pgbackrest = "{exe}"\n'
-        f'dir = "{pitr_dir}"\n'
-        f'pg_data = "{cluster.data}"\n'
-        "jobs = 2\n"
     )
-    with running(PitrSite(cluster, root, config, pitr_dir, data_dir)) as site:
+    with new_site(tmp_path_factory, "sftp", remotes=remotes,
+                  pitr=f'repository = "offsite"\npgbackrest = "{exe}"\n') as site:  # fmt: skip
         yield site
 
 
