@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +54,21 @@ class PitrSite:
 
     def now(self) -> str:
         return str(self.sql("SELECT clock_timestamp()")[0][0])
+
+    def setup_backup_restore_between_writes(self, tag: str, newdb: str) -> None:
+        """``setup --apply``, a full backup, a row written before T and one after, a
+        restore to T into ``newdb``: it holds the earlier row, not the later one."""
+        applied = self.json("pitr", "setup", "--apply")
+        assert applied["applied"] and any("check" in s for s in applied["steps"]), applied
+        self.run("pitr", "backup", "--type", "full", timeout=180)
+        time.sleep(1.1)  # pgBackRest restores from the whole second after a backup's stop
+        self.sql(f"INSERT INTO invoice (name) VALUES ('{tag}-BEFORE-T')")
+        moment = self.now()
+        self.sql(f"INSERT INTO invoice (name) VALUES ('{tag}-AFTER-T')")
+        out = self.json("pitr", "restore", "--time", moment, "--to", newdb)
+        assert out["newdb"] == newdb
+        rows = [r[0] for r in self.sql("SELECT name FROM invoice ORDER BY id", db=newdb)]
+        assert rows == ["INV/0001", f"{tag}-BEFORE-T"]
 
 
 @contextmanager

@@ -13,7 +13,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,17 +186,7 @@ def test_round_trip_through_s3(s3_site: PitrSite, s3_tls: TlsS3) -> None:
     bucket (nothing of the repository is local)."""
     site = s3_site
     conf = site.pitr_dir / "pgbackrest.conf"
-    applied = site.json("pitr", "setup", "--apply")
-    assert applied["applied"] and any("check" in s for s in applied["steps"])
-    site.run("pitr", "backup", "--type", "full", timeout=180)
-    time.sleep(1.1)  # pgBackRest restores from the whole second after a backup's stop
-    site.sql("INSERT INTO invoice (name) VALUES ('S3-BEFORE-T')")
-    moment = site.now()
-    site.sql("INSERT INTO invoice (name) VALUES ('S3-AFTER-T')")
-    out = site.json("pitr", "restore", "--time", moment, "--to", "shop_s3")
-    assert out["newdb"] == "shop_s3"
-    rows = [r[0] for r in site.sql("SELECT name FROM invoice ORDER BY id", db="shop_s3")]
-    assert rows == ["INV/0001", "S3-BEFORE-T"]
+    site.setup_backup_restore_between_writes("S3", "shop_s3")
     keys = [o["Key"] for o in _s3(s3_tls).list_objects_v2(  # type: ignore[attr-defined]
         Bucket="odoo-pitr", Prefix="prod/pitr/")["Contents"]]  # fmt: skip
     assert any(k.startswith("prod/pitr/archive/prod/") for k in keys)

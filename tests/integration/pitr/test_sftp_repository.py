@@ -96,17 +96,7 @@ def test_round_trip_through_the_ssh_host(
     """Archive, full backup, writes on both sides of T, restore to T — all through the
     sftp host (nothing of the repository is local)."""
     site, server = sftp_site, sshd_rsync
-    applied = site.json("pitr", "setup", "--apply")
-    assert applied["applied"] and any("check" in s for s in applied["steps"]), applied
-    site.run("pitr", "backup", "--type", "full", timeout=180)
-    time.sleep(1.1)  # pgBackRest restores from the whole second after a backup's stop
-    site.sql("INSERT INTO invoice (name) VALUES ('SFTP-BEFORE-T')")
-    moment = site.now()
-    site.sql("INSERT INTO invoice (name) VALUES ('SFTP-AFTER-T')")
-    out = site.json("pitr", "restore", "--time", moment, "--to", "shop_sftp")
-    assert out["newdb"] == "shop_sftp"
-    rows = [r[0] for r in site.sql("SELECT name FROM invoice ORDER BY id", db="shop_sftp")]
-    assert rows == ["INV/0001", "SFTP-BEFORE-T"]
+    site.setup_backup_restore_between_writes("SFTP", "shop_sftp")
     repo = server.root / "pitr-prod" / "pitr"
     assert sorted(_sftp_ls(server, repo)) == ["archive", "backup"]
     assert any(n.startswith("15-") for n in _sftp_ls(server, repo / "archive" / "prod"))
